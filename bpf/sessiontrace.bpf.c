@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Raise probe on CPython's _PyErr_SetObject(tstate, type, value).
+ *
+ * It fires for every exception any traced interpreter raises, so the path
+ * for a non-matching exception is: one hash lookup (pid), one compare (type).
+ * Only a fresh AssertionError whose message matches one of the configured
+ * prefixes gets its frame chain and request scope copied, synchronously,
+ * before the request's objects can change.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "sessiontrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define FRAME_READ ST_FRAME_READ
+
+/* Message prefixes that identify the failure, set by user space before load. */
+const volatile char patterns[ST_NPATTERNS][ST_PATTERN_MAX];
+const volatile __u32 pattern_len[ST_NPATTERNS];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct st_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* The record is built here, then copied into the ring buffer in one go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_event);
+} scratch SEC(".maps");
+
+/* Indexed by enum st_counter; per CPU, summed by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_NCOUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+/* The first bytes of a str object: enough for its header and a short key. */
+struct str_head {
+	__u64 w[8];
+};
+
+struct str_info {
+	__u64 data;   /* address of the character data */
+	__u32 length; /* characters */
+	__u8 kind;
+	__u8 ascii;
+};
+
+static __always_inline int str_info(const struct st_target *t, __u64 obj,
+				    const struct str_head *h, struct str_info *si)
+{
+	const struct st_py_layout *L = &t->layout;
+	__u32 state;
+
+	if (h->w[1] != t->unicode_type)
+		return -1;
+	/* Offsets are validated by user space to be 8-aligned and < 64. */
+	si->length = (__u32)h->w[(L->str_length >> 3) & 7];
+	if (h->w[(L->str_length >> 3) & 7] > 0x7fffffff)
+		return -1;
+	state = (__u32)h->w[(L->str_state >> 3) & 7];
+	/* interned:2 kind:3 compact:1 ascii:1 — the same bits in 3.10..3.14 */
+	if (!(state & (1 << 5)))
+		return -1; /* legacy (non-compact) str: not used for our strings */
+	si->kind = (state >> 2) & 7;
+	if (si->kind != 1 && si->kind != 2 && si->kind != 4)
+		return -1;
+	si->ascii = (state >> 6) & 1;
+	si->data = obj + (si->ascii ? L->str_ascii_data : L->str_compact_data);
+	return 0;
+}
+
+/* Copy a str's raw data (kind 1/2/4) into buf of size max (a power of 2). */
+#define COPY_STR(t, obj, hdr, buf) copy_str(t, obj, hdr, buf, sizeof(buf))
+static __always_inline void copy_str(const struct st_target *t, __u64 obj,
+				     struct st_str_hdr *hdr, char *buf, __u32 max)
+{
+	struct str_head h;
+	struct str_info si;
+	__u64 n;
+
+	if (!obj)
+		return;
+	if (bpf_probe_read_user(&h, sizeof(h), (void *)obj) || str_info(t, obj, &h, &si)) {
+		hdr->flags = ST_STR_BADTYPE;
+		return;
+	}
+	n = (__u64)si.length * si.kind;
+	hdr->flags = ST_STR_PRESENT;
+	hdr->length = si.length;
+	hdr->kind = si.kind;
+	if (n > max) {
+		n = max;
+		hdr->flags |= ST_STR_TRUNCATED;
+	}
+	if (n && bpf_probe_read_user(buf, n, (void *)si.data)) {
+		hdr->flags = ST_STR_BADTYPE;
+		return;
+	}
+	hdr->nbytes = n;
+}
+
+/* Names of the scope keys we copy; index into struct scope_vals. */
+enum { K_TYPE, K_METHOD, K_PATH, K_ROOT, K_CLIENT, K_N };
+
+static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 len)
+{
+	/* short ASCII keys: the data starts within the 64 bytes read */
+	__u64 a = h->w[(off >> 3) & 7];
+	__u64 b = h->w[((off >> 3) + 1) & 7];
+
+	switch (len) {
+	case 4:
+		if ((a & 0xffffffff) == 0x65707974) /* "type" */
+			return K_TYPE;
+		if ((a & 0xffffffff) == 0x68746170) /* "path" */
+			return K_PATH;
+		return -1;
+	case 6:
+		if ((a & 0xffffffffffff) == 0x646f6874656dULL) /* "method" */
+			return K_METHOD;
+		if ((a & 0xffffffffffff) == 0x746e65696c63ULL) /* "client" */
+			return K_CLIENT;
+		return -1;
+	case 9: /* "root_pat" "h" */
+		if (a == 0x7461705f746f6f72ULL && (b & 0xff) == 'h')
+			return K_ROOT;
+		return -1;
+	case 5: /* "scope" */
+		if ((a & 0xffffffffff) == 0x65706f6373ULL)
+			return K_N;
+		return -1;
+	}
+	return -1;
+}
+
+struct keys_hdr {
+	__u8 log2_size;
+	__u8 log2_index_bytes;
+	__u8 kind;
+	__u64 nentries;
+};
+
+static __always_inline int read_keys(const struct st_py_layout *L, __u64 keys,
+				     struct keys_hdr *kh, __u64 *entries)
+{
+	__u64 raw[4];
+
+	if (!keys || L->dk_indices <= 0 || L->dk_indices > 32)
+		return -1;
+	if (bpf_probe_read_user(raw, sizeof(raw), (void *)keys))
+		return -1;
+	kh->log2_size = ((__u8 *)raw)[L->dk_log2_size & 31];
+	kh->log2_index_bytes = ((__u8 *)raw)[L->dk_log2_index_bytes & 31];
+	kh->kind = ((__u8 *)raw)[L->dk_kind & 31];
+	kh->nentries = raw[(L->dk_nentries >> 3) & 3];
+	if (kh->log2_index_bytes > 24)
+		return -1;
+	*entries = keys + L->dk_indices + (1ULL << kh->log2_index_bytes);
+	return 0;
+}
+
+struct scan_ctx {
+	const struct st_target *t;
+	__u64 entries, values, esz, koff, nentries;
+	__u64 vals[8];
+	__u32 found;
+	bool want_scope;
+};
+
+static long scan_cb(__u32 i, struct scan_ctx *c)
+{
+	const struct st_target *t = c->t;
+	struct str_head h;
+	struct str_info si;
+	__u64 e[2], key;
+	int k;
+
+	if (i >= c->nentries)
+		return 1;
+	if (bpf_probe_read_user(e, sizeof(e), (void *)(c->entries + i * c->esz + c->koff)))
+		return 1;
+	key = e[0];
+	if (!key)
+		return 0;
+	if (bpf_probe_read_user(&h, sizeof(h), (void *)key) || str_info(t, key, &h, &si))
+		return 0;
+	if (!si.ascii || si.length > 9)
+		return 0;
+	k = scope_key(&h, si.data - key, si.length);
+	if (k < 0 || (k == K_N) != c->want_scope)
+		return 0;
+	c->vals[k & 7] = c->values ? read_ptr(c->values + t->layout.values_values + 8 * i) : e[1];
+	return ++c->found == (c->want_scope ? 1 : K_N);
+}
+
+/*
+ * Scan a dict's entries for the wanted keys. want_scope: look for "scope"
+ * only; otherwise collect the request fields into c->vals[K_*].
+ * values: the split-table values array, or 0 for a combined table.
+ */
+static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values)
+{
+	struct keys_hdr kh;
+
+	if (read_keys(&c->t->layout, keys, &kh, &c->entries))
+		return;
+	/* DICT_KEYS_GENERAL (0): {hash, key, value}; unicode/split: {key, value} */
+	c->esz = kh.kind ? 16 : 24;
+	c->koff = kh.kind ? 0 : 8;
+	c->values = values;
+	c->nentries = kh.nentries;
+	bpf_loop(c->want_scope ? ST_ATTR_SCAN : ST_SCOPE_SCAN, scan_cb, c, 0);
+}
+
+/* self.scope for a Request/WebSocket object (instance attribute). */
+static __always_inline __u64 get_scope(const struct st_target *t, __u64 self)
+{
+	const struct st_py_layout *L = &t->layout;
+	struct scan_ctx c = { .t = t, .want_scope = true };
+	__u64 type, dict = 0, values = 0;
+
+	if (!self)
+		return 0;
+	switch (L->attr_mode) {
+	case ST_ATTR_311:
+		/* values at obj-32 (keys shared in the type), else a dict at obj-24 */
+		values = read_ptr(self - 32);
+		if (values) {
+			type = read_ptr(self + 8);
+			scan_dict(&c, read_ptr(type + L->type_cached_keys), values);
+			return c.vals[K_N];
+		}
+		dict = read_ptr(self - 24);
+		break;
+	default:
+		return 0;
+	}
+	if (!dict || read_ptr(dict + 8) != t->dict_type)
+		return 0;
+	scan_dict(&c, read_ptr(dict + L->dict_keys), read_ptr(dict + L->dict_values));
+	return c.vals[K_N];
+}
+
+static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
+				       struct st_event *ev)
+{
+	const struct st_py_layout *L = &t->layout;
+	struct scan_ctx c = { .t = t };
+	__u64 *vals = c.vals;
+	__u64 items[2];
+
+	if (!scope || read_ptr(scope + 8) != t->dict_type)
+		return;
+	scan_dict(&c, read_ptr(scope + L->dict_keys), read_ptr(scope + L->dict_values));
+	if (!vals[K_TYPE] && !vals[K_PATH])
+		return;
+	ev->flags |= ST_EV_REQUEST;
+	COPY_STR(t, vals[K_TYPE], &ev->type_h, ev->type);
+	COPY_STR(t, vals[K_METHOD], &ev->method_h, ev->method);
+	COPY_STR(t, vals[K_PATH], &ev->path_h, ev->path);
+	COPY_STR(t, vals[K_ROOT], &ev->root_h, ev->root);
+	/* client: (host, port) tuple or None */
+	if (vals[K_CLIENT] && read_ptr(vals[K_CLIENT] + 8) == t->tuple_type &&
+	    read_ptr(vals[K_CLIENT] + L->var_size) == 2 &&
+	    !bpf_probe_read_user(items, sizeof(items), (void *)(vals[K_CLIENT] + L->tuple_items))) {
+		ev->flags |= ST_EV_CLIENT;
+		COPY_STR(t, items[0], &ev->client_h, ev->client);
+		/* a port is one 30-bit digit: ob_digit[0] at +24 in 3.10..3.14 */
+		ev->client_port = (__u32)read_ptr(items[1] + 24) & 0x3fffffff;
+	}
+}
+
+/* Does the message start with one of the configured prefixes? */
+static __always_inline int match_message(const struct st_target *t, __u64 msg)
+{
+	struct str_head h;
+	struct str_info si;
+	char buf[ST_PATTERN_MAX];
+	__u32 p, i;
+
+	if (!msg || bpf_probe_read_user(&h, sizeof(h), (void *)msg) || str_info(t, msg, &h, &si))
+		return -1;
+	if (!si.ascii)
+		return -1;
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)si.data))
+		return -1;
+	for (p = 0; p < ST_NPATTERNS; p++) {
+		__u32 n = pattern_len[p];
+
+		if (!n || n > ST_PATTERN_MAX || si.length < n)
+			continue;
+		for (i = 0; i < ST_PATTERN_MAX; i++) {
+			if (i >= n)
+				return p;
+			if (buf[i] != patterns[p][i])
+				break;
+		}
+	}
+	return -1;
+}
+
+struct walk_ctx {
+	const struct st_target *t;
+	struct st_event *ev;
+	__u64 frame, self;
+	__u32 n;
+};
+
+/*
+ * One step of the frame chain. One read per frame: the fields we need lie in
+ * its first FRAME_READ bytes (checked by user space); the rest of fb stays zero.
+ */
+static long walk_cb(__u32 i, struct walk_ctx *w)
+{
+	const struct st_py_layout *L = &w->t->layout;
+	__u64 fb[16] = {};
+	__u64 code;
+	__u8 owner;
+
+	if (!w->frame || w->n >= ST_MAX_FRAMES)
+		return 1;
+	if (bpf_probe_read_user(fb, FRAME_READ, (void *)w->frame))
+		return 1;
+	code = fb[(L->frame_code >> 3) & 15];
+	owner = L->frame_owner >= 0 ? ((__u8 *)fb)[L->frame_owner & 127] : 0;
+	if (L->tagged)
+		code &= ~3ULL;
+	if (L->frame_owner < 0 || owner != L->owner_cstack) {
+		if (w->n == 0)
+			w->self = fb[(L->frame_localsplus >> 3) & 15];
+		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].code = code;
+		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].instr = fb[(L->frame_instr >> 3) & 15];
+		w->n++;
+	}
+	w->frame = fb[(L->frame_previous >> 3) & 15];
+	return 0;
+}
+
+/* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the argument access is the same. */
+SEC("uprobe")
+int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	const struct st_target *t;
+	const struct st_py_layout *L;
+	struct walk_ctx w = {};
+	struct st_event *ev;
+	__u64 exc = (__u64)value, args, msg;
+	__u32 zero = 0;
+	int p;
+
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t)
+		return 0;
+	count(ST_C_RUNS);
+	if ((__u64)type != t->assertion_type || !exc)
+		return 0;
+	count(ST_C_ASSERTS);
+	L = &t->layout;
+	/*
+	 * Every "raise exc" of the same object calls us again; only the first
+	 * raise has no traceback yet, and that is the frame that failed.
+	 */
+	if (read_ptr(exc + L->exc_traceback))
+		return 0;
+	args = read_ptr(exc + L->exc_args);
+	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) < 1)
+		return 0;
+	msg = read_ptr(args + L->tuple_items);
+	p = match_message(t, msg);
+	if (p < 0)
+		return 0;
+	count(ST_C_HITS);
+
+	ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!ev)
+		return 0;
+	/* The scratch record is reused: clear what user space reads as headers. */
+	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->pid = pid;
+	ev->tid = (__u32)pid_tgid;
+	ev->exc = exc;
+	ev->pattern = p;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	COPY_STR(t, msg, &ev->msg_h, ev->msg);
+
+	w.frame = read_ptr((__u64)tstate + L->tstate_frame);
+	if (L->cframe_current >= 0)
+		w.frame = read_ptr(w.frame + L->cframe_current);
+	w.t = t;
+	w.ev = ev;
+	bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
+	if (w.frame && w.n >= ST_MAX_FRAMES)
+		ev->flags |= ST_EV_FRAMES_TRUNCATED;
+	ev->nframes = w.n;
+	if (L->tagged)
+		w.self &= ~3ULL;
+	copy_scope(t, get_scope(t, w.self), ev);
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		count(ST_C_LOST);
+	return 0;
+}

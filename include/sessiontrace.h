@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Shared between bpf/sessiontrace.bpf.c and user space. No includes. */
+#ifndef SESSIONTRACE_H
+#define SESSIONTRACE_H
+
+#define ST_MAX_FRAMES     64   /* Python frames copied per hit */
+#define ST_MAX_TARGETS    4096 /* traced processes */
+#define ST_MSG_MAX        128  /* exception message bytes copied */
+#define ST_PATH_MAX       1024 /* request path bytes copied (raw str data) */
+#define ST_SHORT_MAX      64   /* method, type, root_path, client host */
+#define ST_ROOT_MAX       256
+#define ST_SCOPE_SCAN     48   /* scope dict entries examined */
+#define ST_ATTR_SCAN      32   /* instance attribute keys examined */
+#define ST_FRAME_READ     80   /* bytes of a frame read per step; layout offsets must fit */
+#define ST_NPATTERNS      4
+#define ST_PATTERN_MAX    64
+
+/* How instance attributes (request.scope) are stored. */
+enum st_attr_mode {
+	ST_ATTR_DICTOFFSET = 0, /* <=3.10: dict at obj + tp_dictoffset */
+	ST_ATTR_311 = 1,        /* 3.11: values at obj-32 (keys in type), else dict at obj-24 */
+	ST_ATTR_312 = 2,        /* 3.12: one tagged word at obj-24 */
+	ST_ATTR_313 = 3,        /* 3.13+: inline values at obj+24, else dict at obj-24 */
+};
+
+/*
+ * Offsets into CPython objects for one minor version (x86_64, GIL build).
+ * Values come from tools/pyoffsets.c compiled against that version's own
+ * headers; -1 means "no such field in this version".
+ */
+struct st_py_layout {
+	__u32 version_hex;        /* major/minor only: 0x030b0000 */
+	__s16 tstate_frame;       /* tstate->frame | ->cframe | ->current_frame */
+	__s16 cframe_current;     /* cframe->current_frame, -1: no cframe */
+	__s16 frame_code;         /* f_code / f_executable */
+	__s16 frame_previous;     /* previous / f_back */
+	__s16 frame_instr;        /* prev_instr / instr_ptr; f_lasti (int) for <=3.10 */
+	__s16 frame_owner;        /* -1: frames have no owner byte */
+	__s16 frame_localsplus;
+	__u8 owner_cstack;        /* owner value of C-stack shim frames, 0xff: none */
+	__u8 tagged;              /* 3.14: f_executable/localsplus are tagged (mask ~3) */
+	__s16 exc_args;
+	__s16 exc_traceback;
+	__s16 var_size;           /* PyVarObject.ob_size */
+	__s16 tuple_items;
+	__s16 bytes_sval;
+	__s16 str_length;
+	__s16 str_state;
+	__s16 str_ascii_data;     /* sizeof(PyASCIIObject) */
+	__s16 str_compact_data;   /* sizeof(PyCompactUnicodeObject) */
+	__s16 type_dictoffset;    /* tp_dictoffset */
+	__s16 type_cached_keys;   /* PyHeapTypeObject.ht_cached_keys */
+	__s16 type_flags;         /* tp_flags */
+	__s16 dict_keys;          /* ma_keys */
+	__s16 dict_values;        /* ma_values */
+	__s16 dk_log2_size;
+	__s16 dk_log2_index_bytes; /* -1 before 3.11 */
+	__s16 dk_kind;
+	__s16 dk_nentries;
+	__s16 dk_indices;
+	__s16 values_values;      /* PyDictValues.values */
+	__u8 attr_mode;           /* enum st_attr_mode */
+	__u8 pad[3];
+	/* code objects: read from user space only */
+	__s16 code_filename;
+	__s16 code_name;
+	__s16 code_qualname;
+	__s16 code_firstlineno;
+	__s16 code_linetable;
+	__s16 code_adaptive;      /* co_code_adaptive (3.11+) */
+	__s16 code_code;          /* co_code (<=3.10) */
+	__s16 pad2;
+};
+
+/* Per traced process (BPF map "targets", key: tgid as seen by the host). */
+struct st_target {
+	__u64 assertion_type;     /* value of PyExc_AssertionError in that process */
+	__u64 unicode_type;       /* &PyUnicode_Type */
+	__u64 tuple_type;         /* &PyTuple_Type */
+	__u64 dict_type;          /* &PyDict_Type */
+	__u64 bytes_type;         /* &PyBytes_Type */
+	struct st_py_layout layout;
+};
+
+/* BPF per-CPU counters, summed by user space. */
+enum st_counter {
+	ST_C_RUNS = 0, /* probe runs in a traced process */
+	ST_C_ASSERTS,  /* of which AssertionError */
+	ST_C_HITS,     /* of which first raise with a matching message */
+	ST_C_LOST,     /* hits whose record could not be reserved */
+	ST_NCOUNTERS,
+};
+
+enum st_str_flags {
+	ST_STR_PRESENT   = 1 << 0, /* the object existed and was a str */
+	ST_STR_TRUNCATED = 1 << 1, /* more characters than were copied */
+	ST_STR_BADTYPE   = 1 << 2, /* an object, but not a (compact) str */
+};
+
+/* Raw str data as CPython stores it: kind 1 (latin-1), 2 (UCS-2) or 4 (UCS-4). */
+struct st_str_hdr {
+	__u32 length;    /* characters in the Python object */
+	__u16 nbytes;    /* bytes copied into data */
+	__u8 kind;
+	__u8 flags;      /* enum st_str_flags */
+};
+
+struct st_frame {
+	__u64 code;
+	__u64 instr;     /* instruction pointer, or f_lasti (<=3.10) */
+};
+
+enum st_event_flags {
+	ST_EV_REQUEST   = 1 << 0, /* a scope dict was found */
+	ST_EV_FRAMES_TRUNCATED = 1 << 1,
+	ST_EV_CLIENT    = 1 << 2,
+};
+
+struct st_event {
+	__u64 ts_ns;             /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 pid;
+	__u32 tid;
+	__u64 exc;               /* exception object address */
+	char comm[16];
+	__u32 flags;             /* enum st_event_flags */
+	__u32 nframes;
+	__u32 client_port;
+	__u32 pattern;           /* index of the matched message pattern */
+	struct st_str_hdr msg_h, type_h, method_h, path_h, root_h, client_h;
+	char msg[ST_MSG_MAX];
+	char type[ST_SHORT_MAX];
+	char method[ST_SHORT_MAX];
+	char client[ST_SHORT_MAX];
+	char root[ST_ROOT_MAX];
+	char path[ST_PATH_MAX];
+	struct st_frame frames[ST_MAX_FRAMES];
+};
+
+#endif /* SESSIONTRACE_H */

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Prints the st_py_layout table entry for the CPython whose headers this is
+ * compiled against (scripts/gen-layouts.sh). The per-version #ifs live here,
+ * in the generator, so that the tracer itself only ever sees data.
+ */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <stddef.h>
+#include <stdio.h>
+#if PY_VERSION_HEX >= 0x030b0000
+#include "internal/pycore_frame.h"
+#include "internal/pycore_code.h"
+#endif
+#include "internal/pycore_dict.h"
+#if PY_VERSION_HEX >= 0x030d0000
+#include "internal/pycore_runtime.h"
+#endif
+
+#define F(name, val) printf("\t\t.%s = %ld,\n", name, (long)(val))
+
+int main(void)
+{
+	printf("\t{ /* %s */\n", PY_VERSION);
+	printf("\t\t.version_hex = 0x%08x,\n", (unsigned)(PY_VERSION_HEX & 0xffff0000));
+#if PY_VERSION_HEX >= 0x030d0000
+	F("tstate_frame", offsetof(PyThreadState, current_frame));
+	F("cframe_current", -1);
+	F("frame_code", offsetof(_PyInterpreterFrame, f_executable));
+	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
+	F("frame_instr", offsetof(_PyInterpreterFrame, instr_ptr));
+	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
+	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
+#elif PY_VERSION_HEX >= 0x030c0000
+	F("tstate_frame", offsetof(PyThreadState, cframe));
+	F("cframe_current", offsetof(_PyCFrame, current_frame));
+	F("frame_code", offsetof(_PyInterpreterFrame, f_code));
+	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
+	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
+	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
+	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
+#elif PY_VERSION_HEX >= 0x030b0000
+	F("tstate_frame", offsetof(PyThreadState, cframe));
+	F("cframe_current", offsetof(_PyCFrame, current_frame));
+	F("frame_code", offsetof(_PyInterpreterFrame, f_code));
+	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
+	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
+	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
+	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("owner_cstack", 0xff);
+#else
+	F("tstate_frame", offsetof(PyThreadState, frame));
+	F("cframe_current", -1);
+	F("frame_code", offsetof(PyFrameObject, f_code));
+	F("frame_previous", offsetof(PyFrameObject, f_back));
+	F("frame_instr", offsetof(PyFrameObject, f_lasti));
+	F("frame_owner", -1);
+	F("frame_localsplus", offsetof(PyFrameObject, f_localsplus));
+	F("owner_cstack", 0xff);
+#endif
+	F("tagged", PY_VERSION_HEX >= 0x030e0000);
+	F("exc_args", offsetof(PyBaseExceptionObject, args));
+	F("exc_traceback", offsetof(PyBaseExceptionObject, traceback));
+	F("var_size", offsetof(PyVarObject, ob_size));
+	F("tuple_items", offsetof(PyTupleObject, ob_item));
+	F("bytes_sval", offsetof(PyBytesObject, ob_sval));
+	F("str_length", offsetof(PyASCIIObject, length));
+	F("str_state", offsetof(PyASCIIObject, state));
+	F("str_ascii_data", sizeof(PyASCIIObject));
+	F("str_compact_data", sizeof(PyCompactUnicodeObject));
+	F("type_dictoffset", offsetof(PyTypeObject, tp_dictoffset));
+	F("type_cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
+	F("type_flags", offsetof(PyTypeObject, tp_flags));
+	F("dict_keys", offsetof(PyDictObject, ma_keys));
+	F("dict_values", offsetof(PyDictObject, ma_values));
+	F("dk_log2_size", offsetof(PyDictKeysObject, dk_log2_size));
+#if PY_VERSION_HEX >= 0x030b0000
+	F("dk_log2_index_bytes", offsetof(PyDictKeysObject, dk_log2_index_bytes));
+#else
+	F("dk_log2_index_bytes", -1);
+#endif
+	F("dk_kind", offsetof(PyDictKeysObject, dk_kind));
+	F("dk_nentries", offsetof(PyDictKeysObject, dk_nentries));
+	F("dk_indices", offsetof(PyDictKeysObject, dk_indices));
+	F("values_values", offsetof(PyDictValues, values));
+#if PY_VERSION_HEX >= 0x030d0000
+	printf("\t\t.attr_mode = ST_ATTR_313,\n");
+#elif PY_VERSION_HEX >= 0x030c0000
+	printf("\t\t.attr_mode = ST_ATTR_312,\n");
+#elif PY_VERSION_HEX >= 0x030b0000
+	printf("\t\t.attr_mode = ST_ATTR_311,\n");
+#else
+	printf("\t\t.attr_mode = ST_ATTR_DICTOFFSET,\n");
+#endif
+	F("code_filename", offsetof(PyCodeObject, co_filename));
+	F("code_name", offsetof(PyCodeObject, co_name));
+#if PY_VERSION_HEX >= 0x030b0000
+	F("code_qualname", offsetof(PyCodeObject, co_qualname));
+	F("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
+	F("code_code", -1);
+#else
+	F("code_qualname", -1);
+	F("code_adaptive", -1);
+	F("code_code", offsetof(PyCodeObject, co_code));
+#endif
+	F("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
+	F("code_linetable", offsetof(PyCodeObject, co_linetable));
+	printf("\t},\n");
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Symbol look-up in an ELF file through libelf (.symtab, then .dynsym). */
+#ifndef ST_ELFSYM_H
+#define ST_ELFSYM_H
+#include <stdbool.h>
+#include <stdint.h>
+
+struct elfsym;
+
+struct elfsym_info {
+	uint64_t value; /* st_value: link-time virtual address */
+	uint64_t size;
+	int type;       /* STT_FUNC, STT_OBJECT, ... */
+	bool dynamic;   /* found in .dynsym (not only in .symtab) */
+};
+
+/* Returns NULL and sets errno on failure. */
+struct elfsym *elfsym__open(const char *path);
+void elfsym__free(struct elfsym *e);
+/* 0 or -ENOENT. Prefers a defined symbol; .symtab before .dynsym. */
+int elfsym__find(const struct elfsym *e, const char *name, struct elfsym_info *out);
+bool elfsym__is_dyn(const struct elfsym *e); /* ET_DYN (PIE or shared object) */
+/* Lowest PT_LOAD p_vaddr, page aligned: subtract from a mapping's start to get the bias. */
+uint64_t elfsym__base_vaddr(const struct elfsym *e);
+bool elfsym__has_symtab(const struct elfsym *e);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The BPF side: skeleton, targets map, uprobes, ring buffer, counters. */
+#ifndef ST_PROBE_H
+#define ST_PROBE_H
+#include <linux/types.h>
+#include "sessiontrace.h"
+
+struct probe;
+struct target;
+
+/* Called for every record; ctx is the one given to probe__new. */
+typedef void (*probe_event_fn)(void *ctx, const struct st_event *ev);
+
+/* Opens and loads the BPF object. NULL and errno on failure (message printed). */
+struct probe *probe__new(probe_event_fn fn, void *ctx);
+/* Adds t to the targets map and attaches the raise probe to its interpreter. */
+int probe__attach(struct probe *p, struct target *t);
+/* Detaches and forgets t; safe to call twice. */
+void probe__detach(struct probe *p, struct target *t);
+/* Consume ready records; waits at most timeout_ms. Returns records or -errno. */
+int probe__poll(struct probe *p, int timeout_ms);
+int probe__epoll_fd(const struct probe *p);
+/* Sums of the per-CPU counters (enum st_counter). */
+int probe__counters(const struct probe *p, __u64 out[ST_NCOUNTERS]);
+void probe__free(struct probe *p);
+
+#endif

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <stddef.h>
+#include "pylayout.h"
+
+static const struct st_py_layout layouts[] = {
+#include "layouts.inc"
+};
+
+/*
+ * Minor versions whose every code path (frame walk, attribute storage, line
+ * table) has an integration test against a real server. Other layouts in the
+ * table are known but not yet trusted.
+ */
+static const unsigned supported[] = { 0x030b0000 };
+
+const struct st_py_layout *pylayout__find(unsigned version_hex)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (layouts[i].version_hex == (version_hex & 0xffff0000))
+			return &layouts[i];
+	return NULL;
+}
+
+bool pylayout__supported(unsigned version_hex)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
+		if (supported[i] == (version_hex & 0xffff0000))
+			return pylayout__find(version_hex) != NULL;
+	return false;
+}
+
+const char *pylayout__supported_list(void)
+{
+	return "3.11";
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* CPython object layouts per minor version: data, see user/layouts.inc. */
+#ifndef ST_PYLAYOUT_H
+#define ST_PYLAYOUT_H
+#include <linux/types.h>
+#include <stdbool.h>
+#include "sessiontrace.h"
+
+/* The layout for a PY_VERSION_HEX, or NULL when this build has none. */
+const struct st_py_layout *pylayout__find(unsigned version_hex);
+/* Whether the tracer is tested on that minor version (else refuse to attach). */
+bool pylayout__supported(unsigned version_hex);
+/* "3.11, 3.12" — for error messages. */
+const char *pylayout__supported_list(void);
+
+#endif

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "jsonw.h"
+#include "pystr.h"
+#include <linux/types.h>
+#include "report.h"
+#include "target.h"
+
+/* UTF-8 of the longest str we copy: 4 bytes per latin-1/UCS-2/UCS-4 unit at most. */
+#define STR_OUT_MAX (ST_PATH_MAX * 4 + 1)
+
+struct report {
+	FILE *console;
+	int json_fd;
+	struct strbuf json, text;
+};
+
+/* Library code around the application: never the "accessor". */
+static const char *const framework_parts[] = {
+	"/starlette/", "/fastapi/", "/anyio/", "/uvicorn/", "/asyncio/", "/concurrent/",
+	"/threading.py", "/gunicorn/", "/hypercorn/", "/uvloop/", "/h11/", "/httptools/",
+};
+
+bool report__is_framework_file(const char *file)
+{
+	size_t i;
+
+	if (!file || !strcmp(file, "?"))
+		return true;
+	for (i = 0; i < sizeof(framework_parts) / sizeof(framework_parts[0]); i++)
+		if (strstr(file, framework_parts[i]))
+			return true;
+	return false;
+}
+
+struct report *report__new(FILE *console, int json_fd)
+{
+	struct report *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->console = console;
+	r->json_fd = json_fd;
+	strbuf_init(&r->json);
+	strbuf_init(&r->text);
+	return r;
+}
+
+void report__free(struct report *r)
+{
+	if (!r)
+		return;
+	strbuf_free(&r->json);
+	strbuf_free(&r->text);
+	free(r);
+}
+
+struct dstr {
+	char s[STR_OUT_MAX];
+	size_t len;
+	bool present, truncated;
+};
+
+/* Decode one copied str; data holds at most cap bytes whatever the header says. */
+static void decode(const struct st_str_hdr *h, const char *data, size_t cap, struct dstr *out)
+{
+	size_t n = (size_t)h->nbytes < cap ? (size_t)h->nbytes : cap;
+
+	out->len = 0;
+	out->s[0] = 0;
+	out->present = h->flags & ST_STR_PRESENT;
+	out->truncated = h->flags & ST_STR_TRUNCATED;
+	if (!out->present)
+		return;
+	out->len = pystr_to_utf8(data, n, h->kind, out->s, sizeof(out->s), &out->truncated);
+}
+
+static void format_ts(const struct st_event *ev, char *buf, size_t sz)
+{
+	struct timespec mono, real;
+	long long ns;
+	time_t sec;
+	struct tm tm;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	ns = (long long)real.tv_sec * 1000000000LL + real.tv_nsec -
+	     ((long long)mono.tv_sec * 1000000000LL + mono.tv_nsec) + (long long)ev->ts_ns;
+	sec = ns / 1000000000LL;
+	gmtime_r(&sec, &tm);
+	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)((ns % 1000000000LL) / 1000));
+}
+
+static void json_key(struct strbuf *sb, const char *key, const struct dstr *d)
+{
+	strbuf_addf(sb, "\"%s\":", key);
+	if (d->present)
+		json_add_str(sb, d->s, d->len);
+	else
+		strbuf_add(sb, "null", 4);
+}
+
+static void json_frame(struct strbuf *sb, const struct frame_info *fi)
+{
+	strbuf_add(sb, "{\"function\":", 12);
+	json_add_str(sb, fi->function, strlen(fi->function));
+	strbuf_add(sb, ",\"file\":", 8);
+	json_add_str(sb, fi->file, strlen(fi->file));
+	if (fi->line >= 0)
+		strbuf_addf(sb, ",\"line\":%d}", fi->line);
+	else
+		strbuf_add(sb, ",\"line\":null}", 13);
+}
+
+static void text_str(struct strbuf *sb, const struct dstr *d)
+{
+	term_add_str(sb, d->s, d->len);
+	if (d->truncated)
+		strbuf_add(sb, "...[truncated]", 14);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int report__event(struct report *r, struct target *t, const struct st_event *ev)
+{
+	static struct dstr msg, type, method, path, root, client;
+	struct frame_info frames[ST_MAX_FRAMES];
+	struct strbuf *j = &r->json, *x = &r->text;
+	unsigned i, n = ev->nframes < ST_MAX_FRAMES ? ev->nframes : ST_MAX_FRAMES;
+	int accessor = -1, err = 0;
+	bool req = ev->flags & ST_EV_REQUEST;
+	char ts[64], comm[sizeof(ev->comm) + 1];
+
+	format_ts(ev, ts, sizeof(ts));
+	memcpy(comm, ev->comm, sizeof(ev->comm));
+	comm[sizeof(ev->comm)] = 0;
+	decode(&ev->msg_h, ev->msg, sizeof(ev->msg), &msg);
+	decode(&ev->type_h, ev->type, sizeof(ev->type), &type);
+	decode(&ev->method_h, ev->method, sizeof(ev->method), &method);
+	decode(&ev->path_h, ev->path, sizeof(ev->path), &path);
+	decode(&ev->root_h, ev->root, sizeof(ev->root), &root);
+	decode(&ev->client_h, ev->client, sizeof(ev->client), &client);
+	if ((ev->flags & ST_EV_CLIENT) && client.present) {
+		char port[16];
+		int pn = snprintf(port, sizeof(port), ":%u", ev->client_port);
+
+		if (client.len + pn < sizeof(client.s)) {
+			memcpy(client.s + client.len, port, pn + 1);
+			client.len += pn;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		target__frame(t, &ev->frames[i], &frames[i]);
+		if (accessor < 0 && !report__is_framework_file(frames[i].file))
+			accessor = i;
+	}
+
+	strbuf_reset(j);
+	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"tid\":%u,\"comm\":", ts, ev->pid, ev->tid);
+	json_add_str(j, comm, strlen(comm));
+	strbuf_addf(j, ",\"python\":\"%s\",\"exception\":{\"type\":\"AssertionError\",", t->python);
+	json_key(j, "message", &msg);
+	strbuf_add(j, "},\"request\":", 12);
+	if (req) {
+		strbuf_addc(j, '{');
+		json_key(j, "type", &type);
+		strbuf_addc(j, ',');
+		json_key(j, "method", &method);
+		strbuf_addc(j, ',');
+		json_key(j, "path", &path);
+		if (path.truncated)
+			strbuf_add(j, ",\"path_truncated\":true", 22);
+		strbuf_addc(j, ',');
+		json_key(j, "root_path", &root);
+		strbuf_addc(j, ',');
+		json_key(j, "client", &client);
+		strbuf_addc(j, '}');
+	} else {
+		strbuf_add(j, "null", 4);
+	}
+	strbuf_add(j, ",\"stack\":[", 10);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strbuf_addc(j, ',');
+		json_frame(j, &frames[i]);
+	}
+	strbuf_addc(j, ']');
+	if (ev->flags & ST_EV_FRAMES_TRUNCATED)
+		strbuf_add(j, ",\"stack_truncated\":true", 23);
+	strbuf_add(j, ",\"accessor\":", 12);
+	if (accessor >= 0)
+		json_frame(j, &frames[accessor]);
+	else
+		strbuf_add(j, "null", 4);
+	strbuf_add(j, "}\n", 2);
+	if (j->oom)
+		return -ENOMEM;
+	if (r->json_fd >= 0)
+		err = write_all(r->json_fd, j->buf, j->len);
+
+	if (!r->console)
+		return err;
+	strbuf_reset(x);
+	strbuf_addf(x, "%s pid=%u tid=%u python=%s\n  AssertionError: ", ts, ev->pid, ev->tid,
+		    t->python);
+	text_str(x, &msg);
+	strbuf_add(x, "\n  request:  ", 13);
+	if (req) {
+		text_str(x, &method);
+		strbuf_addc(x, ' ');
+		if (root.len) {
+			text_str(x, &root);
+			strbuf_addc(x, ' ');
+		}
+		text_str(x, &path);
+		strbuf_add(x, " from ", 6);
+		text_str(x, &client);
+	} else {
+		strbuf_add(x, "none (raised outside a request)", 31);
+	}
+	strbuf_add(x, "\n  accessor: ", 13);
+	if (accessor >= 0) {
+		term_add_str(x, frames[accessor].function, strlen(frames[accessor].function));
+		strbuf_add(x, " at ", 4);
+		term_add_str(x, frames[accessor].file, strlen(frames[accessor].file));
+		strbuf_addf(x, ":%d", frames[accessor].line);
+	} else {
+		strbuf_add(x, "unknown", 7);
+	}
+	strbuf_add(x, "\n  Traceback (most recent call last):\n", 38);
+	if (ev->flags & ST_EV_FRAMES_TRUNCATED)
+		strbuf_addf(x, "    ... outer frames beyond %d not captured\n", ST_MAX_FRAMES);
+	for (i = n; i-- > 0;) {
+		strbuf_add(x, "    File \"", 10);
+		term_add_str(x, frames[i].file, strlen(frames[i].file));
+		strbuf_addf(x, "\", line %d, in ", frames[i].line);
+		term_add_str(x, frames[i].function, strlen(frames[i].function));
+		strbuf_add(x, (int)i == accessor ? "   <-- accessor\n" : "\n",
+			   (int)i == accessor ? 16 : 1);
+	}
+	strbuf_addc(x, '\n');
+	if (!x->oom) {
+		fwrite(x->buf, 1, x->len, r->console);
+		fflush(r->console);
+	}
+	return err;
+}

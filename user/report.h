@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Turns a BPF record into the JSON line and the human report. */
+#ifndef ST_REPORT_H
+#define ST_REPORT_H
+#include <stdbool.h>
+#include <linux/types.h>
+#include <stdio.h>
+#include "sessiontrace.h"
+
+struct report;
+struct target;
+
+/* console: stream for the human report, or NULL (-q); json_fd: -1 for none. */
+struct report *report__new(FILE *console, int json_fd);
+/* 0, or -errno when writing the JSON record failed. */
+int report__event(struct report *r, struct target *t, const struct st_event *ev);
+void report__free(struct report *r);
+
+/* True when a file belongs to the frameworks, not to the application. */
+bool report__is_framework_file(const char *file);
+
+#endif

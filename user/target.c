@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "elfsym.h"
+#include "linetable.h"
+#include "log.h"
+#include "pylayout.h"
+#include "pystr.h"
+#include "remote.h"
+#include "target.h"
+
+#define CODE_CACHE_SIZE 4096     /* power of 2 */
+#define NAME_MAX_CHARS  1024     /* longest qualname/filename read from a target */
+#define LINETABLE_MAX   (1 << 20)
+
+struct code_entry {
+	uint64_t addr;   /* 0: empty slot */
+	char *function;
+	char *file;
+	int firstlineno;
+	uint8_t *linetable;
+	size_t linetable_len;
+};
+
+struct code_cache {
+	struct code_entry slots[CODE_CACHE_SIZE];
+	size_t used;
+};
+
+static void seterr(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+static int read_start_time(pid_t pid, unsigned long long *out)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* comm may contain spaces and parentheses: fields resume after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EINVAL;
+	*out = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+static bool is_libpython(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libpython3.", 11) && strstr(base, ".so");
+}
+
+/*
+ * Find the interpreter file in /proc/PID/maps: a mapped libpython3.X.so, else
+ * the executable. Returns the start of its mapping at file offset 0.
+ */
+static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_start)
+{
+	char maps[64], line[PATH_MAX + 128], exe[PATH_MAX];
+	uint64_t exe_start = 0;
+	bool have_lib = false;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/exe", pid);
+	n = readlink(maps, exe, sizeof(exe) - 1);
+	if (n < 0)
+		return -errno;
+	exe[n] = 0;
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", pid);
+	f = fopen(maps, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off;
+		char perms[8];
+		int pos = 0;
+		char *file;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &off, &pos) < 4 ||
+		    !pos)
+			continue;
+		file = line + pos;
+		file[strcspn(file, "\n")] = 0;
+		if (file[0] != '/' || off != 0)
+			continue;
+		if (is_libpython(file) && !have_lib) {
+			snprintf(path, pathsz, "%s", file);
+			*map_start = start;
+			have_lib = true;
+		} else if (!strcmp(file, exe) && !exe_start) {
+			exe_start = start;
+		}
+	}
+	fclose(f);
+	if (have_lib)
+		return 0;
+	if (!exe_start)
+		return -ENOENT;
+	snprintf(path, pathsz, "%s", exe);
+	*map_start = exe_start;
+	return 0;
+}
+
+/* Python version from the library or executable name: ".../python3.10" → 0x030a0000. */
+static unsigned version_from_name(const char *path)
+{
+	const char *p = strstr(path, "python3.");
+	unsigned minor;
+
+	if (!p || sscanf(p + 8, "%u", &minor) != 1 || minor > 99)
+		return 0;
+	return 0x03000000u | (minor << 16);
+}
+
+static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u64 *out)
+{
+	struct elfsym_info si;
+
+	if (elfsym__find(e, name, &si))
+		return -ENOENT;
+	*out = si.value + bias;
+	return 0;
+}
+
+int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
+{
+	struct target *t;
+	struct elfsym *e = NULL;
+	struct elfsym_info si;
+	uint64_t map_start = 0, bias;
+	__u64 v;
+	uint32_t ver = 0;
+	int ret;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		seterr(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	t->pid = pid;
+	t->pidfd = -1;
+	ret = read_start_time(pid, &t->start_time);
+	if (ret) {
+		seterr(err, errsz, "pid %d: no such process", pid);
+		goto cleanup;
+	}
+	ret = find_interpreter(pid, t->interp, sizeof(t->interp), &map_start);
+	if (ret) {
+		seterr(err, errsz, "pid %d: cannot read its memory map: %s", pid, strerror(-ret));
+		goto cleanup;
+	}
+	/* The target may live in another mount namespace: open through its root. */
+	snprintf(t->open_path, sizeof(t->open_path), "/proc/%d/root%s", pid, t->interp);
+	e = elfsym__open(t->open_path);
+	if (!e) {
+		ret = -errno ? -errno : -EINVAL;
+		seterr(err, errsz, "pid %d: cannot read ELF file %s: %s", pid, t->interp,
+		       strerror(-ret));
+		goto cleanup;
+	}
+	bias = elfsym__is_dyn(e) ? map_start - elfsym__base_vaddr(e) : 0;
+	if (elfsym__find(e, "PyExc_AssertionError", &si)) {
+		ret = -ENOEXEC;
+		seterr(err, errsz, "pid %d is not a Python process (%s has no CPython symbols)",
+		       pid, t->interp);
+		goto cleanup;
+	}
+	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver)))
+		t->version_hex = ver;
+	else
+		t->version_hex = version_from_name(t->interp);
+	snprintf(t->python, sizeof(t->python), "%u.%u.%u", t->version_hex >> 24,
+		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
+	if (!t->version_hex || !pylayout__supported(t->version_hex)) {
+		ret = -ENOTSUP;
+		seterr(err, errsz, "pid %d runs Python %s, which this build does not support "
+		       "(supported: %s)", pid, t->version_hex ? t->python : "of unknown version",
+		       pylayout__supported_list());
+		goto cleanup;
+	}
+	t->layout = pylayout__find(t->version_hex);
+	t->bpf.layout = *t->layout;
+	if (elfsym__find(e, "_PyErr_SetObject", &si)) {
+		ret = -ENOENT;
+		seterr(err, errsz, "pid %d: %s has no symbol _PyErr_SetObject (stripped?)",
+		       pid, t->interp);
+		goto cleanup;
+	}
+	if (sym_addr(e, bias, "PyExc_AssertionError", &v) ||
+	    remote__read_u64(pid, v, &t->bpf.assertion_type) || !t->bpf.assertion_type ||
+	    sym_addr(e, bias, "PyUnicode_Type", &t->bpf.unicode_type) ||
+	    sym_addr(e, bias, "PyTuple_Type", &t->bpf.tuple_type) ||
+	    sym_addr(e, bias, "PyDict_Type", &t->bpf.dict_type) ||
+	    sym_addr(e, bias, "PyBytes_Type", &t->bpf.bytes_type)) {
+		ret = -EFAULT;
+		seterr(err, errsz, "pid %d: cannot resolve CPython type objects in %s", pid,
+		       t->interp);
+		goto cleanup;
+	}
+	/* The type pointers must point at what they claim: read back one. */
+	if (remote__read_u64(pid, t->bpf.unicode_type + 8, &v)) {
+		ret = -EFAULT;
+		seterr(err, errsz, "pid %d: cannot read its memory (process_vm_readv)", pid);
+		goto cleanup;
+	}
+	t->codes = calloc(1, sizeof(*t->codes));
+	if (!t->codes) {
+		ret = -ENOMEM;
+		seterr(err, errsz, "out of memory");
+		goto cleanup;
+	}
+	t->pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (t->pidfd < 0) {
+		ret = -errno;
+		seterr(err, errsz, "pid %d: pidfd_open: %s", pid, strerror(errno));
+		goto cleanup;
+	}
+	elfsym__free(e);
+	pr_debug("pid %d: interpreter %s python %s bias 0x%" PRIx64 "\n", pid, t->interp,
+		 t->python, bias);
+	*out = t;
+	return 0;
+cleanup:
+	elfsym__free(e);
+	target__free(t);
+	return ret ? ret : -EINVAL;
+}
+
+static void code_entry_clear(struct code_entry *c)
+{
+	free(c->function);
+	free(c->file);
+	free(c->linetable);
+	memset(c, 0, sizeof(*c));
+}
+
+void target__free(struct target *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->codes) {
+		for (i = 0; i < CODE_CACHE_SIZE; i++)
+			code_entry_clear(&t->codes->slots[i]);
+		free(t->codes);
+	}
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	free(t);
+}
+
+bool target__alive(const struct target *t)
+{
+	unsigned long long st;
+
+	return !read_start_time(t->pid, &st) && st == t->start_time;
+}
+
+/* Read a str object from the target as UTF-8 (malloc'd), NULL if it is not one. */
+static char *read_str(struct target *t, uint64_t obj)
+{
+	const struct st_py_layout *L = t->layout;
+	uint64_t head[8];
+	uint32_t state, kind;
+	uint64_t len, data, nbytes;
+	void *raw;
+	char *out;
+	bool trunc = false;
+	size_t outsz;
+
+	if (remote__read(t->pid, obj, head, sizeof(head)) || head[1] != t->bpf.unicode_type)
+		return NULL;
+	len = head[L->str_length / 8];
+	state = (uint32_t)head[L->str_state / 8];
+	kind = (state >> 2) & 7;
+	if (!(state & (1 << 5)) || (kind != 1 && kind != 2 && kind != 4))
+		return NULL;
+	if (len > NAME_MAX_CHARS)
+		len = NAME_MAX_CHARS;
+	data = obj + ((state & (1 << 6)) ? L->str_ascii_data : L->str_compact_data);
+	nbytes = len * kind;
+	raw = malloc(nbytes + 1);
+	outsz = len * 4 + 1;
+	out = malloc(outsz);
+	if (!raw || !out || (nbytes && remote__read(t->pid, data, raw, nbytes))) {
+		free(raw);
+		free(out);
+		return NULL;
+	}
+	pystr_to_utf8(raw, nbytes, kind, out, outsz, &trunc);
+	free(raw);
+	return out;
+}
+
+static int load_code(struct target *t, uint64_t addr, struct code_entry *c)
+{
+	const struct st_py_layout *L = t->layout;
+	uint8_t hdr[256];
+	uint64_t lt;
+	__u64 size;
+	int32_t first;
+
+	if ((size_t)L->code_adaptive > sizeof(hdr) || remote__read(t->pid, addr, hdr, L->code_adaptive))
+		return -EFAULT;
+	c->addr = addr;
+	c->function = read_str(t, *(uint64_t *)&hdr[L->code_qualname >= 0 ? L->code_qualname : L->code_name]);
+	c->file = read_str(t, *(uint64_t *)&hdr[L->code_filename]);
+	memcpy(&first, &hdr[L->code_firstlineno], sizeof(first));
+	c->firstlineno = first;
+	lt = *(uint64_t *)&hdr[L->code_linetable];
+	if (lt && !remote__read_u64(t->pid, lt + L->var_size, &size) && size <= LINETABLE_MAX) {
+		c->linetable = malloc(size ? size : 1);
+		if (c->linetable && !remote__read(t->pid, lt + L->bytes_sval, c->linetable, size))
+			c->linetable_len = size;
+	}
+	return 0;
+}
+
+static struct code_entry *code_lookup(struct target *t, uint64_t addr)
+{
+	struct code_cache *cc = t->codes;
+	size_t i, h = (addr >> 4) * 0x9E3779B97F4A7C15ULL;
+	struct code_entry *c;
+
+	for (i = 0; i < CODE_CACHE_SIZE; i++) {
+		c = &cc->slots[(h + i) & (CODE_CACHE_SIZE - 1)];
+		if (c->addr == addr)
+			return c;
+		if (!c->addr)
+			break;
+	}
+	if (cc->used >= CODE_CACHE_SIZE / 2) {
+		/* Full enough: start over rather than probe forever. */
+		for (i = 0; i < CODE_CACHE_SIZE; i++)
+			code_entry_clear(&cc->slots[i]);
+		cc->used = 0;
+		c = &cc->slots[h & (CODE_CACHE_SIZE - 1)];
+	}
+	if (load_code(t, addr, c)) {
+		code_entry_clear(c);
+		return NULL;
+	}
+	cc->used++;
+	return c;
+}
+
+void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out)
+{
+	struct code_entry *c = f->code ? code_lookup(t, f->code) : NULL;
+	int64_t addrq;
+
+	out->function = "?";
+	out->file = "?";
+	out->line = -1;
+	if (!c)
+		return;
+	if (c->function)
+		out->function = c->function;
+	if (c->file)
+		out->file = c->file;
+	if (!c->linetable)
+		return;
+	if (t->layout->code_adaptive >= 0)
+		addrq = (int64_t)(f->instr - f->code - t->layout->code_adaptive);
+	else
+		addrq = (int64_t)(int32_t)f->instr * 2; /* <=3.10: f_lasti in code units */
+	if (addrq < 0 || addrq > INT32_MAX)
+		return;
+	out->line = linetable_addr2line(t->version_hex, c->linetable, c->linetable_len,
+					c->firstlineno, (int)addrq);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One traced process: its interpreter file, CPython version and layout, the
+ * addresses the BPF program needs, and a cache of symbolized code objects.
+ */
+#ifndef ST_TARGET_H
+#define ST_TARGET_H
+#include <linux/types.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "sessiontrace.h"
+
+struct bpf_link;
+
+struct frame_info {
+	const char *function; /* co_qualname; owned by the target's cache */
+	const char *file;
+	int line;             /* -1: unknown */
+};
+
+struct target {
+	pid_t pid;
+	unsigned long long start_time; /* /proc/PID/stat field 22: tells pid reuse apart */
+	char interp[PATH_MAX];         /* interpreter file, as mapped in the target */
+	char open_path[PATH_MAX + 32];    /* the same file, reachable from here */
+	char python[16];               /* "3.11.2" */
+	unsigned version_hex;
+	const struct st_py_layout *layout;
+	struct st_target bpf;          /* value of the BPF "targets" map */
+	struct bpf_link *link;
+	int pidfd;
+	struct code_cache *codes;
+};
+
+/*
+ * Resolve everything needed to trace pid. On failure returns -errno and
+ * writes one human-readable sentence into err.
+ */
+int target__new(pid_t pid, struct target **out, char *err, size_t errsz);
+void target__free(struct target *t);
+/* Symbolize one frame; never fails (unknowns become "?" and -1). */
+void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out);
+/* true while the same process (not a reused pid) is alive. */
+bool target__alive(const struct target *t);
+
+#endif

@@ -56,12 +56,13 @@ $(OUT)/sessiontrace: $(USER_OBJS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) -lcmocka -ldl -o $@
 
 deps:
 	$(Q)scripts/deps.sh
 
 unit: $(UNIT_BINS)
+	$(Q)scripts/check-layouts.sh
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
 integration: $(OUT)/sessiontrace

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A small growable string buffer, and escapers that turn untrusted bytes
+ * (strings read out of a traced process) into a JSON string literal or into
+ * text that is safe to print on a terminal.
+ */
+#ifndef JSONW_H
+#define JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * @buf is NULL until the first append, and always NUL-terminated after it.
+ * @len excludes the NUL. @oom is set when an append could not be done
+ * (allocation failure, size overflow, or a vsnprintf() error); from then on
+ * every append is a no-op until strbuf_reset()/strbuf_free(), so the
+ * contents never silently miss a middle part.
+ */
+struct strbuf {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+void strbuf_init(struct strbuf *sb);
+/* Free the memory; @sb is left as after strbuf_init(). */
+void strbuf_free(struct strbuf *sb);
+/* Empty the buffer (keeps the allocation) and clear @oom. */
+void strbuf_reset(struct strbuf *sb);
+/* Append @n bytes of @s (which may contain NULs). */
+void strbuf_add(struct strbuf *sb, const char *s, size_t n);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void strbuf_addc(struct strbuf *sb, char c);
+
+/*
+ * Append @n bytes of @s as a JSON string literal, with the quotes.
+ * '"' and '\\' are backslash-escaped; \b \f \n \r \t use their short forms;
+ * other bytes < 0x20 and 0x7f become \u00xx (lowercase hex). Well-formed
+ * UTF-8 (including C1 controls, U+2028/U+2029) is copied unchanged. Each
+ * ill-formed UTF-8 sequence becomes \ufffd, one per maximal subpart (the
+ * Unicode "substitution of maximal subparts" practice, the same as Python's
+ * bytes.decode("utf-8", "replace")): e.g. an overlong C0 80 gives two, a
+ * UTF-8-encoded surrogate ED A0 80 three, a truncated E2 82 one.
+ * @s == NULL appends null (no quotes).
+ */
+void json_add_str(struct strbuf *sb, const char *s, size_t n);
+
+/*
+ * Append @n bytes of @s for display on a terminal, without quotes, such
+ * that the text can never move the cursor, change colours or otherwise
+ * drive the terminal:
+ *  - \n, \t, \r for those three characters;
+ *  - other C0 controls (< 0x20) and DEL: \xNN (two lowercase hex digits),
+ *    e.g. ESC "\x1b[31m" -> the 8 characters \x1b[31m;
+ *  - C1 controls U+0080..U+009F (well-formed, C2 80..C2 9F) and the
+ *    invisible layout controls that can disguise text (U+061C, U+200E,
+ *    U+200F, U+2028, U+2029, U+202A..U+202E, U+2066..U+2069): \uXXXX (four
+ *    lowercase hex digits of the code point), e.g. C2 9B (CSI) -> \u009b;
+ *  - each byte of an ill-formed UTF-8 sequence: \xNN, e.g. a lone 9B ->
+ *    \x9b (so \xNN with NN >= 80 always means a raw byte that is not UTF-8,
+ *    and \uXXXX always a valid code point);
+ *  - everything else (printable ASCII, including '\\', and well-formed
+ *    UTF-8) is copied unchanged.
+ * @s == NULL appends nothing.
+ */
+void term_add_str(struct strbuf *sb, const char *s, size_t n);
+
+#endif /* JSONW_H */

@@ -66,7 +66,7 @@ unit: $(UNIT_BINS)
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
 integration: $(OUT)/sessiontrace
-	$(Q)$(PYTEST) -v tests/integration
+	$(Q)PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration
 
 # The two commands of README.md.
 test: deps

@@ -15,7 +15,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define FRAME_READ ST_FRAME_READ
 
 /* Message prefixes that identify the failure, set by user space before load. */
 const volatile char patterns[ST_NPATTERNS][ST_PATTERN_MAX];
@@ -166,32 +165,6 @@ static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 
 	return -1;
 }
 
-struct keys_hdr {
-	__u8 log2_size;
-	__u8 log2_index_bytes;
-	__u8 kind;
-	__u64 nentries;
-};
-
-static __always_inline int read_keys(const struct st_py_layout *L, __u64 keys,
-				     struct keys_hdr *kh, __u64 *entries)
-{
-	__u64 raw[4];
-
-	if (!keys || L->dk_indices <= 0 || L->dk_indices > 32)
-		return -1;
-	if (bpf_probe_read_user(raw, sizeof(raw), (void *)keys))
-		return -1;
-	kh->log2_size = ((__u8 *)raw)[L->dk_log2_size & 31];
-	kh->log2_index_bytes = ((__u8 *)raw)[L->dk_log2_index_bytes & 31];
-	kh->kind = ((__u8 *)raw)[L->dk_kind & 31];
-	kh->nentries = raw[(L->dk_nentries >> 3) & 3];
-	if (kh->log2_index_bytes > 24)
-		return -1;
-	*entries = keys + L->dk_indices + (1ULL << kh->log2_index_bytes);
-	return 0;
-}
-
 struct scan_ctx {
 	const struct st_target *t;
 	__u64 entries, values, esz, koff, nentries;
@@ -199,6 +172,43 @@ struct scan_ctx {
 	__u32 found;
 	bool want_scope;
 };
+
+/*
+ * Where a dict keys object's entries start and how many there are.
+ * 3.11+: log2 sizes in bytes; entries of 16 bytes {key, value} unless the
+ * kind is DICT_KEYS_GENERAL (0). <=3.10: dk_size, always {hash, key, value}.
+ */
+static __always_inline int read_keys(const struct st_py_layout *L, __u64 keys,
+				     struct scan_ctx *c)
+{
+	__u64 raw[8];
+	__u64 index_bytes, kind = 0;
+
+	if (!keys || L->dk_indices <= 0 || L->dk_indices > (int)sizeof(raw))
+		return -1;
+	if (bpf_probe_read_user(raw, L->dk_indices & 63, (void *)keys))
+		return -1;
+	c->nentries = raw[(L->dk_nentries >> 3) & 7];
+	if (L->dk_size >= 0) {
+		__u64 size = raw[(L->dk_size >> 3) & 7];
+
+		index_bytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffff ? 4 : 8);
+		if (index_bytes > (1 << 24))
+			return -1;
+	} else {
+		__u8 log2_index_bytes = ((__u8 *)raw)[L->dk_log2_index_bytes & 31];
+
+		if (log2_index_bytes > 24)
+			return -1;
+		index_bytes = 1ULL << log2_index_bytes;
+		kind = ((__u8 *)raw)[L->dk_kind & 31];
+	}
+	c->entries = keys + L->dk_indices + index_bytes;
+	c->esz = kind ? 16 : 24;
+	c->koff = kind ? 0 : 8;
+	return 0;
+}
+
 
 static long scan_cb(__u32 i, struct scan_ctx *c)
 {
@@ -233,15 +243,9 @@ static long scan_cb(__u32 i, struct scan_ctx *c)
  */
 static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values)
 {
-	struct keys_hdr kh;
-
-	if (read_keys(&c->t->layout, keys, &kh, &c->entries))
+	if (read_keys(&c->t->layout, keys, c))
 		return;
-	/* DICT_KEYS_GENERAL (0): {hash, key, value}; unicode/split: {key, value} */
-	c->esz = kh.kind ? 16 : 24;
-	c->koff = kh.kind ? 0 : 8;
 	c->values = values;
-	c->nentries = kh.nentries;
 	bpf_loop(c->want_scope ? ST_ATTR_SCAN : ST_SCOPE_SCAN, scan_cb, c, 0);
 }
 
@@ -254,19 +258,45 @@ static __always_inline __u64 get_scope(const struct st_target *t, __u64 self)
 
 	if (!self)
 		return 0;
+	type = read_ptr(self + 8);
 	switch (L->attr_mode) {
+	case ST_ATTR_DICTOFFSET: {
+		__s64 off = (__s64)read_ptr(type + L->type_dictoffset);
+
+		if (off <= 0 || off > 4096) /* negative: var-sized objects, not ours */
+			return 0;
+		dict = read_ptr(self + off);
+		break;
+	}
 	case ST_ATTR_311:
-		/* values at obj-32 (keys shared in the type), else a dict at obj-24 */
-		values = read_ptr(self - 32);
-		if (values) {
-			type = read_ptr(self + 8);
-			scan_dict(&c, read_ptr(type + L->type_cached_keys), values);
-			return c.vals[K_N];
+		values = read_ptr(self + L->managed_values);
+		if (!values)
+			dict = read_ptr(self + L->managed_dict);
+		break;
+	case ST_ATTR_312:
+		dict = read_ptr(self + L->managed_dict);
+		if (dict & 1) {
+			values = dict + 1;
+			dict = 0;
 		}
-		dict = read_ptr(self - 24);
+		break;
+	case ST_ATTR_313:
+		dict = read_ptr(self + L->managed_dict);
+		if (!dict && (read_ptr(type + L->type_flags) & L->tpflags_inline)) {
+			__u8 valid = 0;
+
+			values = self + L->inline_values;
+			if (bpf_probe_read_user(&valid, 1, (void *)(values + L->values_valid)) || !valid)
+				return 0;
+		}
 		break;
 	default:
 		return 0;
+	}
+	if (values) {
+		/* split table: the keys are shared in the type */
+		scan_dict(&c, read_ptr(type + L->type_cached_keys), values);
+		return c.vals[K_N];
 	}
 	if (!dict || read_ptr(dict + 8) != t->dict_type)
 		return 0;
@@ -340,19 +370,23 @@ struct walk_ctx {
 };
 
 /*
- * One step of the frame chain. One read per frame: the fields we need lie in
- * its first FRAME_READ bytes (checked by user space); the rest of fb stays zero.
+ * One step of the frame chain: one read per frame, of the first frame_read
+ * bytes, which hold every field we need; the rest of fb stays zero.
  */
 static long walk_cb(__u32 i, struct walk_ctx *w)
 {
 	const struct st_py_layout *L = &w->t->layout;
 	__u64 fb[16] = {};
+	/* a multiple of 8 below sizeof(fb), in a form the verifier can bound */
+	__u32 sz = L->frame_read & 0x78;
 	__u64 code;
 	__u8 owner;
 
 	if (!w->frame || w->n >= ST_MAX_FRAMES)
 		return 1;
-	if (bpf_probe_read_user(fb, FRAME_READ, (void *)w->frame))
+	if (!sz)
+		return 1;
+	if (bpf_probe_read_user(fb, sz, (void *)w->frame))
 		return 1;
 	code = fb[(L->frame_code >> 3) & 15];
 	owner = L->frame_owner >= 0 ? ((__u8 *)fb)[L->frame_owner & 127] : 0;
@@ -360,7 +394,7 @@ static long walk_cb(__u32 i, struct walk_ctx *w)
 		code &= ~3ULL;
 	if (L->frame_owner < 0 || owner != L->owner_cstack) {
 		if (w->n == 0)
-			w->self = fb[(L->frame_localsplus >> 3) & 15];
+			w->self = read_ptr(w->frame + L->frame_localsplus);
 		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].code = code;
 		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].instr = fb[(L->frame_instr >> 3) & 15];
 		w->n++;

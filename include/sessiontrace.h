@@ -11,16 +11,18 @@
 #define ST_ROOT_MAX       256
 #define ST_SCOPE_SCAN     48   /* scope dict entries examined */
 #define ST_ATTR_SCAN      32   /* instance attribute keys examined */
-#define ST_FRAME_READ     80   /* bytes of a frame read per step; layout offsets must fit */
+#define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
 #define ST_NPATTERNS      4
 #define ST_PATTERN_MAX    64
 
 /* How instance attributes (request.scope) are stored. */
 enum st_attr_mode {
 	ST_ATTR_DICTOFFSET = 0, /* <=3.10: dict at obj + tp_dictoffset */
-	ST_ATTR_311 = 1,        /* 3.11: values at obj-32 (keys in type), else dict at obj-24 */
-	ST_ATTR_312 = 2,        /* 3.12: one tagged word at obj-24 */
-	ST_ATTR_313 = 3,        /* 3.13+: inline values at obj+24, else dict at obj-24 */
+	ST_ATTR_311 = 1,        /* 3.11: values at obj+managed_values (keys in the type),
+				   else dict at obj+managed_dict */
+	ST_ATTR_312 = 2,        /* 3.12: one word at obj+managed_dict: bit 0 set → values at word+1 */
+	ST_ATTR_313 = 3,        /* 3.13+: dict at obj+managed_dict, else inline values at
+				   obj+inline_values when the type has the flag and they are valid */
 };
 
 /*
@@ -37,6 +39,7 @@ struct st_py_layout {
 	__s16 frame_instr;        /* prev_instr / instr_ptr; f_lasti (int) for <=3.10 */
 	__s16 frame_owner;        /* -1: frames have no owner byte */
 	__s16 frame_localsplus;
+	__s16 frame_read;         /* bytes covering code, previous, instr and owner */
 	__u8 owner_cstack;        /* owner value of C-stack shim frames, 0xff: none */
 	__u8 tagged;              /* 3.14: f_executable/localsplus are tagged (mask ~3) */
 	__s16 exc_args;
@@ -53,12 +56,18 @@ struct st_py_layout {
 	__s16 type_flags;         /* tp_flags */
 	__s16 dict_keys;          /* ma_keys */
 	__s16 dict_values;        /* ma_values */
-	__s16 dk_log2_size;
-	__s16 dk_log2_index_bytes; /* -1 before 3.11 */
+	__s16 dk_size;            /* <=3.10 (Py_ssize_t), else -1 */
+	__s16 dk_log2_size;       /* 3.11+, else -1 */
+	__s16 dk_log2_index_bytes; /* 3.11+, else -1 */
 	__s16 dk_kind;
 	__s16 dk_nentries;
 	__s16 dk_indices;
 	__s16 values_values;      /* PyDictValues.values */
+	__s16 values_valid;       /* PyDictValues.valid (3.13+), else -1 */
+	__s16 managed_dict;       /* MANAGED_DICT_OFFSET (3.11+) */
+	__s16 managed_values;     /* 3.11: values pointer before the object */
+	__s16 inline_values;      /* 3.13+: inline PyDictValues at obj + this, else -1 */
+	__u32 tpflags_inline;     /* Py_TPFLAGS_INLINE_VALUES (3.13+), else 0 */
 	__u8 attr_mode;           /* enum st_attr_mode */
 	__u8 pad[3];
 	/* code objects: read from user space only */

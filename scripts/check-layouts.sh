@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 checked=0 failed=0 skipped=0
-for inc in /usr/include/python3.11 /root/.pyenv/versions/3.12.*/include/python3.12 \
+for inc in /root/.pyenv/versions/3.10.*/include/python3.10 /usr/include/python3.11 \
+	/root/.pyenv/versions/3.11.*/include/python3.11 /root/.pyenv/versions/3.12.*/include/python3.12 \
 	/root/.pyenv/versions/3.13.*/include/python3.13; do
 	if [ ! -f "$inc/Python.h" ]; then
 		echo "SKIPPED: layout check for $inc: headers not installed"

@@ -12,12 +12,30 @@
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
 #endif
+#if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_dict.h"
-#if PY_VERSION_HEX >= 0x030d0000
-#include "internal/pycore_runtime.h"
+#include "internal/pycore_object.h"
+#else
+#include <frameobject.h>
+/*
+ * 3.10 does not install Objects/dict-common.h: its dict keys object,
+ * copied from v3.10.13 Objects/dict-common.h.
+ */
+typedef struct {
+	Py_ssize_t dk_refcnt;
+	Py_ssize_t dk_size;
+	void *dk_lookup;
+	Py_ssize_t dk_usable;
+	Py_ssize_t dk_nentries;
+	char dk_indices[];
+} PyDictKeysObject310;
 #endif
 
 #define F(name, val) printf("\t\t.%s = %ld,\n", name, (long)(val))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+/* bytes of a frame to read so that code, previous, instr and owner are covered */
+#define FRAME_READ(code, prev, instr, owner) \
+	((MAX(MAX(code, prev), MAX(instr, owner)) + 8) & ~7)
 
 int main(void)
 {
@@ -31,6 +49,10 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, instr_ptr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_executable),
+				   offsetof(_PyInterpreterFrame, previous),
+				   offsetof(_PyInterpreterFrame, instr_ptr),
+				   offsetof(_PyInterpreterFrame, owner)));
 	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
 #elif PY_VERSION_HEX >= 0x030c0000
 	F("tstate_frame", offsetof(PyThreadState, cframe));
@@ -40,6 +62,10 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_code),
+				   offsetof(_PyInterpreterFrame, previous),
+				   offsetof(_PyInterpreterFrame, prev_instr),
+				   offsetof(_PyInterpreterFrame, owner)));
 	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
 #elif PY_VERSION_HEX >= 0x030b0000
 	F("tstate_frame", offsetof(PyThreadState, cframe));
@@ -49,6 +75,10 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_code),
+				   offsetof(_PyInterpreterFrame, previous),
+				   offsetof(_PyInterpreterFrame, prev_instr),
+				   offsetof(_PyInterpreterFrame, owner)));
 	F("owner_cstack", 0xff);
 #else
 	F("tstate_frame", offsetof(PyThreadState, frame));
@@ -58,6 +88,9 @@ int main(void)
 	F("frame_instr", offsetof(PyFrameObject, f_lasti));
 	F("frame_owner", -1);
 	F("frame_localsplus", offsetof(PyFrameObject, f_localsplus));
+	F("frame_read", FRAME_READ(offsetof(PyFrameObject, f_code),
+				   offsetof(PyFrameObject, f_back),
+				   offsetof(PyFrameObject, f_lasti), 0));
 	F("owner_cstack", 0xff);
 #endif
 	F("tagged", PY_VERSION_HEX >= 0x030e0000);
@@ -75,16 +108,45 @@ int main(void)
 	F("type_flags", offsetof(PyTypeObject, tp_flags));
 	F("dict_keys", offsetof(PyDictObject, ma_keys));
 	F("dict_values", offsetof(PyDictObject, ma_values));
-	F("dk_log2_size", offsetof(PyDictKeysObject, dk_log2_size));
 #if PY_VERSION_HEX >= 0x030b0000
+	F("dk_size", -1);
+	F("dk_log2_size", offsetof(PyDictKeysObject, dk_log2_size));
 	F("dk_log2_index_bytes", offsetof(PyDictKeysObject, dk_log2_index_bytes));
-#else
-	F("dk_log2_index_bytes", -1);
-#endif
 	F("dk_kind", offsetof(PyDictKeysObject, dk_kind));
 	F("dk_nentries", offsetof(PyDictKeysObject, dk_nentries));
 	F("dk_indices", offsetof(PyDictKeysObject, dk_indices));
 	F("values_values", offsetof(PyDictValues, values));
+#ifdef MANAGED_DICT_OFFSET
+	F("managed_dict", MANAGED_DICT_OFFSET);
+#else
+	/* 3.11 _PyObject_ManagedDictPointer, 3.12 _PyObject_DictOrValuesPointer: obj - 3 words */
+	F("managed_dict", -3 * (long)sizeof(PyObject *));
+#endif
+#else
+	F("dk_size", offsetof(PyDictKeysObject310, dk_size));
+	F("dk_log2_size", -1);
+	F("dk_log2_index_bytes", -1);
+	F("dk_kind", -1);
+	F("dk_nentries", offsetof(PyDictKeysObject310, dk_nentries));
+	F("dk_indices", offsetof(PyDictKeysObject310, dk_indices));
+	F("values_values", 0); /* ma_values is a PyObject ** */
+	F("managed_dict", 0);
+#endif
+#if PY_VERSION_HEX >= 0x030d0000
+	F("values_valid", offsetof(PyDictValues, valid));
+	F("inline_values", sizeof(PyObject));
+	F("tpflags_inline", Py_TPFLAGS_INLINE_VALUES);
+#else
+	F("values_valid", -1);
+	F("inline_values", -1);
+	F("tpflags_inline", 0);
+#endif
+#if PY_VERSION_HEX >= 0x030b0000 && PY_VERSION_HEX < 0x030c0000
+	/* 3.11 _PyObject_ValuesPointer: obj - 4 words */
+	F("managed_values", -4 * (long)sizeof(PyObject *));
+#else
+	F("managed_values", 0);
+#endif
 #if PY_VERSION_HEX >= 0x030d0000
 	printf("\t\t.attr_mode = ST_ATTR_313,\n");
 #elif PY_VERSION_HEX >= 0x030c0000

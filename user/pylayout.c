@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <stddef.h>
+#include <stdio.h>
 #include "pylayout.h"
 
 static const struct st_py_layout layouts[] = {
@@ -11,7 +12,7 @@ static const struct st_py_layout layouts[] = {
  * table) has an integration test against a real server. Other layouts in the
  * table are known but not yet trusted.
  */
-static const unsigned supported[] = { 0x030b0000 };
+static const unsigned supported[] = { 0x030a0000, 0x030b0000, 0x030c0000, 0x030d0000 };
 
 const struct st_py_layout *pylayout__find(unsigned version_hex)
 {
@@ -35,5 +36,13 @@ bool pylayout__supported(unsigned version_hex)
 
 const char *pylayout__supported_list(void)
 {
-	return "3.11";
+	static char buf[64];
+	size_t i, n = 0;
+
+	if (buf[0])
+		return buf;
+	for (i = 0; i < sizeof(supported) / sizeof(supported[0]) && n < sizeof(buf) - 8; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%u.%u", i ? ", " : "",
+			      supported[i] >> 24, (supported[i] >> 16) & 0xff);
+	return buf;
 }

@@ -76,7 +76,7 @@ static bool is_libpython(const char *path)
 	const char *base = strrchr(path, '/');
 
 	base = base ? base + 1 : path;
-	return !strncmp(base, "libpython3.", 11) && strstr(base, ".so");
+	return !strncmp(base, "libpython", 9) && strstr(base, ".so");
 }
 
 /*
@@ -134,12 +134,13 @@ static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_
 /* Python version from the library or executable name: ".../python3.10" → 0x030a0000. */
 static unsigned version_from_name(const char *path)
 {
-	const char *p = strstr(path, "python3.");
-	unsigned minor;
+	const char *base = strrchr(path, '/'), *p;
+	unsigned major, minor;
 
-	if (!p || sscanf(p + 8, "%u", &minor) != 1 || minor > 99)
+	p = strstr(base ? base : path, "python");
+	if (!p || sscanf(p + 6, "%u.%u", &major, &minor) != 2 || major > 9 || minor > 99)
 		return 0;
-	return 0x03000000u | (minor << 16);
+	return (major << 24) | (minor << 16);
 }
 
 static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u64 *out)
@@ -190,18 +191,22 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		goto cleanup;
 	}
 	bias = elfsym__is_dyn(e) ? map_start - elfsym__base_vaddr(e) : 0;
-	if (elfsym__find(e, "PyExc_AssertionError", &si)) {
+	if (elfsym__find(e, "PyExc_AssertionError", &si) && !version_from_name(t->interp)) {
 		ret = -ENOEXEC;
 		seterr(err, errsz, "pid %d is not a Python process (%s has no CPython symbols)",
 		       pid, t->interp);
 		goto cleanup;
 	}
-	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver)))
+	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver))) {
 		t->version_hex = ver;
-	else
+		snprintf(t->python, sizeof(t->python), "%u.%u.%u", ver >> 24, (ver >> 16) & 0xff,
+			 (ver >> 8) & 0xff);
+	} else {
+		/* Py_Version is 3.11+; before, the file name gives major.minor only */
 		t->version_hex = version_from_name(t->interp);
-	snprintf(t->python, sizeof(t->python), "%u.%u.%u", t->version_hex >> 24,
-		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
+		snprintf(t->python, sizeof(t->python), "%u.%u", t->version_hex >> 24,
+			 (t->version_hex >> 16) & 0xff);
+	}
 	if (!t->version_hex || !pylayout__supported(t->version_hex)) {
 		ret = -ENOTSUP;
 		seterr(err, errsz, "pid %d runs Python %s, which this build does not support "
@@ -324,6 +329,8 @@ static char *read_str(struct target *t, uint64_t obj)
 	return out;
 }
 
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
 static int load_code(struct target *t, uint64_t addr, struct code_entry *c)
 {
 	const struct st_py_layout *L = t->layout;
@@ -331,8 +338,10 @@ static int load_code(struct target *t, uint64_t addr, struct code_entry *c)
 	uint64_t lt;
 	__u64 size;
 	int32_t first;
+	size_t need = MAX(MAX(MAX(L->code_filename, L->code_name), L->code_qualname),
+			  MAX(L->code_firstlineno, L->code_linetable)) + 8;
 
-	if ((size_t)L->code_adaptive > sizeof(hdr) || remote__read(t->pid, addr, hdr, L->code_adaptive))
+	if (need > sizeof(hdr) || remote__read(t->pid, addr, hdr, need))
 		return -EFAULT;
 	c->addr = addr;
 	c->function = read_str(t, *(uint64_t *)&hdr[L->code_qualname >= 0 ? L->code_qualname : L->code_name]);

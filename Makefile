@@ -8,7 +8,8 @@ CFLAGS     ?= -g -O2
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES   := -Iinclude -Iuser -I$(OUT)
 LIBS       := -lbpf -lelf -lz
-PYTEST     ?= python3 -m pytest
+# Debian's interpreter: pytest and the app packages are Debian packages.
+PYTEST     ?= /usr/bin/python3 -m pytest
 
 ifeq ($(V),1)
 Q :=

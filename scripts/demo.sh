@@ -54,7 +54,7 @@ cat "$OUT/tracer.err" | tail -n 1
 echo "==> human report (stdout of sessiontrace)"
 cat "$OUT/report.txt"
 echo "==> JSON records ($OUT/records.jsonl), the first one with its stack cut to 3 frames"
-head -n 1 "$OUT/records.jsonl" | python3 -c '
+head -n 1 "$OUT/records.jsonl" | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 n = len(r["stack"])

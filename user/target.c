@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "debugoffsets.h"
 #include "elfsym.h"
 #include "linetable.h"
 #include "log.h"
@@ -216,6 +217,24 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	}
 	t->layout = pylayout__find(t->version_hex);
 	t->bpf.layout = *t->layout;
+	/* 3.13+ describes itself: never trust our table where it disagrees. */
+	if (t->version_hex >= 0x030d0000) {
+		char why[256];
+
+		if (sym_addr(e, bias, "_PyRuntime", &v)) {
+			ret = -ENOENT;
+			seterr(err, errsz, "pid %d: %s has no _PyRuntime symbol", pid, t->interp);
+			goto cleanup;
+		}
+		ret = debugoffsets__check(pid, v, t->version_hex, t->layout, why, sizeof(why));
+		if (ret < 0) {
+			seterr(err, errsz, "pid %d (Python %s): %s", pid, t->python, why);
+			goto cleanup;
+		}
+		pr_debug("pid %d: layout agrees with the target's _Py_DebugOffsets (%d fields)\n",
+			 pid, ret);
+		ret = 0;
+	}
 	if (elfsym__find(e, "_PyErr_SetObject", &si)) {
 		ret = -ENOENT;
 		seterr(err, errsz, "pid %d: %s has no symbol _PyErr_SetObject (stripped?)",

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
-libcmocka-dev curl procps python3 python3-dev python3-pytest
+libcmocka-dev binutils curl procps python3 python3-dev python3-pytest
 python3-starlette python3-fastapi python3-uvicorn python3-httptools
 python3-uvloop python3-itsdangerous python3-multipart"
 

@@ -8,8 +8,12 @@
 #include <unistd.h>
 #include "elfsym.h"
 
+#define MAX_LOADS 16
+
 struct elfsym {
 	int fd;
+	struct { uint64_t vaddr, offset, filesz; bool exec; } loads[MAX_LOADS];
+	size_t nloads;
 	Elf *elf;
 	bool dyn;
 	bool has_symtab;
@@ -48,8 +52,17 @@ struct elfsym *elfsym__open(const char *path)
 	for (i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(e->elf, i, &ph) && ph.p_type == PT_LOAD && ph.p_vaddr < e->base_vaddr)
+		if (!gelf_getphdr(e->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (ph.p_vaddr < e->base_vaddr)
 			e->base_vaddr = ph.p_vaddr & ~0xfffULL;
+		if (e->nloads < MAX_LOADS) {
+			e->loads[e->nloads].vaddr = ph.p_vaddr;
+			e->loads[e->nloads].offset = ph.p_offset;
+			e->loads[e->nloads].filesz = ph.p_filesz;
+			e->loads[e->nloads].exec = ph.p_flags & PF_X;
+			e->nloads++;
+		}
 	}
 	if (e->base_vaddr == UINT64_MAX)
 		goto cleanup;
@@ -114,9 +127,13 @@ static int find_in(const struct elfsym *e, Elf64_Word type, const char *name,
 
 int elfsym__find(const struct elfsym *e, const char *name, struct elfsym_info *out)
 {
-	if (!find_in(e, SHT_SYMTAB, name, out))
-		return 0;
-	return find_in(e, SHT_DYNSYM, name, out);
+	struct elfsym_info dyn;
+
+	if (find_in(e, SHT_SYMTAB, name, out))
+		return find_in(e, SHT_DYNSYM, name, out);
+	/* also exported? then strip keeps it */
+	out->dynamic = !find_in(e, SHT_DYNSYM, name, &dyn) && dyn.value == out->value;
+	return 0;
 }
 
 bool elfsym__is_dyn(const struct elfsym *e)
@@ -132,4 +149,47 @@ uint64_t elfsym__base_vaddr(const struct elfsym *e)
 bool elfsym__has_symtab(const struct elfsym *e)
 {
 	return e->has_symtab;
+}
+
+int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *off)
+{
+	size_t i;
+
+	for (i = 0; i < e->nloads; i++) {
+		if (vaddr >= e->loads[i].vaddr && vaddr - e->loads[i].vaddr < e->loads[i].filesz) {
+			*off = vaddr - e->loads[i].vaddr + e->loads[i].offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len)
+{
+	uint64_t off, end;
+
+	if (elfsym__vaddr_to_offset(e, vaddr, &off) || elfsym__vaddr_to_offset(e, vaddr + len - 1, &end) ||
+	    end - off != len - 1)
+		return -ENOENT;
+	return pread(e->fd, buf, len, off) == (ssize_t)len ? 0 : -EIO;
+}
+
+bool elfsym__in_section(const struct elfsym *e, uint64_t vaddr, const char *prefix)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e->elf, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || vaddr < sh.sh_addr || vaddr - sh.sh_addr >= sh.sh_size)
+			continue;
+		name = elf_strptr(e->elf, shstrndx, sh.sh_name);
+		if (name && !strncmp(name, prefix, strlen(prefix)))
+			return true;
+	}
+	return false;
 }

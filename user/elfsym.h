@@ -3,6 +3,7 @@
 #ifndef ST_ELFSYM_H
 #define ST_ELFSYM_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct elfsym;
@@ -23,5 +24,11 @@ bool elfsym__is_dyn(const struct elfsym *e); /* ET_DYN (PIE or shared object) */
 /* Lowest PT_LOAD p_vaddr, page aligned: subtract from a mapping's start to get the bias. */
 uint64_t elfsym__base_vaddr(const struct elfsym *e);
 bool elfsym__has_symtab(const struct elfsym *e);
+/* File offset of a link-time address inside a PT_LOAD segment; -ENOENT if none. */
+int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *off);
+/* Whether vaddr lies in a section whose name starts with prefix (e.g. ".plt"). */
+bool elfsym__in_section(const struct elfsym *e, uint64_t vaddr, const char *prefix);
+/* Read len bytes of the file at link-time address vaddr (within one segment). */
+int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len);
 
 #endif

@@ -81,7 +81,8 @@ cleanup:
 
 int probe__attach(struct probe *p, struct target *t)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "_PyErr_SetObject");
+	/* libbpf resolves named functions itself; unnamed ones go by file offset */
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func);
 	__u32 key = t->pid;
 	int err;
 
@@ -93,11 +94,12 @@ int probe__attach(struct probe *p, struct target *t)
 	}
 	/* A uprobe on the file, limited by the kernel to this process's mm. */
 	t->link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, t->pid,
-						  t->open_path, 0, &opts);
+						  t->open_path,
+						  t->raise_func ? 0 : t->raise_offset, &opts);
 	if (!t->link) {
 		err = -errno;
-		pr_warn("pid %d: failed to attach uprobe to %s:_PyErr_SetObject: %s\n", t->pid,
-			t->interp, strerror(errno));
+		pr_warn("pid %d: failed to attach uprobe to %s:%s: %s\n", t->pid, t->interp,
+			t->raise_func ? t->raise_func : "_PyErr_SetObject", strerror(errno));
 		bpf_map_delete_elem(bpf_map__fd(p->skel->maps.targets), &key);
 		return err;
 	}

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pylayout.h"
 #include "pystr.h"
+#include "pysyms.h"
 #include "remote.h"
 #include "target.h"
 
@@ -235,11 +236,20 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 			 pid, ret);
 		ret = 0;
 	}
-	if (elfsym__find(e, "_PyErr_SetObject", &si)) {
-		ret = -ENOENT;
-		seterr(err, errsz, "pid %d: %s has no symbol _PyErr_SetObject (stripped?)",
-		       pid, t->interp);
-		goto cleanup;
+	{
+		struct raise_entry re;
+
+		if (pysyms__raise_entry(e, true, &re) ||
+		    elfsym__vaddr_to_offset(e, re.vaddr, &t->raise_offset)) {
+			ret = -ENOENT;
+			seterr(err, errsz, "pid %d: cannot find _PyErr_SetObject in %s: no symbol, "
+			       "and PyErr_SetObject/PyErr_SetNone do not lead to one function",
+			       pid, t->interp);
+			goto cleanup;
+		}
+		t->raise_func = re.name;
+		pr_debug("pid %d: raise probe at %s (file offset 0x%" PRIx64 ")\n", pid,
+			 re.name ? re.name : "the unnamed _PyErr_SetObject body", t->raise_offset);
 	}
 	if (sym_addr(e, bias, "PyExc_AssertionError", &v) ||
 	    remote__read_u64(pid, v, &t->bpf.assertion_type) || !t->bpf.assertion_type ||

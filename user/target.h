@@ -29,6 +29,8 @@ struct target {
 	unsigned version_hex;
 	const struct st_py_layout *layout;
 	struct st_target bpf;          /* value of the BPF "targets" map */
+	const char *raise_func;        /* symbol for the raise probe, or NULL: */
+	uint64_t raise_offset;         /* then its file offset */
 	struct bpf_link *link;
 	int pidfd;
 	struct code_cache *codes;

@@ -81,6 +81,7 @@ class Interp:
     pyenv: bool  # needs the sitecustomize path and the pure-Python h11/asyncio stack
     version: Optional[str] = None  # platform.python_version(), filled by probe()
     skip_reason: Optional[str] = None
+    extra_env: Dict[str, str] = field(default_factory=dict)  # e.g. LD_LIBRARY_PATH
     _probed: bool = False
     _module_ok: Dict[str, Optional[str]] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ class Interp:
         env["PYTHONUNBUFFERED"] = "1"
         if self.pyenv:
             env["PYTHONPATH"] = str(PYENV_SITE)
+        env.update(self.extra_env)
         return env
 
     def uvicorn_flags(self) -> List[str]:

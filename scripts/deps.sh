@@ -6,7 +6,9 @@ set -eu
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 libcmocka-dev binutils curl procps python3 python3-dev python3-pytest
 python3-starlette python3-fastapi python3-uvicorn python3-httptools
-python3-uvloop python3-itsdangerous python3-multipart"
+python3-uvloop python3-itsdangerous python3-multipart gunicorn python3-hypercorn
+libmicrohttpd-dev libjson-c-dev prometheus wrk python3-bpfcc linux-headers-amd64
+libclang-rt-14-dev util-linux iproute2"
 
 missing=""
 for p in $PKGS; do
@@ -24,4 +26,23 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# BCC (tests' independent cross-check) compiles against kernel headers; this
+# kernel has none of its own. Point its module dir at Debian's newest
+# linux-headers-* (build = arch dir, source = common dir) when missing.
+kdir=/lib/modules/$(uname -r)
+if [ ! -e "$kdir/build" ] || [ ! -e "$kdir/source" ]; then
+	arch=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	common=$(ls -d /usr/src/linux-headers-*-common 2>/dev/null | sort -V | tail -n 1)
+	if [ -n "$arch" ] && [ -n "$common" ]; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "deps: need root to link $kdir/build to $arch" >&2
+			exit 1
+		fi
+		mkdir -p "$kdir"
+		[ -e "$kdir/build" ] || ln -sfn "$arch" "$kdir/build"
+		[ -e "$kdir/source" ] || ln -sfn "$common" "$kdir/source"
+		echo "deps: $kdir/build -> $arch, source -> $common"
+	fi
 fi

@@ -7,7 +7,7 @@ ARCH       := x86
 CFLAGS     ?= -g -O2
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES   := -Iinclude -Iuser -I$(OUT)
-LIBS       := -lbpf -lelf -lz
+LIBS       := -lbpf -lelf -lz -lmicrohttpd -ljson-c
 # Debian's interpreter: pytest and the app packages are Debian packages.
 PYTEST     ?= /usr/bin/python3 -m pytest
 
@@ -74,6 +74,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(if $(strip $(EXTRA_TEST)),$(MAKE) --no-print-directory $(EXTRA_TEST))
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -85,3 +86,8 @@ layouts:
 
 clean:
 	$(Q)rm -rf $(OUT)
+
+# Other concerns (fuzzing, benchmarks) live in mk/*.mk. Each may append
+# to EXTRA_TEST: targets `make test` runs after the integration tests.
+EXTRA_TEST :=
+include $(wildcard mk/*.mk)

@@ -132,7 +132,7 @@ static __always_inline void copy_str(const struct st_target *t, __u64 obj,
 }
 
 /* Names of the scope keys we copy; index into struct scope_vals. */
-enum { K_TYPE, K_METHOD, K_PATH, K_ROOT, K_CLIENT, K_N };
+enum { K_TYPE, K_METHOD, K_PATH, K_ROOT, K_CLIENT, K_APP, K_N };
 
 static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 len)
 {
@@ -141,6 +141,10 @@ static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 
 	__u64 b = h->w[((off >> 3) + 1) & 7];
 
 	switch (len) {
+	case 3:
+		if ((a & 0xffffff) == 0x707061) /* "app" */
+			return K_APP;
+		return -1;
 	case 4:
 		if ((a & 0xffffffff) == 0x65707974) /* "type" */
 			return K_TYPE;
@@ -168,7 +172,7 @@ static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 
 struct scan_ctx {
 	const struct st_target *t;
 	__u64 entries, values, esz, koff, nentries;
-	__u64 vals[8];
+	__u64 vals[8]; /* indexed by K_*; K_N: "scope" */
 	__u32 found;
 	bool want_scope;
 };
@@ -322,6 +326,7 @@ static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
 	COPY_STR(t, vals[K_METHOD], &ev->method_h, ev->method);
 	COPY_STR(t, vals[K_PATH], &ev->path_h, ev->path);
 	COPY_STR(t, vals[K_ROOT], &ev->root_h, ev->root);
+	ev->app = vals[K_APP];
 	/* client: (host, port) tuple or None */
 	if (vals[K_CLIENT] && read_ptr(vals[K_CLIENT] + 8) == t->tuple_type &&
 	    read_ptr(vals[K_CLIENT] + L->var_size) == 2 &&
@@ -331,6 +336,43 @@ static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
 		/* a port is one 30-bit digit: ob_digit[0] at +24 in 3.10..3.14 */
 		ev->client_port = (__u32)read_ptr(items[1] + 24) & 0x3fffffff;
 	}
+}
+
+/*
+ * python -O: the property's "return self.scope[name]" raises KeyError(name);
+ * from C the value is still the argument tuple, from a raise an instance
+ * (then without traceback). Exact match of name; user space then checks
+ * the top frame is the property itself.
+ */
+const volatile char prop_names[ST_NPROPS][8] = { "session", "auth", "user" };
+
+static __always_inline int match_key(const struct st_target *t, __u64 msg)
+{
+	struct str_head h;
+	struct str_info si;
+	char buf[8] = {};
+	__u32 p, i, n;
+
+	if (!msg || bpf_probe_read_user(&h, sizeof(h), (void *)msg) || str_info(t, msg, &h, &si))
+		return -1;
+	if (!si.ascii || si.length < 4 || si.length > 7)
+		return -1;
+	/* 8 bytes: within the object (5..8 data bytes with the NUL, blocks of 8) */
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)si.data))
+		return -1;
+	for (p = 0; p < ST_NPROPS; p++) {
+		for (n = 0; n < 8 && prop_names[p][n]; n++)
+			;
+		if (n != si.length)
+			continue;
+		for (i = 0; i < 8; i++) {
+			if (i >= n)
+				return p;
+			if (buf[i] != prop_names[p][i])
+				break;
+		}
+	}
+	return -1;
 }
 
 /* Does the message start with one of the configured prefixes? */
@@ -352,12 +394,11 @@ static __always_inline int match_message(const struct st_target *t, __u64 msg)
 
 		if (!n || n > ST_PATTERN_MAX || si.length < n)
 			continue;
-		for (i = 0; i < ST_PATTERN_MAX; i++) {
-			if (i >= n)
-				return p;
+		for (i = 0; i < ST_PATTERN_MAX && i < n; i++)
 			if (buf[i] != patterns[p][i])
 				break;
-		}
+		if (i == n) /* n == ST_PATTERN_MAX too */
+			return p;
 	}
 	return -1;
 }
@@ -393,10 +434,15 @@ static long walk_cb(__u32 i, struct walk_ctx *w)
 	if (L->tagged)
 		code &= ~3ULL;
 	if (L->frame_owner < 0 || owner != L->owner_cstack) {
+		struct st_frame *f = &w->ev->frames[w->n & (ST_MAX_FRAMES - 1)];
+
+		f->code = code;
+		f->instr = fb[(L->frame_instr >> 3) & 15];
+		f->self = read_ptr(w->frame + L->frame_localsplus);
+		if (L->tagged)
+			f->self &= ~3ULL;
 		if (w->n == 0)
-			w->self = read_ptr(w->frame + L->frame_localsplus);
-		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].code = code;
-		w->ev->frames[w->n & (ST_MAX_FRAMES - 1)].instr = fb[(L->frame_instr >> 3) & 15];
+			w->self = f->self;
 		w->n++;
 	}
 	w->frame = fb[(L->frame_previous >> 3) & 15];
@@ -414,29 +460,40 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	struct walk_ctx w = {};
 	struct st_event *ev;
 	__u64 exc = (__u64)value, args, msg;
-	__u32 zero = 0;
+	__u32 zero = 0, kind;
 	int p;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
 	if (!t)
 		return 0;
 	count(ST_C_RUNS);
-	if ((__u64)type != t->assertion_type || !exc)
+	if (!exc)
+		return 0;
+	if ((__u64)type == t->assertion_type)
+		kind = ST_EXC_ASSERT;
+	else if ((__u64)type == t->keyerror_type && t->keyerror_type)
+		kind = ST_EXC_KEYERROR;
+	else
 		return 0;
 	count(ST_C_ASSERTS);
 	L = &t->layout;
-	/*
-	 * Every "raise exc" of the same object calls us again; only the first
-	 * raise has no traceback yet, and that is the frame that failed.
-	 */
-	if (read_ptr(exc + L->exc_traceback))
-		return 0;
-	args = read_ptr(exc + L->exc_args);
-	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) < 1)
+	if (kind == ST_EXC_KEYERROR && read_ptr(exc + 8) == t->tuple_type) {
+		args = exc; /* not normalized yet: value is the args tuple */
+	} else {
+		/*
+		 * Every "raise exc" of the same object calls us again; only the
+		 * first raise has no traceback yet, and that is the frame that
+		 * failed.
+		 */
+		if (read_ptr(exc + L->exc_traceback))
+			return 0;
+		args = read_ptr(exc + L->exc_args);
+	}
+	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) != 1)
 		return 0;
 	msg = read_ptr(args + L->tuple_items);
-	p = match_message(t, msg);
-	if (p < 0)
+	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
+	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
 		return 0;
 	count(ST_C_HITS);
 
@@ -450,6 +507,7 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	ev->tid = (__u32)pid_tgid;
 	ev->exc = exc;
 	ev->pattern = p;
+	ev->exc_kind = kind;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	COPY_STR(t, msg, &ev->msg_h, ev->msg);
 
@@ -462,8 +520,6 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	if (w.frame && w.n >= ST_MAX_FRAMES)
 		ev->flags |= ST_EV_FRAMES_TRUNCATED;
 	ev->nframes = w.n;
-	if (L->tagged)
-		w.self &= ~3ULL;
 	copy_scope(t, get_scope(t, w.self), ev);
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(ST_C_LOST);

@@ -12,7 +12,7 @@
 #define ST_SCOPE_SCAN     48   /* scope dict entries examined */
 #define ST_ATTR_SCAN      32   /* instance attribute keys examined */
 #define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
-#define ST_NPATTERNS      4
+#define ST_NPATTERNS      4    /* assertion messages (enum st_prop) */
 #define ST_PATTERN_MAX    64
 
 /* How instance attributes (request.scope) are stored. */
@@ -88,13 +88,30 @@ struct st_target {
 	__u64 tuple_type;         /* &PyTuple_Type */
 	__u64 dict_type;          /* &PyDict_Type */
 	__u64 bytes_type;         /* &PyBytes_Type */
+	__u64 keyerror_type;      /* value of PyExc_KeyError: python -O raises it instead */
+	__u32 kinds;              /* bit per enum st_prop to report */
+	__u32 pad;
 	struct st_py_layout layout;
+};
+
+/* Which HTTPConnection property failed; also the index of its message pattern. */
+enum st_prop {
+	ST_PROP_SESSION = 0, /* request.session: SessionMiddleware */
+	ST_PROP_AUTH,        /* request.auth: AuthenticationMiddleware */
+	ST_PROP_USER,        /* request.user: AuthenticationMiddleware */
+	ST_NPROPS,
+};
+
+/* How it failed. */
+enum st_exc_kind {
+	ST_EXC_ASSERT = 0,   /* AssertionError with the property's message */
+	ST_EXC_KEYERROR,     /* python -O: KeyError('<property>') from scope[...] */
 };
 
 /* BPF per-CPU counters, summed by user space. */
 enum st_counter {
 	ST_C_RUNS = 0, /* probe runs in a traced process */
-	ST_C_ASSERTS,  /* of which AssertionError */
+	ST_C_ASSERTS,  /* of which AssertionError or KeyError */
 	ST_C_HITS,     /* of which first raise with a matching message */
 	ST_C_LOST,     /* hits whose record could not be reserved */
 	ST_NCOUNTERS,
@@ -117,6 +134,7 @@ struct st_str_hdr {
 struct st_frame {
 	__u64 code;
 	__u64 instr;     /* instruction pointer, or f_lasti (<=3.10) */
+	__u64 self;      /* first local (self of a method), unverified */
 };
 
 enum st_event_flags {
@@ -134,7 +152,10 @@ struct st_event {
 	__u32 flags;             /* enum st_event_flags */
 	__u32 nframes;
 	__u32 client_port;
-	__u32 pattern;           /* index of the matched message pattern */
+	__u32 pattern;           /* enum st_prop */
+	__u32 exc_kind;          /* enum st_exc_kind */
+	__u32 pad;
+	__u64 app;               /* scope["app"]: the (sub-)app serving the request */
 	struct st_str_hdr msg_h, type_h, method_h, path_h, root_h, client_h;
 	char msg[ST_MSG_MAX];
 	char type[ST_SHORT_MAX];

@@ -35,6 +35,9 @@ static const char usage[] =
 "  -p, --pid PID       trace this process (repeatable)\n"
 "  -j, --json FILE     append one JSON object per hit to FILE (created 0600)\n"
 "  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
+"  -k, --kind LIST     which failures to record, comma separated: session,\n"
+"                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
+"                      or all (default: all)\n"
 "  -q, --quiet         no human report on stdout\n"
 "  -v, --verbose       debug messages, including libbpf's\n"
 "  -h, --help          this text\n"
@@ -54,6 +57,7 @@ struct options {
 	long duration;
 	bool quiet;
 	int verbose;
+	unsigned kinds; /* bit per enum st_prop */
 };
 
 struct state {
@@ -61,7 +65,7 @@ struct state {
 	struct report *report;
 	struct target *targets[MAX_PIDS];
 	int ntargets;
-	unsigned long long records, write_errors;
+	unsigned long long records, write_errors, not_hits;
 };
 
 static struct state st;
@@ -91,8 +95,12 @@ static void on_event(void *ctx, const struct st_event *ev)
 
 	if (!t)
 		return;
-	st.records++;
 	err = report__event(st.report, t, ev);
+	if (err == 1) {
+		st.not_hits++;
+		return;
+	}
+	st.records++;
 	if (err && st.write_errors++ == 0)
 		pr_warn("failed to write a JSON record: %s (records keep being counted)\n",
 			strerror(-err));
@@ -111,12 +119,43 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* "session,auth" -> bits of enum st_prop; -EINVAL on an unknown name. */
+static int parse_kinds(const char *arg, unsigned *out)
+{
+	static const char *const names[ST_NPROPS] = { "session", "auth", "user" };
+	const char *p = arg;
+	unsigned bits = 0;
+	int i;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		for (i = 0; i < ST_NPROPS; i++)
+			if (n == strlen(names[i]) && !strncmp(p, names[i], n))
+				break;
+		if (i < ST_NPROPS)
+			bits |= 1U << i;
+		else if (n == 3 && !strncmp(p, "all", 3))
+			bits |= (1U << ST_NPROPS) - 1;
+		else
+			return -EINVAL;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return -EINVAL;
+	}
+	if (!bits)
+		return -EINVAL;
+	*out = bits;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "kind", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -125,7 +164,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	long v;
 	int c, i;
 
-	while ((c = getopt_long(argc, argv, "p:j:d:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:j:d:k:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_long(optarg, 1, INT_MAX, &v)) {
@@ -151,6 +190,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->duration = v;
+			break;
+		case 'k':
+			if (parse_kinds(optarg, &o->kinds)) {
+				fprintf(stderr, "sessiontrace: invalid --kind '%s' (session, auth, "
+					"user, all; comma separated)\n", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'q':
 			o->quiet = true;
@@ -212,7 +258,7 @@ static void drop_target(int i, const char *why)
 
 int main(int argc, char **argv)
 {
-	struct options o = {};
+	struct options o = { .kinds = (1U << ST_NPROPS) - 1 };
 	struct pollfd pfd[MAX_PIDS + 2];
 	struct timespec start, now;
 	sigset_t mask;
@@ -235,6 +281,7 @@ int main(int argc, char **argv)
 			ret = 2;
 			goto cleanup;
 		}
+		st.targets[st.ntargets]->bpf.kinds = o.kinds;
 		st.ntargets++;
 	}
 	if (o.json) {

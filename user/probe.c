@@ -12,10 +12,13 @@
 
 /*
  * Message prefixes raised by Starlette's HTTPConnection properties
- * (starlette/requests.py); matched in BPF, so only these records are made.
+ * (starlette/requests.py), indexed by enum st_prop; matched in BPF (first
+ * ST_PATTERN_MAX bytes), so only these records are made.
  */
-static const char *const patterns[] = {
-	"SessionMiddleware must be installed to access request.session",
+static const char *const patterns[ST_NPROPS] = {
+	[ST_PROP_SESSION] = "SessionMiddleware must be installed to access request.session",
+	[ST_PROP_AUTH] = "AuthenticationMiddleware must be installed to access request.auth",
+	[ST_PROP_USER] = "AuthenticationMiddleware must be installed to access request.user",
 };
 
 struct probe {

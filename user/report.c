@@ -142,6 +142,24 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+static const char *const prop_names[ST_NPROPS] = { "session", "auth", "user" };
+
+/*
+ * A KeyError('session') (python -O) is the failure only when raised by the
+ * property itself: the top frame is starlette's HTTPConnection.<name>.
+ */
+static bool raised_by_property(const struct frame_info *top, const char *name)
+{
+	const char *fn = top->function, *dot = strrchr(fn, '.');
+	size_t fl = strlen(top->file), sl = strlen("/starlette/requests.py");
+
+	if (fl < sl || strcmp(top->file + fl - sl, "/starlette/requests.py"))
+		return false;
+	/* 3.11+: co_qualname "HTTPConnection.session"; 3.10: co_name "session" */
+	return !strcmp(dot ? dot + 1 : fn, name) &&
+	       (!dot || !strncmp(fn, "HTTPConnection.", strlen("HTTPConnection.")));
+}
+
 int report__event(struct report *r, struct target *t, const struct st_event *ev)
 {
 	static struct dstr msg, type, method, path, root, client;
@@ -149,6 +167,7 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	struct strbuf *j = &r->json, *x = &r->text;
 	unsigned i, n = ev->nframes < ST_MAX_FRAMES ? ev->nframes : ST_MAX_FRAMES;
 	int accessor = -1, err = 0;
+	const char *prop, *exc_type;
 	bool req = ev->flags & ST_EV_REQUEST;
 	char ts[64], comm[sizeof(ev->comm) + 1];
 
@@ -170,16 +189,29 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 			client.len += pn;
 		}
 	}
+	if (ev->pattern >= ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR)
+		return 1;
+	prop = prop_names[ev->pattern];
 	for (i = 0; i < n; i++) {
 		target__frame(t, &ev->frames[i], &frames[i]);
 		if (accessor < 0 && !report__is_framework_file(frames[i].file))
 			accessor = i;
 	}
+	if (ev->exc_kind == ST_EXC_KEYERROR) {
+		if (!n || !raised_by_property(&frames[0], prop))
+			return 1;
+		/* str(KeyError('session')) */
+		msg.len = snprintf(msg.s, sizeof(msg.s), "'%s'", prop);
+		msg.present = true;
+		msg.truncated = false;
+	}
+	exc_type = ev->exc_kind == ST_EXC_KEYERROR ? "KeyError" : "AssertionError";
 
 	strbuf_reset(j);
 	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"tid\":%u,\"comm\":", ts, ev->pid, ev->tid);
 	json_add_str(j, comm, strlen(comm));
-	strbuf_addf(j, ",\"python\":\"%s\",\"exception\":{\"type\":\"AssertionError\",", t->python);
+	strbuf_addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
+		    t->python, prop, exc_type);
 	json_key(j, "message", &msg);
 	strbuf_add(j, "},\"request\":", 12);
 	if (req) {
@@ -222,8 +254,8 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	if (!r->console)
 		return err;
 	strbuf_reset(x);
-	strbuf_addf(x, "%s pid=%u tid=%u python=%s\n  AssertionError: ", ts, ev->pid, ev->tid,
-		    t->python);
+	strbuf_addf(x, "%s pid=%u tid=%u python=%s\n  %s: ", ts, ev->pid, ev->tid, t->python,
+		    exc_type);
 	text_str(x, &msg);
 	strbuf_add(x, "\n  request:  ", 13);
 	if (req) {

@@ -12,7 +12,11 @@ struct target;
 
 /* console: stream for the human report, or NULL (-q); json_fd: -1 for none. */
 struct report *report__new(FILE *console, int json_fd);
-/* 0, or -errno when writing the JSON record failed. */
+/*
+ * 0 when reported; 1 when the event is not a hit after all (a KeyError not
+ * raised by the request property itself) and nothing was written; -errno
+ * when writing the JSON record failed.
+ */
 int report__event(struct report *r, struct target *t, const struct st_event *ev);
 void report__free(struct report *r);
 

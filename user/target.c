@@ -256,7 +256,9 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	    sym_addr(e, bias, "PyUnicode_Type", &t->bpf.unicode_type) ||
 	    sym_addr(e, bias, "PyTuple_Type", &t->bpf.tuple_type) ||
 	    sym_addr(e, bias, "PyDict_Type", &t->bpf.dict_type) ||
-	    sym_addr(e, bias, "PyBytes_Type", &t->bpf.bytes_type)) {
+	    sym_addr(e, bias, "PyBytes_Type", &t->bpf.bytes_type) ||
+	    sym_addr(e, bias, "PyExc_KeyError", &v) ||
+	    remote__read_u64(pid, v, &t->bpf.keyerror_type) || !t->bpf.keyerror_type) {
 		ret = -EFAULT;
 		seterr(err, errsz, "pid %d: cannot resolve CPython type objects in %s", pid,
 		       t->interp);
@@ -268,6 +270,7 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		seterr(err, errsz, "pid %d: cannot read its memory (process_vm_readv)", pid);
 		goto cleanup;
 	}
+	t->bpf.kinds = (1U << ST_NPROPS) - 1;
 	t->codes = calloc(1, sizeof(*t->codes));
 	if (!t->codes) {
 		ret = -ENOMEM;

@@ -19,7 +19,8 @@ from conftest import (HEALTHY_EXPECTED, SESSION_MESSAGE, STOP_TIMEOUT, CookieCli
                       access_line, app_file, http_request, parse_ts, proc_comm,
                       session_raise_frame, thread_ids)
 
-RECORD_KEYS = {"ts", "pid", "tid", "comm", "python", "exception", "request", "stack", "accessor"}
+RECORD_KEYS = {"ts", "pid", "tid", "comm", "python", "property", "exception", "request", "stack",
+               "accessor"}
 
 
 def check_record(rec, *, server, path, method, module, accessor_fn, raise_frame,
@@ -194,7 +195,7 @@ def test_healthy_app_no_records(interp, tracers, servers):
     t = tracers.start([s, canary])
     during = _healthy_round(s.port)
     time.sleep(1.0)  # records of the healthy traffic would be out by now
-    assert t.read_records() == []
+    assert [r for r in t.read_records() if r["property"] == "session"] == []
     # Proves the tracer was live while the healthy traffic ran: one real hit
     # in the other traced server must be the one and only record.
     canary_path = f"/canary/{uuid.uuid4().hex[:8]}"
@@ -203,9 +204,21 @@ def test_healthy_app_no_records(interp, tracers, servers):
     records = t.stop()
 
     assert during == before
-    assert [r["pid"] for r in records] == [canary.pid], records
-    assert records[0]["request"]["path"] == canary_path
-    assert not [r for r in records if r["pid"] == s.pid]
+    # No session record from the healthy app. Its /escapes/auth route (two
+    # rounds) lets Starlette's request.auth assertion escape: a sibling
+    # failure, recorded by default as property "auth", exactly twice.
+    session = [r for r in records if r["property"] == "session"]
+    assert [r["pid"] for r in session] == [canary.pid], records
+    assert session[0]["request"]["path"] == canary_path
+    auth = [r for r in records if r["pid"] == s.pid]
+    assert len(auth) == 2, auth
+    for r in auth:
+        assert r["property"] == "auth", r
+        assert r["request"]["path"] == "/escapes/auth", r
+        assert r["exception"] == {"type": "AssertionError", "message":
+                                  "AuthenticationMiddleware must be installed to access "
+                                  "request.auth"}, r
+    assert len(records) == 3, records
     still_serving(s, "/ok")
 
 

@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "sessiontrace.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -31,6 +32,12 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
+
+/* Exec and fork events for discovery: small, rare. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 << 10);
+} procs SEC(".maps");
 
 /* The record is built here, then copied into the ring buffer in one go. */
 struct {
@@ -508,6 +515,12 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	ev->exc = exc;
 	ev->pattern = p;
 	ev->exc_kind = kind;
+	{
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		/* nsec_to_clock_t(start_boottime) with USER_HZ 100, as /proc/PID/stat */
+		ev->start_ticks = BPF_CORE_READ(task, group_leader, start_boottime) / 10000000ULL;
+	}
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	COPY_STR(t, msg, &ev->msg_h, ev->msg);
 
@@ -523,5 +536,41 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	copy_scope(t, get_scope(t, w.self), ev);
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(ST_C_LOST);
+	return 0;
+}
+
+static __always_inline void proc_event(__u32 kind, struct task_struct *task)
+{
+	struct st_proc_event e = {
+		.kind = kind,
+		.pid = BPF_CORE_READ(task, tgid),
+		.ppid = BPF_CORE_READ(task, real_parent, tgid),
+	};
+
+	bpf_ringbuf_output(&procs, &e, sizeof(e), 0);
+}
+
+/* Every exec in the system: user space decides whether it serves ASGI. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	proc_event(ST_PROC_EXEC, p);
+	return 0;
+}
+
+/*
+ * gunicorn forks its workers without exec: a new process (not a thread)
+ * whose parent is traced is traced too.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ppid = BPF_CORE_READ(parent, tgid);
+
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0; /* a thread */
+	if (!bpf_map_lookup_elem(&targets, &ppid))
+		return 0;
+	proc_event(ST_PROC_FORK, child);
 	return 0;
 }

@@ -156,6 +156,8 @@ struct st_event {
 	__u32 exc_kind;          /* enum st_exc_kind */
 	__u32 pad;
 	__u64 app;               /* scope["app"]: the (sub-)app serving the request */
+	__u64 start_ticks;       /* the process's start time, as /proc/PID/stat field 22:
+				    tells a reused pid from the process user space knows */
 	struct st_str_hdr msg_h, type_h, method_h, path_h, root_h, client_h;
 	char msg[ST_MSG_MAX];
 	char type[ST_SHORT_MAX];
@@ -164,6 +166,19 @@ struct st_event {
 	char root[ST_ROOT_MAX];
 	char path[ST_PATH_MAX];
 	struct st_frame frames[ST_MAX_FRAMES];
+};
+
+/* Process life cycle, for discovery (ring buffer "procs"). */
+enum st_proc_kind {
+	ST_PROC_EXEC = 1, /* pid exec'd a new program */
+	ST_PROC_FORK = 2, /* a traced process forked a new process pid */
+};
+
+struct st_proc_event {
+	__u32 kind;  /* enum st_proc_kind */
+	__u32 pid;   /* tgid, host pid namespace */
+	__u32 ppid;  /* real parent's tgid */
+	__u32 pad;
 };
 
 #endif /* SESSIONTRACE_H */

@@ -16,23 +16,34 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "discover.h"
 #include "log.h"
 #include "probe.h"
 #include "report.h"
 #include "target.h"
 
-#define MAX_PIDS 256
+#define MAX_PIDS    256  /* -p options */
+#define MAX_TARGETS 1024 /* processes traced at once */
+#define MAX_PENDING 256  /* discovered processes whose interpreter is not ready yet */
+#define PENDING_MS  10000 /* how long a new process may take to load its interpreter */
+#define RETRY_MS    50
+#define FORK_GRACE_MS 50  /* multiprocessing forks then execs: trace what it becomes */
+#define ANCESTORS   8    /* parent levels searched for a server */
 
 static const char usage[] =
-"Usage: sessiontrace -p PID [-p PID]... [-j FILE] [-d SEC] [-q] [-v]\n"
+"Usage: sessiontrace [-p PID]... [-j FILE] [-d SEC] [-k LIST] [-q] [-v]\n"
 "\n"
 "Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
 "for every 'SessionMiddleware must be installed to access request.session'\n"
 "AssertionError, the request, the Python stack and the code that read the session.\n"
 "The server is not restarted, paused or modified.\n"
 "\n"
+"Without -p, every process that serves ASGI now or starts later is traced:\n"
+"uvicorn, gunicorn and hypercorn, and their workers (uvicorn --workers and\n"
+"--reload children, gunicorn's forked workers), in any container on this host.\n"
+"\n"
 "Options:\n"
-"  -p, --pid PID       trace this process (repeatable)\n"
+"  -p, --pid PID       trace this process only (repeatable)\n"
 "  -j, --json FILE     append one JSON object per hit to FILE (created 0600)\n"
 "  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
@@ -43,9 +54,10 @@ static const char usage[] =
 "  -h, --help          this text\n"
 "\n"
 "Examples:\n"
+"  sudo sessiontrace                        # every ASGI server, now and later\n"
 "  sudo sessiontrace -p $(pgrep -f 'uvicorn main:app')\n"
 "  sudo sessiontrace -p 4242 -p 4243 -j /var/log/sessiontrace.jsonl -q\n"
-"  sudo sessiontrace -p 4242 -d 60\n"
+"  sudo sessiontrace -k session -d 60\n"
 "\n"
 "Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
 "be traced, 1 on other errors.\n";
@@ -60,15 +72,36 @@ struct options {
 	unsigned kinds; /* bit per enum st_prop */
 };
 
+struct pending {
+	pid_t pid;
+	unsigned long long start_time;
+	long long deadline_ms;
+	long long not_before_ms; /* forked children: wait for a possible exec */
+	char service[DISCOVER_SERVICE_MAX];
+	char last_err[256];
+};
+
 struct state {
+	struct options *o;
 	struct probe *probe;
 	struct report *report;
-	struct target *targets[MAX_PIDS];
+	struct target *targets[MAX_TARGETS];
 	int ntargets;
-	unsigned long long records, write_errors, not_hits;
+	struct pending pending[MAX_PENDING];
+	int npending;
+	bool discover;
+	unsigned long long records, write_errors, not_hits, stale, traced;
 };
 
 static struct state st;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -95,6 +128,12 @@ static void on_event(void *ctx, const struct st_event *ev)
 
 	if (!t)
 		return;
+	/* a record raised by an earlier process with the same pid */
+	if (ev->start_ticks != t->start_time) {
+		st.stale++;
+		pr_debug("pid %u: dropped a record of an earlier process with that pid\n", ev->pid);
+		return;
+	}
 	err = report__event(st.report, t, ev);
 	if (err == 1) {
 		st.not_hits++;
@@ -216,11 +255,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "sessiontrace: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->npids) {
-		fprintf(stderr, "sessiontrace: no process given: use -p PID (automatic discovery "
-			"of servers is not implemented yet)\n");
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -256,33 +290,236 @@ static void drop_target(int i, const char *why)
 	st.targets[st.ntargets] = NULL;
 }
 
+static int target_index(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < st.ntargets; i++)
+		if (st.targets[i]->pid == pid)
+			return i;
+	return -1;
+}
+
+/*
+ * The service a process belongs to: the ASGI app spec on its own command
+ * line or its nearest server ancestor's (workers have none), else its name.
+ */
+static bool server_ancestry(pid_t pid, enum discover_verdict *self, char *service,
+			    size_t servicesz)
+{
+	char args[4096], svc[DISCOVER_SERVICE_MAX];
+	size_t len;
+	pid_t ppid;
+	int level, i;
+
+	service[0] = 0;
+	*self = DISCOVER_NO;
+	for (level = 0; level <= ANCESTORS && pid > 1; level++, pid = ppid) {
+		enum discover_verdict v;
+
+		if (discover__read(pid, &ppid, args, sizeof(args), &len))
+			return false;
+		v = discover__classify(args, len, svc, sizeof(svc));
+		if (level == 0)
+			*self = v;
+		if (v == DISCOVER_NEVER && level == 0)
+			return false;
+		if (level > 0 && (i = target_index(pid)) >= 0) {
+			if (!service[0])
+				snprintf(service, servicesz, "%s", st.targets[i]->service);
+			return true;
+		}
+		if (v == DISCOVER_SERVER) {
+			if (!service[0])
+				snprintf(service, servicesz, "%s", svc);
+			if (service[0] || level > 0)
+				return true;
+			/* a server without a spec on its command line: look further up */
+			*self = DISCOVER_SERVER;
+		}
+	}
+	return *self == DISCOVER_SERVER;
+}
+
+static void comm_of(pid_t pid, char *buf, size_t sz)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	buf[0] = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, sz, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+/* Attach t; on success it is ours. Prints the attached line. */
+static int start_tracing(struct target *t, const char *service)
+{
+	int err;
+
+	if (st.ntargets >= MAX_TARGETS) {
+		pr_warn("pid %d: not traced: already tracing %d processes\n", t->pid, MAX_TARGETS);
+		return -ENOSPC;
+	}
+	t->bpf.kinds = st.o->kinds;
+	if (service && service[0])
+		snprintf(t->service, sizeof(t->service), "%s", service);
+	else
+		comm_of(t->pid, t->service, sizeof(t->service));
+	err = probe__attach(st.probe, t);
+	if (err)
+		return err;
+	st.targets[st.ntargets++] = t;
+	st.traced++;
+	if (t->ns_pid != t->pid)
+		fprintf(stderr, "attached pid=%d python=%s probe=raise ns_pid=%d\n", t->pid,
+			t->python, t->ns_pid);
+	else
+		fprintf(stderr, "attached pid=%d python=%s probe=raise\n", t->pid, t->python);
+	return 0;
+}
+
+static int find_pending(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < st.npending; i++)
+		if (st.pending[i].pid == pid)
+			return i;
+	return -1;
+}
+
+static void drop_pending(int i)
+{
+	st.pending[i] = st.pending[--st.npending];
+}
+
+/*
+ * A process that may serve ASGI: traced as soon as its interpreter is loaded.
+ * inherited_service: forked from a traced process (gunicorn workers).
+ */
+static void consider(pid_t pid, const char *inherited_service)
+{
+	char service[DISCOVER_SERVICE_MAX];
+	enum discover_verdict self;
+	struct pending *pe;
+
+	if (target_index(pid) >= 0 || find_pending(pid) >= 0)
+		return;
+	if (inherited_service) {
+		snprintf(service, sizeof(service), "%s", inherited_service);
+	} else if (!server_ancestry(pid, &self, service, sizeof(service))) {
+		return;
+	}
+	if (st.npending >= MAX_PENDING) {
+		pr_warn("pid %d: not traced: %d processes already waiting\n", pid, MAX_PENDING);
+		return;
+	}
+	pe = &st.pending[st.npending++];
+	memset(pe, 0, sizeof(*pe));
+	pe->pid = pid;
+	pe->deadline_ms = now_ms() + PENDING_MS;
+	if (inherited_service)
+		pe->not_before_ms = now_ms() + FORK_GRACE_MS;
+	snprintf(pe->service, sizeof(pe->service), "%s", service);
+	pr_debug("pid %d: candidate (service '%s')\n", pid, service);
+}
+
+/* Try every waiting process once; returns how many are still waiting. */
+static int try_pending(void)
+{
+	long long now = now_ms();
+	int i;
+
+	for (i = st.npending - 1; i >= 0; i--) {
+		struct pending *pe = &st.pending[i];
+		struct target *t;
+		char path[64];
+		int err;
+
+		snprintf(path, sizeof(path), "/proc/%d", pe->pid);
+		if (access(path, F_OK)) {
+			drop_pending(i);
+			continue;
+		}
+		if (now < pe->not_before_ms)
+			continue;
+		err = target__new(pe->pid, &t, pe->last_err, sizeof(pe->last_err));
+		if (!err) {
+			if (start_tracing(t, pe->service))
+				target__free(t);
+			drop_pending(i);
+		} else if (err == -ENOEXEC || now >= pe->deadline_ms) {
+			/* not Python (a shell the app ran, say): nothing to say */
+			if (err != -ENOEXEC)
+				fprintf(stderr, "sessiontrace: not tracing pid=%d: %s\n", pe->pid,
+					pe->last_err);
+			drop_pending(i);
+		}
+	}
+	return st.npending;
+}
+
+static void on_proc(void *ctx, const struct st_proc_event *ev)
+{
+	pid_t pid = ev->pid;
+	int i;
+
+	if (ev->kind == ST_PROC_EXEC) {
+		/* a traced process that execs is another program now */
+		i = target_index(pid);
+		if (i >= 0)
+			drop_target(i, "exec'd a new program");
+		i = find_pending(pid);
+		if (i >= 0)
+			drop_pending(i);
+		consider(pid, NULL);
+	} else if (ev->kind == ST_PROC_FORK) {
+		i = target_index(ev->ppid);
+		if (i >= 0)
+			consider(pid, st.targets[i]->service);
+	}
+}
+
+static int scan_one(pid_t pid, void *ctx)
+{
+	if (pid != getpid())
+		consider(pid, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { .kinds = (1U << ST_NPROPS) - 1 };
-	struct pollfd pfd[MAX_PIDS + 2];
-	struct timespec start, now;
+	struct pollfd pfd[MAX_TARGETS + 2];
 	sigset_t mask;
 	__u64 cnt[ST_NCOUNTERS];
+	struct target *given[MAX_PIDS] = {};
 	int sfd = -1, json_fd = -1, ret = 1, err, i;
+	long long start, deadline = 0;
 	char errbuf[512];
 	bool stop = false;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv, &o))
 		return 2;
+	st.o = &o;
+	st.discover = o.npids == 0;
 	log__set_level(o.verbose >= 1 ? LOG_DEBUG : LOG_WARN);
 	libbpf_set_print(libbpf_print);
 
-	/* Resolve every target before touching the kernel: bad input attaches nothing. */
+	/* Resolve every given target before touching the kernel: bad input attaches nothing. */
 	for (i = 0; i < o.npids; i++) {
-		err = target__new(o.pids[i], &st.targets[st.ntargets], errbuf, sizeof(errbuf));
+		err = target__new(o.pids[i], &given[i], errbuf, sizeof(errbuf));
 		if (err) {
 			fprintf(stderr, "sessiontrace: %s\n", errbuf);
 			ret = 2;
 			goto cleanup;
 		}
-		st.targets[st.ntargets]->bpf.kinds = o.kinds;
-		st.ntargets++;
 	}
 	if (o.json) {
 		json_fd = open_json(o.json);
@@ -306,33 +543,47 @@ int main(int argc, char **argv)
 	st.probe = probe__new(on_event, NULL);
 	if (!st.probe)
 		goto cleanup;
-	for (i = 0; i < st.ntargets; i++) {
-		if (probe__attach(st.probe, st.targets[i])) {
+	for (i = 0; i < o.npids; i++) {
+		char service[DISCOVER_SERVICE_MAX];
+		enum discover_verdict self;
+
+		server_ancestry(given[i]->pid, &self, service, sizeof(service));
+		if (start_tracing(given[i], service)) {
 			ret = 2;
 			goto cleanup;
 		}
+		given[i] = NULL;
 	}
-	for (i = 0; i < st.ntargets; i++)
-		fprintf(stderr, "attached pid=%d python=%s probe=raise\n", st.targets[i]->pid,
-			st.targets[i]->python);
+	if (st.discover) {
+		/* Watch first, then scan: a server starting in between is not missed. */
+		if (probe__watch_processes(st.probe, on_proc))
+			goto cleanup;
+		discover__scan(scan_one, NULL);
+		try_pending();
+		fprintf(stderr, "sessiontrace: watching for ASGI servers (%d traced now)\n",
+			st.ntargets);
+	}
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = now_ms();
+	if (o.duration)
+		deadline = start + o.duration * 1000LL;
 	while (!stop) {
-		int timeout = -1, nfd = 0;
+		int timeout = -1, nfd = 0, ntarg;
 
-		if (o.duration) {
-			long long left;
+		if (st.npending)
+			timeout = RETRY_MS;
+		if (deadline) {
+			long long left = deadline - now_ms();
 
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			left = o.duration * 1000LL - ((now.tv_sec - start.tv_sec) * 1000LL +
-						      (now.tv_nsec - start.tv_nsec) / 1000000);
 			if (left <= 0)
 				break;
-			timeout = left > INT_MAX ? INT_MAX : (int)left;
+			if (timeout < 0 || left < timeout)
+				timeout = left > INT_MAX ? INT_MAX : (int)left;
 		}
 		pfd[nfd++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[nfd++] = (struct pollfd){ .fd = probe__epoll_fd(st.probe), .events = POLLIN };
-		for (i = 0; i < st.ntargets; i++)
+		ntarg = st.ntargets;
+		for (i = 0; i < ntarg; i++)
 			pfd[nfd++] = (struct pollfd){ .fd = st.targets[i]->pidfd, .events = POLLIN };
 		if (poll(pfd, nfd, timeout) < 0) {
 			if (errno == EINTR)
@@ -340,6 +591,11 @@ int main(int argc, char **argv)
 			pr_warn("poll: %s\n", strerror(errno));
 			goto cleanup;
 		}
+		/* The pidfds match st.targets as it was when polled. */
+		for (i = 2; i < nfd; i++)
+			if (pfd[i].revents)
+				st.targets[i - 2]->exited = true;
+		/* Records first: an exiting process's last records are still its own. */
 		if (pfd[1].revents) {
 			err = probe__poll(st.probe, 0);
 			if (err < 0 && err != -EINTR) {
@@ -347,10 +603,11 @@ int main(int argc, char **argv)
 				goto cleanup;
 			}
 		}
-		/* Walk backwards: drop_target moves the last target into the slot. */
-		for (i = nfd - 1; i >= 2; i--)
-			if (pfd[i].revents)
-				drop_target(i - 2, "exited");
+		for (i = st.ntargets - 1; i >= 0; i--)
+			if (st.targets[i]->exited)
+				drop_target(i, "exited");
+		if (st.npending)
+			try_pending();
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
 
@@ -366,15 +623,17 @@ cleanup:
 		probe__counters(st.probe, cnt);
 		if (ret == 0)
 			fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu "
-				"assertion raises seen, %llu probe runs\n", st.records,
-				(unsigned long long)cnt[ST_C_LOST],
+				"AssertionError/KeyError raises examined, %llu probe runs, %llu processes traced\n",
+				st.records, (unsigned long long)cnt[ST_C_LOST],
 				(unsigned long long)cnt[ST_C_ASSERTS],
-				(unsigned long long)cnt[ST_C_RUNS]);
+				(unsigned long long)cnt[ST_C_RUNS], st.traced);
 		for (i = 0; i < st.ntargets; i++)
 			probe__detach(st.probe, st.targets[i]);
 	}
 	for (i = 0; i < st.ntargets; i++)
 		target__free(st.targets[i]);
+	for (i = 0; i < o.npids; i++)
+		target__free(given[i]);
 	probe__free(st.probe);
 	report__free(st.report);
 	if (json_fd >= 0)

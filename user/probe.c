@@ -21,11 +21,27 @@ static const char *const patterns[ST_NPROPS] = {
 	[ST_PROP_USER] = "AuthenticationMiddleware must be installed to access request.user",
 };
 
+/*
+ * One uprobe per interpreter file (pid -1: every process mapping it), shared
+ * by the processes that run it; the BPF program filters by the targets map.
+ * A new worker of a traced server then costs a map update, not an attach.
+ */
+struct attachment {
+	dev_t dev;
+	ino_t ino;
+	struct bpf_link *link;
+	unsigned refs;
+};
+
 struct probe {
 	struct sessiontrace_bpf *skel;
 	struct ring_buffer *rb;
 	probe_event_fn fn;
+	probe_proc_fn proc_fn;
 	void *ctx;
+	struct attachment *att;
+	size_t natt, capatt;
+	struct bpf_link *exec_link, *fork_link;
 };
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -35,6 +51,16 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct st_event))
 		return 0;
 	p->fn(p->ctx, data);
+	return 0;
+}
+
+static int on_proc(void *ctx, void *data, size_t size)
+{
+	struct probe *p = ctx;
+
+	if (size < sizeof(struct st_proc_event) || !p->proc_fn)
+		return 0;
+	p->proc_fn(p->ctx, data);
 	return 0;
 }
 
@@ -70,7 +96,7 @@ struct probe *probe__new(probe_event_fn fn, void *ctx)
 		goto cleanup;
 	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
-	if (!p->rb) {
+	if (!p->rb || ring_buffer__add(p->rb, bpf_map__fd(p->skel->maps.procs), on_proc, p)) {
 		err = -errno;
 		pr_warn("failed to create the ring buffer: %s\n", strerror(errno));
 		goto cleanup;
@@ -82,42 +108,100 @@ cleanup:
 	return NULL;
 }
 
+static void release(struct probe *p, struct attachment *a)
+{
+	bpf_link__destroy(a->link);
+	*a = p->att[--p->natt];
+}
+
+static struct attachment *find_attachment(struct probe *p, const struct target *t)
+{
+	size_t i;
+
+	for (i = 0; i < p->natt; i++)
+		if (p->att[i].dev == t->interp_dev && p->att[i].ino == t->interp_ino)
+			return &p->att[i];
+	return NULL;
+}
+
 int probe__attach(struct probe *p, struct target *t)
 {
 	/* libbpf resolves named functions itself; unnamed ones go by file offset */
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func);
+	struct attachment *a = find_attachment(p, t);
 	__u32 key = t->pid;
 	int err;
 
+	if (!a) {
+		if (p->natt == p->capatt) {
+			size_t cap = p->capatt ? p->capatt * 2 : 8;
+			struct attachment *n = realloc(p->att, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			p->att = n;
+			p->capatt = cap;
+		}
+		a = &p->att[p->natt];
+		*a = (struct attachment){ .dev = t->interp_dev, .ino = t->interp_ino };
+		a->link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, -1,
+							  t->open_path,
+							  t->raise_func ? 0 : t->raise_offset, &opts);
+		if (!a->link) {
+			err = -errno;
+			pr_warn("pid %d: failed to attach uprobe to %s:%s: %s\n", t->pid, t->interp,
+				t->raise_func ? t->raise_func : "_PyErr_SetObject", strerror(errno));
+			return err;
+		}
+		p->natt++;
+		pr_debug("uprobe on %s (dev %lu ino %lu)\n", t->interp, (unsigned long)t->interp_dev,
+			 (unsigned long)t->interp_ino);
+	}
 	err = bpf_map_update_elem(bpf_map__fd(p->skel->maps.targets), &key, &t->bpf, BPF_ANY);
 	if (err) {
 		err = -errno;
 		pr_warn("pid %d: failed to add to the targets map: %s\n", t->pid, strerror(errno));
+		if (!a->refs)
+			release(p, a);
 		return err;
 	}
-	/* A uprobe on the file, limited by the kernel to this process's mm. */
-	t->link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, t->pid,
-						  t->open_path,
-						  t->raise_func ? 0 : t->raise_offset, &opts);
-	if (!t->link) {
-		err = -errno;
-		pr_warn("pid %d: failed to attach uprobe to %s:%s: %s\n", t->pid, t->interp,
-			t->raise_func ? t->raise_func : "_PyErr_SetObject", strerror(errno));
-		bpf_map_delete_elem(bpf_map__fd(p->skel->maps.targets), &key);
-		return err;
-	}
+	a->refs++;
+	t->attached = true;
 	return 0;
 }
 
 void probe__detach(struct probe *p, struct target *t)
 {
 	__u32 key = t->pid;
+	struct attachment *a;
 
-	if (t->link) {
-		bpf_link__destroy(t->link);
-		t->link = NULL;
-	}
+	if (!t->attached)
+		return;
+	t->attached = false;
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.targets), &key);
+	a = find_attachment(p, t);
+	if (a && --a->refs == 0)
+		release(p, a);
+}
+
+int probe__watch_processes(struct probe *p, probe_proc_fn fn)
+{
+	int err;
+
+	p->proc_fn = fn;
+	p->exec_link = bpf_program__attach(p->skel->progs.proc_exec);
+	if (!p->exec_link)
+		goto fail;
+	p->fork_link = bpf_program__attach(p->skel->progs.proc_fork);
+	if (!p->fork_link)
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	pr_warn("failed to attach the exec/fork tracepoints: %s\n", strerror(errno));
+	bpf_link__destroy(p->exec_link);
+	p->exec_link = NULL;
+	return err;
 }
 
 int probe__poll(struct probe *p, int timeout_ms)
@@ -157,6 +241,11 @@ void probe__free(struct probe *p)
 {
 	if (!p)
 		return;
+	bpf_link__destroy(p->fork_link);
+	bpf_link__destroy(p->exec_link);
+	while (p->natt)
+		release(p, &p->att[p->natt - 1]);
+	free(p->att);
 	ring_buffer__free(p->rb);
 	sessiontrace_bpf__destroy(p->skel);
 	free(p);

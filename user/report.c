@@ -208,8 +208,11 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	exc_type = ev->exc_kind == ST_EXC_KEYERROR ? "KeyError" : "AssertionError";
 
 	strbuf_reset(j);
-	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"tid\":%u,\"comm\":", ts, ev->pid, ev->tid);
+	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"ns_pid\":%d,\"tid\":%u,\"comm\":", ts,
+		    ev->pid, t->ns_pid, ev->tid);
 	json_add_str(j, comm, strlen(comm));
+	strbuf_add(j, ",\"service\":", 11);
+	json_add_str(j, t->service, strlen(t->service));
 	strbuf_addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
 		    t->python, prop, exc_type);
 	json_key(j, "message", &msg);
@@ -254,8 +257,12 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	if (!r->console)
 		return err;
 	strbuf_reset(x);
-	strbuf_addf(x, "%s pid=%u tid=%u python=%s\n  %s: ", ts, ev->pid, ev->tid, t->python,
-		    exc_type);
+	strbuf_addf(x, "%s pid=%u", ts, ev->pid);
+	if (t->ns_pid != (pid_t)ev->pid)
+		strbuf_addf(x, " (pid %d in its namespace)", t->ns_pid);
+	strbuf_addf(x, " tid=%u python=%s service=", ev->tid, t->python);
+	term_add_str(x, t->service, strlen(t->service));
+	strbuf_addf(x, "\n  %s: ", exc_type);
 	text_str(x, &msg);
 	strbuf_add(x, "\n  request:  ", 13);
 	if (req) {

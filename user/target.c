@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "debugoffsets.h"
@@ -83,12 +84,14 @@ static bool is_libpython(const char *path)
 
 /*
  * Find the interpreter file in /proc/PID/maps: a mapped libpython3.X.so, else
- * the executable. Returns the start of its mapping at file offset 0.
+ * the executable. Returns its path as the target sees it and its mapping at
+ * file offset 0 ("start-end", the name of its /proc/PID/map_files entry).
  */
-static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_start)
+static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_start,
+			    uint64_t *map_end)
 {
 	char maps[64], line[PATH_MAX + 128], exe[PATH_MAX];
-	uint64_t exe_start = 0;
+	uint64_t exe_start = 0, exe_end = 0;
 	bool have_lib = false;
 	ssize_t n;
 	FILE *f;
@@ -118,9 +121,11 @@ static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_
 		if (is_libpython(file) && !have_lib) {
 			snprintf(path, pathsz, "%s", file);
 			*map_start = start;
+			*map_end = end;
 			have_lib = true;
 		} else if (!strcmp(file, exe) && !exe_start) {
 			exe_start = start;
+			exe_end = end;
 		}
 	}
 	fclose(f);
@@ -130,7 +135,35 @@ static int find_interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *map_
 		return -ENOENT;
 	snprintf(path, pathsz, "%s", exe);
 	*map_start = exe_start;
+	*map_end = exe_end;
 	return 0;
+}
+
+/* The innermost pid namespace's pid: last field of NSpid in /proc/PID/status. */
+static pid_t read_ns_pid(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t ns = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *last;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		last = NULL;
+		for (p = strtok(line + 6, " \t\n"); p; p = strtok(NULL, " \t\n"))
+			last = p;
+		if (last)
+			ns = (pid_t)strtol(last, NULL, 10);
+		break;
+	}
+	fclose(f);
+	return ns;
 }
 
 /* Python version from the library or executable name: ".../python3.10" → 0x030a0000. */
@@ -160,7 +193,8 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	struct target *t;
 	struct elfsym *e = NULL;
 	struct elfsym_info si;
-	uint64_t map_start = 0, bias;
+	uint64_t map_start = 0, map_end = 0, bias;
+	struct stat sb;
 	__u64 v;
 	uint32_t ver = 0;
 	int ret;
@@ -178,13 +212,27 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		seterr(err, errsz, "pid %d: no such process", pid);
 		goto cleanup;
 	}
-	ret = find_interpreter(pid, t->interp, sizeof(t->interp), &map_start);
+	t->ns_pid = read_ns_pid(pid);
+	ret = find_interpreter(pid, t->interp, sizeof(t->interp), &map_start, &map_end);
 	if (ret) {
 		seterr(err, errsz, "pid %d: cannot read its memory map: %s", pid, strerror(-ret));
 		goto cleanup;
 	}
-	/* The target may live in another mount namespace: open through its root. */
-	snprintf(t->open_path, sizeof(t->open_path), "/proc/%d/root%s", pid, t->interp);
+	/*
+	 * Open the file the target really maps, not whatever its path names now:
+	 * map_files reaches it in another mount namespace (containers) and after
+	 * it was replaced or deleted on disk (upgrades).
+	 */
+	snprintf(t->open_path, sizeof(t->open_path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 pid, map_start, map_end);
+	if (stat(t->open_path, &sb)) {
+		ret = -errno;
+		seterr(err, errsz, "pid %d: cannot open its interpreter %s: %s", pid, t->interp,
+		       strerror(errno));
+		goto cleanup;
+	}
+	t->interp_dev = sb.st_dev;
+	t->interp_ino = sb.st_ino;
 	e = elfsym__open(t->open_path);
 	if (!e) {
 		ret = -errno ? -errno : -EINVAL;

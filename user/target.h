@@ -21,17 +21,22 @@ struct frame_info {
 };
 
 struct target {
-	pid_t pid;
+	pid_t pid;                     /* in the host's (our) pid namespace */
+	pid_t ns_pid;                  /* in its own innermost pid namespace */
 	unsigned long long start_time; /* /proc/PID/stat field 22: tells pid reuse apart */
 	char interp[PATH_MAX];         /* interpreter file, as mapped in the target */
-	char open_path[PATH_MAX + 32];    /* the same file, reachable from here */
+	char open_path[PATH_MAX + 32]; /* the mapped file itself: /proc/PID/map_files/... */
+	dev_t interp_dev;              /* its identity: one uprobe per file */
+	ino_t interp_ino;
 	char python[16];               /* "3.11.2" */
+	char service[128];             /* ASGI app spec ("main:app") or process name */
 	unsigned version_hex;
 	const struct st_py_layout *layout;
 	struct st_target bpf;          /* value of the BPF "targets" map */
 	const char *raise_func;        /* symbol for the raise probe, or NULL: */
 	uint64_t raise_offset;         /* then its file offset */
-	struct bpf_link *link;
+	bool attached;                 /* in the targets map (probe.c) */
+	bool exited;                   /* its pidfd said so (main.c) */
 	int pidfd;
 	struct code_cache *codes;
 };

@@ -279,15 +279,22 @@ class CookieClient:
 # --------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, interp: Interp, module: str, log_path: Path):
+    def __init__(self, interp: Interp, module: str, log_path: Path,
+                 argv: Optional[List[str]] = None):
+        """``argv``: a whole command line instead of plain uvicorn; ``{port}``,
+        ``{python}`` and ``{apps}`` in it are filled in (gunicorn, --workers,
+        unshare wrappers)."""
         self.interp = interp
         self.module = module
         self.port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        cmd = [interp.python, "-m", "uvicorn", f"{module}:app",
-               "--host", "127.0.0.1", "--port", str(self.port),
-               "--app-dir", str(APPS), "--no-access-log"] + interp.uvicorn_flags()
+        if argv is None:
+            cmd = [interp.python, "-m", "uvicorn", f"{module}:app",
+                   "--host", "127.0.0.1", "--port", str(self.port),
+                   "--app-dir", str(APPS), "--no-access-log"] + interp.uvicorn_flags()
+        else:
+            cmd = [a.format(port=self.port, python=interp.python, apps=APPS) for a in argv]
         self.proc = subprocess.Popen(cmd, cwd=str(REPO), env=interp.env(),
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -339,6 +346,10 @@ class Server:
                     self.proc.kill()
                     self.proc.wait(timeout=5)
         finally:
+            try:  # workers left behind by a master that died first
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             self._log.close()
 
 
@@ -347,9 +358,9 @@ class Servers:
         self.tmp_path = tmp_path
         self.all: List[Server] = []
 
-    def start(self, interp: Interp, module: str) -> Server:
+    def start(self, interp: Interp, module: str, argv: Optional[List[str]] = None) -> Server:
         n = len(self.all)
-        s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log")
+        s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log", argv)
         self.all.append(s)
         s.wait_ready()
         return s

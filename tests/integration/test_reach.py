@@ -76,3 +76,243 @@ def test_stripped_libpython(stripped_interp, tracers, servers):
         assert r["accessor"]["function"] == interp.fn("ReadsSession.dispatch"), r
         assert r["accessor"]["line"] == acc_line, r
     assert s.alive()
+
+
+# ---------------------------------------------------------------------------
+# Discovery: no -p. The tracer traces every ASGI server on the machine, so
+# each test only looks at the records and attach lines of its own processes.
+# ---------------------------------------------------------------------------
+
+import os
+import re
+import signal
+import threading
+
+WATCHING = r"sessiontrace: watching for ASGI servers \(\d+ traced now\)"
+
+
+def proc_table() -> dict:
+    """pid -> (ppid, cmdline) for every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, IndexError, ValueError):
+            continue
+        out[int(d)] = (ppid, cmd)
+    return out
+
+
+def descendants(pid: int) -> dict:
+    table = proc_table()
+    found, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        for c, (pp, cmd) in table.items():
+            if pp == p and c not in found:
+                found[c] = cmd
+                todo.append(c)
+    return found
+
+
+def workers_of(pid: int, n: int, timeout: float = 20.0) -> set:
+    """The n serving workers under pid (not multiprocessing's resource tracker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        w = {p for p, cmd in descendants(pid).items() if "resource_tracker" not in cmd}
+        if len(w) == n:
+            return w
+        time.sleep(0.1)
+    pytest.fail(f"expected {n} workers under {pid}, found {descendants(pid)}")
+
+
+def start_discovery(tracers, tmp_path):
+    json_path = tmp_path / f"discovery-{len(tracers.all)}.jsonl"
+    t = tracers.spawn(["-j", str(json_path), "-q"], json_path)
+    t.wait_line(WATCHING, 10.0)
+    return t
+
+
+def wait_attached(t, pids, timeout: float = 10.0):
+    for p in pids:
+        t.wait_line(rf"attached pid={p} python=\S+ probe=raise", timeout)
+
+
+def drive(t, port, workers, tag, *, min_requests=16, max_requests=120):
+    """Send failing requests until records show every worker served one;
+    returns (paths, records of these workers)."""
+    paths = []
+    seen = set()
+    i = 0
+    while i < max_requests:
+        batch = [f"/disc/{tag}/{i + k}" for k in range(4)]
+        i += 4
+        res = {}
+
+        def one(p):
+            res[p] = http_request(port, p).status
+
+        ths = [threading.Thread(target=one, args=(p,)) for p in batch]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        assert all(res[p] == 500 for p in batch), res
+        paths += batch
+        if i >= min_requests:
+            recs = [r for r in t.wait_records(0, timeout=0.1, settle=0.3)
+                    if r["pid"] in workers and r["request"]["path"].startswith(f"/disc/{tag}/")]
+            seen = {r["pid"] for r in recs}
+            if seen == set(workers) and len(recs) == len(paths):
+                break
+    recs = [r for r in t.wait_records(0, settle=1.0)
+            if r["pid"] in workers and r["request"]["path"].startswith(f"/disc/{tag}/")]
+    return paths, recs
+
+
+def check_discovered(t, paths, recs, workers):
+    got = sorted(r["request"]["path"] for r in recs)
+    assert got == sorted(paths), f"records {len(got)} for {len(paths)} requests"
+    assert {r["pid"] for r in recs} == set(workers), \
+        f"records from {sorted({r['pid'] for r in recs})}, workers {sorted(workers)}"
+    for r in recs:
+        assert r["exception"]["type"] == "AssertionError"
+
+
+def test_uvicorn_workers_found_without_p(interp, tracers, servers, tmp_path):
+    """uvicorn --workers 2 running before the tracer: master and both spawned
+    workers are found (no -p), the resource tracker is not; every failing
+    request is recorded exactly once, by the worker that served it."""
+    s = servers.start(interp, "mw_no_session", argv=[
+        "{python}", "-m", "uvicorn", "mw_no_session:app", "--host", "127.0.0.1",
+        "--port", "{port}", "--app-dir", "{apps}", "--no-access-log", "--workers", "2",
+    ] + interp.uvicorn_flags())
+    workers = workers_of(s.pid, 2)
+    t = start_discovery(tracers, tmp_path)
+    wait_attached(t, [s.pid] + sorted(workers))
+    tracker = [p for p, c in descendants(s.pid).items() if "resource_tracker" in c]
+    paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
+    t.stop()
+    check_discovered(t, paths, recs, workers)
+    for p in tracker:
+        assert not [l for l in t.stderr_lines() if l.startswith(f"attached pid={p} ")], \
+            "multiprocessing's resource tracker must not be traced"
+
+
+def test_uvicorn_workers_started_after_tracer(tracers, servers, tmp_path):
+    """The tracer runs first; uvicorn --workers 2 starts later: its workers
+    (spawned: python -c 'from multiprocessing.spawn ...') are traced before
+    they serve, from the exec events."""
+    from conftest import INTERPRETERS
+    interp = INTERPRETERS["debian-3.11"].require()
+    t = start_discovery(tracers, tmp_path)
+    s = servers.start(interp, "mw_no_session", argv=[
+        "{python}", "-m", "uvicorn", "mw_no_session:app", "--host", "127.0.0.1",
+        "--port", "{port}", "--app-dir", "{apps}", "--no-access-log", "--workers", "2"])
+    workers = workers_of(s.pid, 2)
+    wait_attached(t, [s.pid] + sorted(workers))
+    paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
+    t.stop()
+    check_discovered(t, paths, recs, workers)
+
+
+def test_gunicorn_workers_and_respawn(tracers, servers, tmp_path):
+    """gunicorn -k uvicorn.workers.UvicornWorker -w 2 (forked workers, no
+    exec): found without -p; a worker killed with SIGKILL is forgotten and
+    its replacement, forked later, is traced."""
+    from conftest import INTERPRETERS
+    interp = INTERPRETERS["debian-3.11"].require()
+    if not os.access("/usr/bin/gunicorn", os.X_OK):
+        pytest.fail("gunicorn is not installed; scripts/deps.sh installs it")
+    s = servers.start(interp, "mw_no_session", argv=[
+        "/usr/bin/gunicorn", "-k", "uvicorn.workers.UvicornWorker", "-w", "2",
+        "-b", "127.0.0.1:{port}", "--chdir", "{apps}", "mw_no_session:app"])
+    workers = workers_of(s.pid, 2)
+    t = start_discovery(tracers, tmp_path)
+    wait_attached(t, [s.pid] + sorted(workers))
+    paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
+    check_discovered(t, paths, recs, workers)
+
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    t.wait_line(rf"sessiontrace: pid={victim} exited; still tracing \d+ process\(es\)", 10.0)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = workers_of(s.pid, 2)
+        if victim not in now:
+            break
+        time.sleep(0.1)
+    assert victim not in now
+    (new,) = now - workers
+    wait_attached(t, [new])
+    tag = uuid.uuid4().hex[:8]
+    paths2, recs2 = drive(t, s.port, now, tag)
+    records = t.stop()
+    recs2 = [r for r in records if r["pid"] in now and f"/{tag}/" in r["request"]["path"]]
+    check_discovered(t, paths2, recs2, now)
+    assert not [r for r in records if r["pid"] == victim and f"/{tag}/" in r["request"]["path"]]
+
+
+# ---------------------------------------------------------------------------
+# Containers: a server in its own pid and mount namespaces (unshare), running
+# an interpreter file that exists only inside its mount namespace.
+# ---------------------------------------------------------------------------
+
+NS_SCRIPT = {
+    # pyenv: libpython copied to a tmpfs only the namespace sees
+    "pyenv": ('mount -t tmpfs stctr /mnt && cp "$LIB" /mnt/ && '
+              'LD_LIBRARY_PATH=/mnt exec "$PY" -m uvicorn mw_no_session:app --host 127.0.0.1 '
+              '--port "$PORT" --app-dir "$APPS" --no-access-log --http h11 --loop asyncio'),
+    # Debian's static python3.11: the executable itself copied there
+    "debian": ('mount -t tmpfs stctr /mnt && cp "$PY" /mnt/python3.11 && '
+               'PYTHONHOME=/usr exec /mnt/python3.11 -m uvicorn mw_no_session:app '
+               '--host 127.0.0.1 --port "$PORT" --app-dir "$APPS" --no-access-log'),
+}
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12"])
+@pytest.mark.parametrize("mode", ["p", "discovery"])
+def test_namespaces(name, mode, tracers, servers, tmp_path):
+    from conftest import INTERPRETERS
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is not installed; scripts/deps.sh installs it")
+    interp = INTERPRETERS[name].require()
+    kind = "pyenv" if interp.pyenv else "debian"
+    lib = Path(interp.python).parents[1] / "lib" / f"libpython3.{interp.minor}.so.1.0"
+    interp = dataclasses.replace(interp, extra_env={"LIB": str(lib), "PY": interp.python,
+                                                    "APPS": str(Path(__file__).parents[1] / "apps")},
+                                 _module_ok={})
+    s = servers.start(interp, "mw_no_session", argv=[
+        "unshare", "--pid", "--mount", "--fork", "--kill-child", "--mount-proc",
+        "sh", "-c", f'PORT={{port}}; export PORT; {NS_SCRIPT[kind]}'])
+    (py,) = workers_of(s.pid, 1)  # the interpreter, pid 1 in its namespace
+    with open(f"/proc/{py}/status") as f:
+        nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+    assert nspid == [str(py), "1"], nspid
+    interp_file = "/mnt/" + (lib.name if kind == "pyenv" else "python3.11")
+    assert interp_file in mapped_files(py)
+    assert not os.path.exists(interp_file), "the interpreter must exist only inside"
+
+    if mode == "p":
+        json_path = tmp_path / "ns.jsonl"
+        t = tracers.spawn(["-p", str(py), "-j", str(json_path), "-q"], json_path)
+    else:
+        t = start_discovery(tracers, tmp_path)
+    t.wait_line(rf"attached pid={py} python={re.escape(interp.tracer_version)} "
+                rf"probe=raise ns_pid=1", 10.0)
+    tag = uuid.uuid4().hex[:8]
+    paths = [f"/ns/{tag}/{i}" for i in range(3)]
+    for p in paths:
+        assert http_request(s.port, p).status == 500
+    t.wait_records(len(paths) if mode == "p" else 0, settle=1.0)
+    records = [r for r in t.stop() if r["pid"] == py]
+    assert sorted(r["request"]["path"] for r in records) == sorted(paths), records
+    for r in records:
+        assert r["ns_pid"] == 1, r
+        assert r["tid"] == py, r
+        assert r["accessor"]["function"] == interp.fn("ReadsSession.dispatch"), r

@@ -171,6 +171,32 @@ def test_fastapi_endpoints(interp, tracers, servers):
     _endpoint_case(interp, tracers, servers, "fastapi_app", "/fa", "fa_async", "fa_sync")
 
 
+def test_fastapi_sync_dependency(interp, tracers, servers):
+    """A sync dependency runs in an anyio worker thread with its own thread
+    state: the record carries that thread's tid and its own request."""
+    interp.require_module("fastapi_app")
+    s = servers.start(interp, "fastapi_app")
+    raise_frame = session_raise_frame(interp)
+    t = tracers.start([s])
+    tag = uuid.uuid4().hex[:8]
+    paths = [f"/fa/dep/{tag}{i}" for i in range(3)]
+    t0 = time.time()
+    resp = {}
+    for p in paths:
+        resp[p] = http_request(s.port, p)
+        assert resp[p].status == 500, (p, resp[p])
+    threads = thread_ids(s.pid)
+    t1 = time.time()
+    t.wait_records(len(paths))
+    records = t.stop()
+    assert sorted(r["request"]["path"] for r in records) == sorted(paths), records
+    got = by_path(records)
+    for p in paths:
+        check_record(got[p], server=s, path=p, method="GET", module="fastapi_app",
+                     accessor_fn="fa_sync_dep", raise_frame=raise_frame, t0=t0, t1=t1,
+                     client_port=resp[p].client_port, worker=True, threads=threads)
+
+
 # ---------------------------------------------------------------------------
 # 3. healthy app: zero records, unchanged responses
 # ---------------------------------------------------------------------------

@@ -182,6 +182,8 @@ def check_discovered(t, paths, recs, workers):
         f"records from {sorted({r['pid'] for r in recs})}, workers {sorted(workers)}"
     for r in recs:
         assert r["exception"]["type"] == "AssertionError"
+        # workers have no app spec on their command line: the server's
+        assert r["service"] == "mw_no_session:app", r["service"]
 
 
 def test_uvicorn_workers_found_without_p(interp, tracers, servers, tmp_path):
@@ -316,3 +318,36 @@ def test_namespaces(name, mode, tracers, servers, tmp_path):
         assert r["ns_pid"] == 1, r
         assert r["tid"] == py, r
         assert r["accessor"]["function"] == interp.fn("ReadsSession.dispatch"), r
+
+
+def test_hypercorn_and_reload_found(tracers, servers, tmp_path):
+    """hypercorn, and the serving child of uvicorn --reload (spawned by the
+    reloader), are found without -p."""
+    from conftest import INTERPRETERS
+    base = INTERPRETERS["debian-3.11"].require()
+    apps = str(Path(__file__).parents[1] / "apps")
+    interp = dataclasses.replace(base, extra_env={"PYTHONPATH": apps}, _module_ok={})
+    hyper = servers.start(interp, "mw_no_session", argv=[
+        "{python}", "-m", "hypercorn", "--bind", "127.0.0.1:{port}", "mw_no_session:app"])
+    reload = servers.start(base, "mw_no_session", argv=[
+        "{python}", "-m", "uvicorn", "mw_no_session:app", "--host", "127.0.0.1",
+        "--port", "{port}", "--app-dir", "{apps}", "--no-access-log", "--reload",
+        "--reload-dir", "{apps}"])
+    (child,) = workers_of(reload.pid, 1)
+    t = start_discovery(tracers, tmp_path)
+    wait_attached(t, [hyper.pid, reload.pid, child])
+    tag = uuid.uuid4().hex[:8]
+    want = {hyper.pid: [f"/h/{tag}/{i}" for i in range(3)],
+            child: [f"/r/{tag}/{i}" for i in range(3)]}
+    for p in want[hyper.pid]:
+        assert http_request(hyper.port, p).status == 500
+    for p in want[child]:
+        assert http_request(reload.port, p).status == 500
+    t.wait_records(0, settle=1.0)
+    records = t.stop()
+    for pid, paths in want.items():
+        got = sorted(r["request"]["path"] for r in records
+                     if r["pid"] == pid and f"/{tag}/" in r["request"]["path"])
+        assert got == sorted(paths), (pid, records)
+    assert all(r["service"] == "mw_no_session:app" for r in records
+               if r["pid"] in want), [r["service"] for r in records]

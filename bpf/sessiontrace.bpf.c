@@ -351,7 +351,7 @@ static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
  * (then without traceback). Exact match of name; user space then checks
  * the top frame is the property itself.
  */
-const volatile char prop_names[ST_NPROPS][8] = { "session", "auth", "user" };
+const volatile char prop_names[ST_NPROPS][8]; /* set by user space (props.c) */
 
 static __always_inline int match_key(const struct st_target *t, __u64 msg)
 {
@@ -456,6 +456,50 @@ static long walk_cb(__u32 i, struct walk_ctx *w)
 	return 0;
 }
 
+/*
+ * Build and submit the record of one hit on this thread: frame chain from
+ * tstate, request scope from the top frame's self. Runs only for real hits.
+ */
+static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, __u64 tstate,
+				    __u64 exc, __u64 msg, __u32 kind, __u32 pattern)
+{
+	const struct st_py_layout *L = &t->layout;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct walk_ctx w = {};
+	struct st_event *ev;
+	__u32 zero = 0;
+
+	count(ST_C_HITS);
+	ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!ev)
+		return;
+	/* The scratch record is reused: clear what user space reads as headers. */
+	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->exc = exc;
+	ev->pattern = pattern;
+	ev->exc_kind = kind;
+	/* nsec_to_clock_t(start_boottime) with USER_HZ 100, as /proc/PID/stat */
+	ev->start_ticks = BPF_CORE_READ(task, group_leader, start_boottime) / 10000000ULL;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	COPY_STR(t, msg, &ev->msg_h, ev->msg);
+
+	w.frame = read_ptr(tstate + L->tstate_frame);
+	if (L->cframe_current >= 0)
+		w.frame = read_ptr(w.frame + L->cframe_current);
+	w.t = t;
+	w.ev = ev;
+	bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
+	if (w.frame && w.n >= ST_MAX_FRAMES)
+		ev->flags |= ST_EV_FRAMES_TRUNCATED;
+	ev->nframes = w.n;
+	copy_scope(t, get_scope(t, w.self), ev);
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		count(ST_C_LOST);
+}
+
 /* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the argument access is the same. */
 SEC("uprobe")
 int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
@@ -464,14 +508,12 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	__u32 pid = pid_tgid >> 32;
 	const struct st_target *t;
 	const struct st_py_layout *L;
-	struct walk_ctx w = {};
-	struct st_event *ev;
 	__u64 exc = (__u64)value, args, msg;
-	__u32 zero = 0, kind;
+	__u32 kind;
 	int p;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t)
+	if (!t || t->probe != ST_PROBE_RAISE)
 		return 0;
 	count(ST_C_RUNS);
 	if (!exc)
@@ -502,40 +544,66 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
 	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
 		return 0;
-	count(ST_C_HITS);
+	capture(t, pid_tgid, (__u64)tstate, exc, msg, kind, p);
+	return 0;
+}
 
-	ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!ev)
-		return 0;
-	/* The scratch record is reused: clear what user space reads as headers. */
-	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->pid = pid;
-	ev->tid = (__u32)pid_tgid;
-	ev->exc = exc;
-	ev->pattern = p;
-	ev->exc_kind = kind;
-	{
-		struct task_struct *task = bpf_get_current_task_btf();
+struct tstate_ctx {
+	const struct st_py_layout *L;
+	__u64 ts, want, found;
+};
 
-		/* nsec_to_clock_t(start_boottime) with USER_HZ 100, as /proc/PID/stat */
-		ev->start_ticks = BPF_CORE_READ(task, group_leader, start_boottime) / 10000000ULL;
+static long tstate_cb(__u32 i, struct tstate_ctx *c)
+{
+	if (!c->ts)
+		return 1;
+	if (read_ptr(c->ts + c->L->tstate_thread_id) == c->want) {
+		c->found = c->ts;
+		return 1;
 	}
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	COPY_STR(t, msg, &ev->msg_h, ev->msg);
+	c->ts = read_ptr(c->ts + c->L->tstate_next);
+	return 0;
+}
 
-	w.frame = read_ptr((__u64)tstate + L->tstate_frame);
-	if (L->cframe_current >= 0)
-		w.frame = read_ptr(w.frame + L->cframe_current);
-	w.t = t;
-	w.ev = ev;
-	bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
-	if (w.frame && w.n >= ST_MAX_FRAMES)
-		ev->flags |= ST_EV_FRAMES_TRUNCATED;
-	ev->nframes = w.n;
-	copy_scope(t, get_scope(t, w.self), ev);
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
-		count(ST_C_LOST);
+/*
+ * First instruction of the LOAD_ASSERTION_ERROR handler in the eval loop:
+ * runs only when an assert statement fails, so healthy requests never get
+ * here. No arguments: the thread state is the main interpreter's one whose
+ * thread_id (pthread_self) is this thread's fs base. The message is not
+ * built yet and the top frame's instruction pointer is the instruction
+ * before (3.11+ store it at the start of the handler): user space decides
+ * from the top frame's code object whether this is a request property.
+ */
+SEC("uprobe")
+int BPF_KPROBE(assert_probe)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	struct task_struct *task;
+	const struct st_target *t;
+	const struct st_py_layout *L;
+	struct tstate_ctx c = {};
+	__u64 interp;
+
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t || t->probe != ST_PROBE_ASSERT)
+		return 0;
+	count(ST_C_RUNS);
+	count(ST_C_ASSERTS);
+	L = &t->layout;
+	if (!t->runtime || L->runtime_interp_main <= 0 || L->tstate_thread_id <= 0)
+		return 0;
+	interp = read_ptr(t->runtime + L->runtime_interp_main);
+	if (!interp)
+		return 0;
+	task = bpf_get_current_task_btf();
+	c.L = L;
+	c.want = BPF_CORE_READ(task, thread.fsbase);
+	c.ts = read_ptr(interp + L->interp_threads_head);
+	bpf_loop(ST_MAX_THREADS, tstate_cb, &c, 0);
+	if (!c.found)
+		return 0;
+	capture(t, pid_tgid, c.found, 0, 0, ST_EXC_ASSERT, ST_NPROPS);
 	return 0;
 }
 

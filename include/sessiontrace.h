@@ -11,6 +11,7 @@
 #define ST_ROOT_MAX       256
 #define ST_SCOPE_SCAN     48   /* scope dict entries examined */
 #define ST_ATTR_SCAN      32   /* instance attribute keys examined */
+#define ST_MAX_THREADS    1024 /* thread states searched by the assert probe */
 #define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
 #define ST_NPATTERNS      4    /* assertion messages (enum st_prop) */
 #define ST_PATTERN_MAX    64
@@ -70,6 +71,15 @@ struct st_py_layout {
 	__u32 tpflags_inline;     /* Py_TPFLAGS_INLINE_VALUES (3.13+), else 0 */
 	__u8 attr_mode;           /* enum st_attr_mode */
 	__u8 pad[3];
+	/*
+	 * The assert probe has no tstate argument: it finds the thread's state
+	 * by walking the main interpreter's threads for thread_id (pthread_self,
+	 * the thread's fs base on x86_64). 0: unknown, no assert probe.
+	 */
+	__s32 runtime_interp_main; /* _PyRuntime.interpreters.main */
+	__s32 interp_threads_head; /* PyInterpreterState.threads.head */
+	__s32 tstate_next;         /* PyThreadState.next */
+	__s32 tstate_thread_id;    /* PyThreadState.thread_id */
 	/* code objects: read from user space only */
 	__s16 code_filename;
 	__s16 code_name;
@@ -90,7 +100,8 @@ struct st_target {
 	__u64 bytes_type;         /* &PyBytes_Type */
 	__u64 keyerror_type;      /* value of PyExc_KeyError: python -O raises it instead */
 	__u32 kinds;              /* bit per enum st_prop to report */
-	__u32 pad;
+	__u32 probe;              /* enum st_probe_kind: which program reports this process */
+	__u64 runtime;            /* &_PyRuntime (assert probe) */
 	struct st_py_layout layout;
 };
 
@@ -100,6 +111,12 @@ enum st_prop {
 	ST_PROP_AUTH,        /* request.auth: AuthenticationMiddleware */
 	ST_PROP_USER,        /* request.user: AuthenticationMiddleware */
 	ST_NPROPS,
+};
+
+/* The two probe points (DESIGN.md). */
+enum st_probe_kind {
+	ST_PROBE_RAISE = 0,  /* _PyErr_SetObject: every raise, filtered in BPF */
+	ST_PROBE_ASSERT = 1, /* LOAD_ASSERTION_ERROR handler: only failing asserts */
 };
 
 /* How it failed. */
@@ -152,7 +169,7 @@ struct st_event {
 	__u32 flags;             /* enum st_event_flags */
 	__u32 nframes;
 	__u32 client_port;
-	__u32 pattern;           /* enum st_prop */
+	__u32 pattern;           /* enum st_prop; ST_NPROPS: assert probe, user space decides */
 	__u32 exc_kind;          /* enum st_exc_kind */
 	__u32 pad;
 	__u64 app;               /* scope["app"]: the (sub-)app serving the request */

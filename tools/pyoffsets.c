@@ -12,6 +12,8 @@
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
 #endif
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_dict.h"
 #include "internal/pycore_object.h"
@@ -156,6 +158,15 @@ int main(void)
 #else
 	printf("\t\t.attr_mode = ST_ATTR_DICTOFFSET,\n");
 #endif
+	/* assert probe: the thread's state, found from _PyRuntime */
+	F("runtime_interp_main", offsetof(_PyRuntimeState, interpreters.main));
+#if PY_VERSION_HEX >= 0x030b0000
+	F("interp_threads_head", offsetof(PyInterpreterState, threads.head));
+#else
+	F("interp_threads_head", offsetof(PyInterpreterState, tstate_head));
+#endif
+	F("tstate_next", offsetof(PyThreadState, next));
+	F("tstate_thread_id", offsetof(PyThreadState, thread_id));
 	F("code_filename", offsetof(PyCodeObject, co_filename));
 	F("code_name", offsetof(PyCodeObject, co_name));
 #if PY_VERSION_HEX >= 0x030b0000

@@ -46,30 +46,35 @@ struct debug_offsets_313 {
 static const struct {
 	const char *name;
 	size_t debug;  /* offset of the u64 in _Py_DebugOffsets */
-	size_t layout; /* offset of the __s16 in st_py_layout */
+	size_t layout; /* offset of the field in st_py_layout */
+	size_t width;  /* its size: __s16, or __s32 for the wide ones */
 } fields_313[] = {
-	{ "thread_state.current_frame", D(thread_state.current_frame), L_(tstate_frame) },
-	{ "interpreter_frame.previous", D(interpreter_frame.previous), L_(frame_previous) },
-	{ "interpreter_frame.executable", D(interpreter_frame.executable), L_(frame_code) },
-	{ "interpreter_frame.instr_ptr", D(interpreter_frame.instr_ptr), L_(frame_instr) },
-	{ "interpreter_frame.localsplus", D(interpreter_frame.localsplus), L_(frame_localsplus) },
-	{ "interpreter_frame.owner", D(interpreter_frame.owner), L_(frame_owner) },
-	{ "code_object.filename", D(code_object.filename), L_(code_filename) },
-	{ "code_object.name", D(code_object.name), L_(code_name) },
-	{ "code_object.qualname", D(code_object.qualname), L_(code_qualname) },
-	{ "code_object.linetable", D(code_object.linetable), L_(code_linetable) },
-	{ "code_object.firstlineno", D(code_object.firstlineno), L_(code_firstlineno) },
-	{ "code_object.co_code_adaptive", D(code_object.co_code_adaptive), L_(code_adaptive) },
-	{ "type_object.tp_flags", D(type_object.tp_flags), L_(type_flags) },
-	{ "tuple_object.ob_item", D(tuple_object.ob_item), L_(tuple_items) },
-	{ "tuple_object.ob_size", D(tuple_object.ob_size), L_(var_size) },
-	{ "dict_object.ma_keys", D(dict_object.ma_keys), L_(dict_keys) },
-	{ "dict_object.ma_values", D(dict_object.ma_values), L_(dict_values) },
-	{ "bytes_object.ob_size", D(bytes_object.ob_size), L_(var_size) },
-	{ "bytes_object.ob_sval", D(bytes_object.ob_sval), L_(bytes_sval) },
-	{ "unicode_object.state", D(unicode_object.state), L_(str_state) },
-	{ "unicode_object.length", D(unicode_object.length), L_(str_length) },
-	{ "unicode_object.asciiobject_size", D(unicode_object.asciiobject_size), L_(str_ascii_data) },
+	{ "thread_state.current_frame", D(thread_state.current_frame), L_(tstate_frame), 2 },
+	{ "interpreter_frame.previous", D(interpreter_frame.previous), L_(frame_previous), 2 },
+	{ "interpreter_frame.executable", D(interpreter_frame.executable), L_(frame_code), 2 },
+	{ "interpreter_frame.instr_ptr", D(interpreter_frame.instr_ptr), L_(frame_instr), 2 },
+	{ "interpreter_frame.localsplus", D(interpreter_frame.localsplus), L_(frame_localsplus), 2 },
+	{ "interpreter_frame.owner", D(interpreter_frame.owner), L_(frame_owner), 2 },
+	{ "code_object.filename", D(code_object.filename), L_(code_filename), 2 },
+	{ "code_object.name", D(code_object.name), L_(code_name), 2 },
+	{ "code_object.qualname", D(code_object.qualname), L_(code_qualname), 2 },
+	{ "code_object.linetable", D(code_object.linetable), L_(code_linetable), 2 },
+	{ "code_object.firstlineno", D(code_object.firstlineno), L_(code_firstlineno), 2 },
+	{ "code_object.co_code_adaptive", D(code_object.co_code_adaptive), L_(code_adaptive), 2 },
+	{ "type_object.tp_flags", D(type_object.tp_flags), L_(type_flags), 2 },
+	{ "tuple_object.ob_item", D(tuple_object.ob_item), L_(tuple_items), 2 },
+	{ "tuple_object.ob_size", D(tuple_object.ob_size), L_(var_size), 2 },
+	{ "dict_object.ma_keys", D(dict_object.ma_keys), L_(dict_keys), 2 },
+	{ "dict_object.ma_values", D(dict_object.ma_values), L_(dict_values), 2 },
+	{ "bytes_object.ob_size", D(bytes_object.ob_size), L_(var_size), 2 },
+	{ "bytes_object.ob_sval", D(bytes_object.ob_sval), L_(bytes_sval), 2 },
+	{ "unicode_object.state", D(unicode_object.state), L_(str_state), 2 },
+	{ "unicode_object.length", D(unicode_object.length), L_(str_length), 2 },
+	{ "unicode_object.asciiobject_size", D(unicode_object.asciiobject_size), L_(str_ascii_data), 2 },
+	{ "interpreter_state.threads_head", D(interpreter_state.threads_head),
+	  L_(interp_threads_head), 4 },
+	{ "thread_state.next", D(thread_state.next), L_(tstate_next), 4 },
+	{ "thread_state.thread_id", D(thread_state.thread_id), L_(tstate_thread_id), 4 },
 };
 
 int debugoffsets__check(pid_t pid, uint64_t runtime_addr, unsigned version_hex,
@@ -99,10 +104,17 @@ int debugoffsets__check(pid_t pid, uint64_t runtime_addr, unsigned version_hex,
 	}
 	for (i = 0; i < sizeof(fields_313) / sizeof(fields_313[0]); i++) {
 		uint64_t want;
-		__s16 have;
+		int32_t have;
 
 		memcpy(&want, (const char *)&d + fields_313[i].debug, sizeof(want));
-		memcpy(&have, (const char *)L + fields_313[i].layout, sizeof(have));
+		if (fields_313[i].width == 4) {
+			memcpy(&have, (const char *)L + fields_313[i].layout, sizeof(have));
+		} else {
+			__s16 h16;
+
+			memcpy(&h16, (const char *)L + fields_313[i].layout, sizeof(h16));
+			have = h16;
+		}
 		if (have < 0 || (uint64_t)have != want) {
 			snprintf(err, errsz, "layout disagrees with the target's _Py_DebugOffsets: "
 				 "%s is %llu there, %d here", fields_313[i].name,

@@ -19,6 +19,7 @@
 #include "discover.h"
 #include "log.h"
 #include "probe.h"
+#include "props.h"
 #include "report.h"
 #include "target.h"
 
@@ -31,7 +32,7 @@
 #define ANCESTORS   8    /* parent levels searched for a server */
 
 static const char usage[] =
-"Usage: sessiontrace [-p PID]... [-j FILE] [-d SEC] [-k LIST] [-q] [-v]\n"
+"Usage: sessiontrace [-p PID]... [-j FILE] [-d SEC] [-k LIST] [-P MODE] [-q] [-v]\n"
 "\n"
 "Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
 "for every 'SessionMiddleware must be installed to access request.session'\n"
@@ -49,6 +50,11 @@ static const char usage[] =
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
 "                      or all (default: all)\n"
+"  -P, --probe MODE    assert: a uprobe on the interpreter's LOAD_ASSERTION_ERROR\n"
+"                      handler, which runs only when an assert fails (no cost on\n"
+"                      healthy requests); raise: on _PyErr_SetObject, every\n"
+"                      exception (needed for python -O); auto (default): assert\n"
+"                      where it validates, raise elsewhere\n"
 "  -q, --quiet         no human report on stdout\n"
 "  -v, --verbose       debug messages, including libbpf's\n"
 "  -h, --help          this text\n"
@@ -70,7 +76,10 @@ struct options {
 	bool quiet;
 	int verbose;
 	unsigned kinds; /* bit per enum st_prop */
+	int probe;      /* enum st_probe_kind, or PROBE_AUTO */
 };
+
+#define PROBE_AUTO -1
 
 struct pending {
 	pid_t pid;
@@ -161,7 +170,6 @@ static int parse_long(const char *s, long min, long max, long *out)
 /* "session,auth" -> bits of enum st_prop; -EINVAL on an unknown name. */
 static int parse_kinds(const char *arg, unsigned *out)
 {
-	static const char *const names[ST_NPROPS] = { "session", "auth", "user" };
 	const char *p = arg;
 	unsigned bits = 0;
 	int i;
@@ -170,7 +178,7 @@ static int parse_kinds(const char *arg, unsigned *out)
 		size_t n = strcspn(p, ",");
 
 		for (i = 0; i < ST_NPROPS; i++)
-			if (n == strlen(names[i]) && !strncmp(p, names[i], n))
+			if (n == strlen(st_prop_names[i]) && !strncmp(p, st_prop_names[i], n))
 				break;
 		if (i < ST_NPROPS)
 			bits |= 1U << i;
@@ -195,6 +203,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "json", required_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "kind", required_argument, NULL, 'k' },
+		{ "probe", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -203,7 +212,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	long v;
 	int c, i;
 
-	while ((c = getopt_long(argc, argv, "p:j:d:k:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:j:d:k:P:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_long(optarg, 1, INT_MAX, &v)) {
@@ -234,6 +243,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_kinds(optarg, &o->kinds)) {
 				fprintf(stderr, "sessiontrace: invalid --kind '%s' (session, auth, "
 					"user, all; comma separated)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'P':
+			if (!strcmp(optarg, "auto"))
+				o->probe = PROBE_AUTO;
+			else if (!strcmp(optarg, "assert"))
+				o->probe = ST_PROBE_ASSERT;
+			else if (!strcmp(optarg, "raise"))
+				o->probe = ST_PROBE_RAISE;
+			else {
+				fprintf(stderr, "sessiontrace: invalid --probe '%s' (assert, raise or "
+					"auto)\n", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -356,9 +378,28 @@ static void comm_of(pid_t pid, char *buf, size_t sz)
 	fclose(f);
 }
 
+/* --probe: the assert probe where it validates (auto), or what was asked for. */
+static int choose_probe(struct target *t)
+{
+	if (st.o->probe == ST_PROBE_RAISE || (st.o->probe == PROBE_AUTO && !t->assert_ok)) {
+		if (st.o->probe == PROBE_AUTO)
+			pr_debug("pid %d: raise probe: %s\n", t->pid, t->assert_why);
+		t->bpf.probe = ST_PROBE_RAISE;
+		return 0;
+	}
+	if (!t->assert_ok) {
+		fprintf(stderr, "sessiontrace: pid %d: no assert probe: %s (use --probe raise or "
+			"auto)\n", t->pid, t->assert_why);
+		return -ENOTSUP;
+	}
+	t->bpf.probe = ST_PROBE_ASSERT;
+	return 0;
+}
+
 /* Attach t; on success it is ours. Prints the attached line. */
 static int start_tracing(struct target *t, const char *service)
 {
+	const char *pname;
 	int err;
 
 	if (st.ntargets >= MAX_TARGETS) {
@@ -366,6 +407,9 @@ static int start_tracing(struct target *t, const char *service)
 		return -ENOSPC;
 	}
 	t->bpf.kinds = st.o->kinds;
+	err = choose_probe(t);
+	if (err)
+		return err;
 	if (service && service[0])
 		snprintf(t->service, sizeof(t->service), "%s", service);
 	else
@@ -375,11 +419,12 @@ static int start_tracing(struct target *t, const char *service)
 		return err;
 	st.targets[st.ntargets++] = t;
 	st.traced++;
+	pname = t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise";
 	if (t->ns_pid != t->pid)
-		fprintf(stderr, "attached pid=%d python=%s probe=raise ns_pid=%d\n", t->pid,
-			t->python, t->ns_pid);
+		fprintf(stderr, "attached pid=%d python=%s probe=%s ns_pid=%d\n", t->pid,
+			t->python, pname, t->ns_pid);
 	else
-		fprintf(stderr, "attached pid=%d python=%s probe=raise\n", t->pid, t->python);
+		fprintf(stderr, "attached pid=%d python=%s probe=%s\n", t->pid, t->python, pname);
 	return 0;
 }
 
@@ -494,7 +539,7 @@ static int scan_one(pid_t pid, void *ctx)
 
 int main(int argc, char **argv)
 {
-	struct options o = { .kinds = (1U << ST_NPROPS) - 1 };
+	struct options o = { .kinds = (1U << ST_NPROPS) - 1, .probe = PROBE_AUTO };
 	struct pollfd pfd[MAX_TARGETS + 2];
 	sigset_t mask;
 	__u64 cnt[ST_NCOUNTERS];

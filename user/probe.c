@@ -7,19 +7,10 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 #include "probe.h"
+#include "props.h"
 #include "sessiontrace.skel.h"
 #include "target.h"
 
-/*
- * Message prefixes raised by Starlette's HTTPConnection properties
- * (starlette/requests.py), indexed by enum st_prop; matched in BPF (first
- * ST_PATTERN_MAX bytes), so only these records are made.
- */
-static const char *const patterns[ST_NPROPS] = {
-	[ST_PROP_SESSION] = "SessionMiddleware must be installed to access request.session",
-	[ST_PROP_AUTH] = "AuthenticationMiddleware must be installed to access request.auth",
-	[ST_PROP_USER] = "AuthenticationMiddleware must be installed to access request.user",
-};
 
 /*
  * One uprobe per interpreter file (pid -1: every process mapping it), shared
@@ -29,6 +20,7 @@ static const char *const patterns[ST_NPROPS] = {
 struct attachment {
 	dev_t dev;
 	ino_t ino;
+	unsigned kind; /* enum st_probe_kind */
 	struct bpf_link *link;
 	unsigned refs;
 };
@@ -81,12 +73,15 @@ struct probe *probe__new(probe_event_fn fn, void *ctx)
 		pr_warn("failed to open the BPF object: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]) && i < ST_NPATTERNS; i++) {
-		size_t n = strlen(patterns[i]);
+	for (i = 0; i < ST_NPROPS && i < ST_NPATTERNS; i++) {
+		size_t n = strlen(st_prop_messages[i]);
 
 		if (n > ST_PATTERN_MAX)
 			n = ST_PATTERN_MAX;
-		memcpy((char *)p->skel->rodata->patterns[i], patterns[i], n);
+		/* prefixes: matched in BPF on the first ST_PATTERN_MAX bytes */
+		memcpy((char *)p->skel->rodata->patterns[i], st_prop_messages[i], n);
+		strncpy((char *)p->skel->rodata->prop_names[i], st_prop_names[i],
+			sizeof(p->skel->rodata->prop_names[i]) - 1);
 		p->skel->rodata->pattern_len[i] = n;
 	}
 	err = sessiontrace_bpf__load(p->skel);
@@ -119,15 +114,38 @@ static struct attachment *find_attachment(struct probe *p, const struct target *
 	size_t i;
 
 	for (i = 0; i < p->natt; i++)
-		if (p->att[i].dev == t->interp_dev && p->att[i].ino == t->interp_ino)
+		if (p->att[i].dev == t->interp_dev && p->att[i].ino == t->interp_ino &&
+		    p->att[i].kind == t->bpf.probe)
 			return &p->att[i];
 	return NULL;
 }
 
-int probe__attach(struct probe *p, struct target *t)
+/* The uprobe of t's probe kind on t's interpreter file. */
+static struct bpf_link *attach_file(struct probe *p, const struct target *t)
 {
 	/* libbpf resolves named functions itself; unnamed ones go by file offset */
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func);
+	struct bpf_link *link;
+
+	if (t->bpf.probe == ST_PROBE_ASSERT) {
+		/* inside _PyEval_EvalFrameDefault: by file offset only */
+		opts.func_name = NULL;
+		link = bpf_program__attach_uprobe_opts(p->skel->progs.assert_probe, -1,
+						       t->open_path, t->assert_offset, &opts);
+	} else {
+		link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, -1,
+						       t->open_path,
+						       t->raise_func ? 0 : t->raise_offset, &opts);
+	}
+	if (!link)
+		pr_warn("pid %d: failed to attach the %s probe to %s: %s\n", t->pid,
+			t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise", t->interp,
+			strerror(errno));
+	return link;
+}
+
+int probe__attach(struct probe *p, struct target *t)
+{
 	struct attachment *a = find_attachment(p, t);
 	__u32 key = t->pid;
 	int err;
@@ -143,19 +161,16 @@ int probe__attach(struct probe *p, struct target *t)
 			p->capatt = cap;
 		}
 		a = &p->att[p->natt];
-		*a = (struct attachment){ .dev = t->interp_dev, .ino = t->interp_ino };
-		a->link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, -1,
-							  t->open_path,
-							  t->raise_func ? 0 : t->raise_offset, &opts);
-		if (!a->link) {
-			err = -errno;
-			pr_warn("pid %d: failed to attach uprobe to %s:%s: %s\n", t->pid, t->interp,
-				t->raise_func ? t->raise_func : "_PyErr_SetObject", strerror(errno));
-			return err;
-		}
+		*a = (struct attachment){
+			.dev = t->interp_dev, .ino = t->interp_ino, .kind = t->bpf.probe,
+		};
+		a->link = attach_file(p, t);
+		if (!a->link)
+			return -errno;
 		p->natt++;
-		pr_debug("uprobe on %s (dev %lu ino %lu)\n", t->interp, (unsigned long)t->interp_dev,
-			 (unsigned long)t->interp_ino);
+		pr_debug("%s probe on %s (dev %lu ino %lu)\n",
+			 t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise", t->interp,
+			 (unsigned long)t->interp_dev, (unsigned long)t->interp_ino);
 	}
 	err = bpf_map_update_elem(bpf_map__fd(p->skel->maps.targets), &key, &t->bpf, BPF_ANY);
 	if (err) {

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "jsonw.h"
+#include "props.h"
 #include "pystr.h"
 #include <linux/types.h>
 #include "report.h"
@@ -142,7 +143,6 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-static const char *const prop_names[ST_NPROPS] = { "session", "auth", "user" };
 
 /*
  * A KeyError('session') (python -O) is the failure only when raised by the
@@ -189,13 +189,31 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 			client.len += pn;
 		}
 	}
-	if (ev->pattern >= ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR)
+	if (ev->pattern > ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR)
 		return 1;
-	prop = prop_names[ev->pattern];
 	for (i = 0; i < n; i++) {
 		target__frame(t, &ev->frames[i], &frames[i]);
 		if (accessor < 0 && !report__is_framework_file(frames[i].file))
 			accessor = i;
+	}
+	if (ev->pattern == ST_NPROPS) {
+		unsigned p;
+
+		/*
+		 * The assert probe saw a failing assert before its message exists:
+		 * a hit only when the property itself asserted (top frame).
+		 */
+		for (p = 0; p < ST_NPROPS; p++)
+			if (n && raised_by_property(&frames[0], st_prop_names[p]))
+				break;
+		if (p == ST_NPROPS || !(t->bpf.kinds & (1U << p)))
+			return 1;
+		prop = st_prop_names[p];
+		msg.len = snprintf(msg.s, sizeof(msg.s), "%s", st_prop_messages[p]);
+		msg.present = true;
+		msg.truncated = false;
+	} else {
+		prop = st_prop_names[ev->pattern];
 	}
 	if (ev->exc_kind == ST_EXC_KEYERROR) {
 		if (!n || !raised_by_property(&frames[0], prop))

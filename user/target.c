@@ -188,6 +188,43 @@ static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u
 	return 0;
 }
 
+/* Where the LOAD_ASSERTION_ERROR handler starts, validated (user/opcodes.c). */
+static int assert_handler(struct target *t, const struct elfsym *e)
+{
+	snprintf(t->assert_why, sizeof(t->assert_why), "assert handler finder not built yet");
+	return -ENOTSUP;
+}
+
+/*
+ * Can the assert probe serve this process? It needs the LOAD_ASSERTION_ERROR
+ * handler (validated), the thread-state walk offsets, and asserts compiled
+ * in: under python -O (Py_OptimizeFlag, still set by 3.12/3.13) request.session
+ * raises KeyError instead, which only the raise probe sees.
+ */
+static void assert_probe_site(struct target *t, const struct elfsym *e, uint64_t bias)
+{
+	const struct st_py_layout *L = t->layout;
+	__u64 addr;
+	int32_t opt = 0;
+
+	t->assert_ok = false;
+	if (!t->bpf.runtime || L->runtime_interp_main <= 0 || L->interp_threads_head <= 0 ||
+	    L->tstate_thread_id <= 0) {
+		snprintf(t->assert_why, sizeof(t->assert_why),
+			 "no thread-state offsets for Python %s", t->python);
+		return;
+	}
+	if (!sym_addr(e, bias, "Py_OptimizeFlag", &addr) &&
+	    !remote__read(t->pid, addr, &opt, sizeof(opt)) && opt > 0) {
+		snprintf(t->assert_why, sizeof(t->assert_why),
+			 "runs with -O (asserts removed): the raise probe sees its KeyError");
+		return;
+	}
+	if (assert_handler(t, e))
+		return;
+	t->assert_ok = true;
+}
+
 int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 {
 	struct target *t;
@@ -319,6 +356,9 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		goto cleanup;
 	}
 	t->bpf.kinds = (1U << ST_NPROPS) - 1;
+	if (!sym_addr(e, bias, "_PyRuntime", &v))
+		t->bpf.runtime = v;
+	assert_probe_site(t, e, bias);
 	t->codes = calloc(1, sizeof(*t->codes));
 	if (!t->codes) {
 		ret = -ENOMEM;

@@ -35,6 +35,9 @@ struct target {
 	struct st_target bpf;          /* value of the BPF "targets" map */
 	const char *raise_func;        /* symbol for the raise probe, or NULL: */
 	uint64_t raise_offset;         /* then its file offset */
+	bool assert_ok;                /* the assert probe can be used: */
+	uint64_t assert_offset;        /* file offset of the LOAD_ASSERTION_ERROR handler */
+	char assert_why[160];          /* else why not */
 	bool attached;                 /* in the targets map (probe.c) */
 	bool exited;                   /* its pidfd said so (main.c) */
 	int pidfd;

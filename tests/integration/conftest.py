@@ -7,7 +7,7 @@
   ``<python> -m uvicorn module:app --host 127.0.0.1 --port P --app-dir tests/apps``
   and waits until it answers HTTP; every server is killed at teardown.
 * tracer: ``tracers.start([pid, ...])`` runs ``build/sessiontrace -p PID... -j FILE -q``
-  and waits for the ``attached pid=... python=... probe=raise`` lines;
+  and waits for the ``attached pid=... python=... probe=raise|assert`` lines;
   ``Tracer.stop()`` sends SIGINT, asserts exit 0 and returns the JSON records.
   Tracer tests skip unless root + /sys/kernel/btf/vmlinux + build/sessiontrace
   (a missing binary fails instead when CI=true).
@@ -464,8 +464,13 @@ class Tracer:
         pytest.fail(f"tracer: no stderr line matching {pattern!r} within {timeout}s "
                     f"(rc={self.proc.returncode}); stderr so far:\n" + "\n".join(self.stderr_lines()))
 
-    def wait_attached(self, pid: int, version: str, timeout: float = ATTACH_TIMEOUT) -> None:
-        self.wait_line(rf"attached pid={pid} python={re.escape(version)} probe=raise", timeout)
+    def wait_attached(self, pid: int, version: str, timeout: float = ATTACH_TIMEOUT,
+                      probe: Optional[str] = None) -> str:
+        """Wait for the attached line; returns the probe it names (raise or
+        assert), which must be ``probe`` when given."""
+        line = self.wait_line(rf"attached pid={pid} python={re.escape(version)} "
+                              rf"probe=({probe or 'raise|assert'})( ns_pid=\d+)?", timeout)
+        return re.search(r"probe=(\w+)", line).group(1)
 
     def read_records(self) -> List[dict]:
         """Records in the -j file; every complete line must be a JSON object."""

@@ -11,6 +11,9 @@
 #define ST_ROOT_MAX       256
 #define ST_SCOPE_SCAN     48   /* scope dict entries examined */
 #define ST_ATTR_SCAN      32   /* instance attribute keys examined */
+#define ST_RB_BYTES       (4 << 20) /* record ring buffer */
+#define ST_RB_WAKEUP_BYTES (1 << 20) /* wake user space early above this fill */
+#define ST_RB_DRAIN_MS    50   /* user space drains the ring buffer this often */
 #define ST_MAX_THREADS    1024 /* thread states searched by the assert probe */
 #define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
 #define ST_NPATTERNS      4    /* assertion messages (enum st_prop) */

@@ -35,9 +35,15 @@ typedef struct {
 
 #define F(name, val) printf("\t\t.%s = %ld,\n", name, (long)(val))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
-/* bytes of a frame to read so that code, previous, instr and owner are covered */
+/*
+ * Bytes of a frame to read so that code, previous, instr and owner are
+ * covered, and the first local (self) too when it is near (3.11+): one read
+ * per frame in BPF.
+ */
 #define FRAME_READ(code, prev, instr, owner) \
 	((MAX(MAX(code, prev), MAX(instr, owner)) + 8) & ~7)
+#define FRAME_READ_SELF(code, prev, instr, owner, local0) \
+	MAX(FRAME_READ(code, prev, instr, owner), (local0) + 8)
 
 int main(void)
 {
@@ -51,10 +57,11 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, instr_ptr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_executable),
-				   offsetof(_PyInterpreterFrame, previous),
-				   offsetof(_PyInterpreterFrame, instr_ptr),
-				   offsetof(_PyInterpreterFrame, owner)));
+	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_executable),
+					offsetof(_PyInterpreterFrame, previous),
+					offsetof(_PyInterpreterFrame, instr_ptr),
+					offsetof(_PyInterpreterFrame, owner),
+					offsetof(_PyInterpreterFrame, localsplus)));
 	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
 #elif PY_VERSION_HEX >= 0x030c0000
 	F("tstate_frame", offsetof(PyThreadState, cframe));
@@ -64,10 +71,11 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_code),
-				   offsetof(_PyInterpreterFrame, previous),
-				   offsetof(_PyInterpreterFrame, prev_instr),
-				   offsetof(_PyInterpreterFrame, owner)));
+	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_code),
+					offsetof(_PyInterpreterFrame, previous),
+					offsetof(_PyInterpreterFrame, prev_instr),
+					offsetof(_PyInterpreterFrame, owner),
+					offsetof(_PyInterpreterFrame, localsplus)));
 	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
 #elif PY_VERSION_HEX >= 0x030b0000
 	F("tstate_frame", offsetof(PyThreadState, cframe));
@@ -77,10 +85,11 @@ int main(void)
 	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ(offsetof(_PyInterpreterFrame, f_code),
-				   offsetof(_PyInterpreterFrame, previous),
-				   offsetof(_PyInterpreterFrame, prev_instr),
-				   offsetof(_PyInterpreterFrame, owner)));
+	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_code),
+					offsetof(_PyInterpreterFrame, previous),
+					offsetof(_PyInterpreterFrame, prev_instr),
+					offsetof(_PyInterpreterFrame, owner),
+					offsetof(_PyInterpreterFrame, localsplus)));
 	F("owner_cstack", 0xff);
 #else
 	F("tstate_frame", offsetof(PyThreadState, frame));

@@ -617,6 +617,8 @@ int main(int argc, char **argv)
 
 		if (st.npending)
 			timeout = RETRY_MS;
+		else if (st.ntargets)
+			timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
 		if (deadline) {
 			long long left = deadline - now_ms();
 
@@ -641,12 +643,10 @@ int main(int argc, char **argv)
 			if (pfd[i].revents)
 				st.targets[i - 2]->exited = true;
 		/* Records first: an exiting process's last records are still its own. */
-		if (pfd[1].revents) {
-			err = probe__poll(st.probe, 0);
-			if (err < 0 && err != -EINTR) {
-				pr_warn("ring buffer: %s\n", strerror(-err));
-				goto cleanup;
-			}
+		err = probe__drain(st.probe);
+		if (err < 0 && err != -EINTR) {
+			pr_warn("ring buffer: %s\n", strerror(-err));
+			goto cleanup;
 		}
 		for (i = st.ntargets - 1; i >= 0; i--)
 			if (st.targets[i]->exited)
@@ -661,15 +661,17 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Records already in the ring buffer belong to this run. */
-	probe__poll(st.probe, 0);
+	probe__drain(st.probe);
 	ret = 0;
 cleanup:
 	if (st.probe) {
 		probe__counters(st.probe, cnt);
 		if (ret == 0)
-			fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu "
-				"AssertionError/KeyError raises examined, %llu probe runs, %llu processes traced\n",
+			fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu hits, "
+				"%llu AssertionError/KeyError raises examined, %llu probe runs, "
+				"%llu processes traced\n",
 				st.records, (unsigned long long)cnt[ST_C_LOST],
+				(unsigned long long)cnt[ST_C_HITS],
 				(unsigned long long)cnt[ST_C_ASSERTS],
 				(unsigned long long)cnt[ST_C_RUNS], st.traced);
 		for (i = 0; i < st.ntargets; i++)

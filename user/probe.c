@@ -224,6 +224,12 @@ int probe__poll(struct probe *p, int timeout_ms)
 	return ring_buffer__poll(p->rb, timeout_ms);
 }
 
+int probe__drain(struct probe *p)
+{
+	/* records are submitted without wakeups: consume whatever is there */
+	return ring_buffer__consume(p->rb);
+}
+
 int probe__epoll_fd(const struct probe *p)
 {
 	return ring_buffer__epoll_fd(p->rb);

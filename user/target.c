@@ -204,8 +204,6 @@ static int assert_handler(struct target *t, const struct elfsym *e)
 static void assert_probe_site(struct target *t, const struct elfsym *e, uint64_t bias)
 {
 	const struct st_py_layout *L = t->layout;
-	__u64 addr;
-	int32_t opt = 0;
 
 	t->assert_ok = false;
 	if (!t->bpf.runtime || L->runtime_interp_main <= 0 || L->interp_threads_head <= 0 ||
@@ -214,8 +212,7 @@ static void assert_probe_site(struct target *t, const struct elfsym *e, uint64_t
 			 "no thread-state offsets for Python %s", t->python);
 		return;
 	}
-	if (!sym_addr(e, bias, "Py_OptimizeFlag", &addr) &&
-	    !remote__read(t->pid, addr, &opt, sizeof(opt)) && opt > 0) {
+	if (t->optimize > 0) {
 		snprintf(t->assert_why, sizeof(t->assert_why),
 			 "runs with -O (asserts removed): the raise probe sees its KeyError");
 		return;
@@ -356,6 +353,19 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		goto cleanup;
 	}
 	t->bpf.kinds = (1U << ST_NPROPS) - 1;
+	/*
+	 * python -O (or PYTHONOPTIMIZE): the property raises KeyError. Without
+	 * it the raise probe ignores KeyError, which healthy requests raise
+	 * often (SessionMiddleware's cookie lookup).
+	 */
+	if (!sym_addr(e, bias, "Py_OptimizeFlag", &v)) {
+		int32_t opt = 0;
+
+		if (!remote__read(pid, v, &opt, sizeof(opt)))
+			t->optimize = opt;
+	}
+	if (t->optimize <= 0)
+		t->bpf.keyerror_type = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
 	assert_probe_site(t, e, bias);

@@ -29,7 +29,8 @@ struct target {
 	dev_t interp_dev;              /* its identity: one uprobe per file */
 	ino_t interp_ino;
 	char python[16];               /* "3.11.2" */
-	char service[128];             /* ASGI app spec ("main:app") or process name */
+	char service[128];
+	int optimize;                  /* Py_OptimizeFlag: python -O */             /* ASGI app spec ("main:app") or process name */
 	unsigned version_hex;
 	const struct st_py_layout *layout;
 	struct st_target bpf;          /* value of the BPF "targets" map */

@@ -1,0 +1,943 @@
+#!/usr/bin/python3
+"""sessiontrace benchmarks: `make bench` (root). Debian's python3, stdlib only.
+
+Every figure is measured side by side in one run, against real servers on
+Debian's python3.11 (FastAPI 0.92, Starlette 0.26, uvicorn 0.17 with
+uvloop/httptools), each one worker pinned to CPU 0, load (wrk) on CPU 1:
+
+  attach    start -> `attached` line latency, N spawns per probe
+  http      wrk on a healthy FastAPI endpoint behind SessionMiddleware:
+            interleaved rounds of untraced / traced arms, median of the
+            per-round throughput ratios; probe runs per request (the
+            tracer's own counter, and the kernel's run_cnt) and BPF ns per
+            run (kernel.bpf_stats_enabled: run_time_ns / run_cnt)
+  loop      a Python raise/catch loop: ns per raise, untraced vs traced; the
+            uprobe's own cost per run (added ns - BPF ns)
+  hits      a process failing the session assertion 1000 times a second
+            from a known depth (4 and > 64 frames), no server: every run is
+            a hit, BPF ns per hit = run_time_ns / run_cnt
+  storm     one worker failing every request as fast as it can for STORM s:
+            failures (the app's own counter, exact) vs records in the -j
+            file + `lost` from the tracer's exit summary; tracer RSS/CPU
+            while idle and during the storm
+  deep      failing requests whose stack is > 64 Python frames deep: BPF ns
+            per captured hit, the non-matching runs subtracted
+
+Traced arms: the raise probe, and the assert probe too when
+`sessiontrace --help` mentions --probe and it attaches.
+
+Writes a human table on stdout and bench/results.json. Every server and
+tracer is stopped at the end, also on Ctrl-C or an error, and
+kernel.bpf_stats_enabled is restored.
+
+Environment: BENCH_QUICK=1 for short durations (development only);
+SESSIONTRACE_BIN overrides the tracer binary.
+"""
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+
+REPO = Path(__file__).resolve().parents[1]
+APPS = REPO / "bench" / "apps"
+WORK = REPO / "build" / "bench"
+RESULTS = REPO / "bench" / "results.json"
+TRACER = Path(os.environ.get("SESSIONTRACE_BIN") or REPO / "build" / "sessiontrace")
+PYTHON = "/usr/bin/python3.11"
+STATS_SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+CFG = {
+    "attach_runs": 3 if QUICK else 10,
+    "http_rounds": 2 if QUICK else 5,
+    "http_secs": 2 if QUICK else 5,
+    "http_conns": 16,
+    "loop_rounds": 2 if QUICK else 3,
+    "loop_secs": 1 if QUICK else 2,
+    "idle_secs": 3 if QUICK else 10,
+    "storm_secs": 3 if QUICK else 10,
+    "storm_conns": 64,
+    "deep_secs": 2 if QUICK else 5,
+    "deep_conns": 16,
+    "hit_secs": 2 if QUICK else 3,
+    "hit_rate": 1000,
+    "hit_depths": [0, 70],
+}
+TARGETS = {
+    "attach_ms": 300,
+    "nonmatch_bpf_ns": 100,
+    "hit_bpf_ns": 2000,
+    "rss_mb": 32,
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# processes: everything started is registered and stopped in cleanup()
+# --------------------------------------------------------------------------
+
+PROCS = []
+CPUS = os.cpu_count() or 1
+
+
+def pin(cpu):
+    """taskset prefix: servers on CPU 0, load generators on CPU 1."""
+    return ["taskset", "-c", str(cpu)] if CPUS >= 2 else []
+
+
+def spawn(argv, **kw):
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    PROCS.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10.0):
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+    if p in PROCS:
+        PROCS.remove(p)
+
+
+def cleanup():
+    for p in list(PROCS):
+        # tracers detach on SIGINT; servers and wrk stop on SIGTERM
+        stop(p, signal.SIGINT if getattr(p, "is_tracer", False) else signal.SIGTERM, 5.0)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def mem_kb(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# --------------------------------------------------------------------------
+# servers
+# --------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, module, name):
+        self.module = module
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = WORK / f"{name}.log"
+        argv = pin(0) + [PYTHON, "-m", "uvicorn", f"{module}:app", "--app-dir", str(APPS),
+                         "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                         "--http", "httptools", "--loop", "uvloop"]
+        self.cmd = " ".join(argv)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # The storm server logs a traceback per request: keep them off the disk.
+        self.log = open(self.log_path, "wb") if module != "storm_app" else subprocess.DEVNULL
+        self.proc = spawn(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.pid = self.proc.pid  # taskset execs the interpreter: same pid
+
+    def wait_ready(self, path, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                status, _ = http_get(self.url + path, timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"server {self.module} not ready on port {self.port} "
+                         f"(rc={self.proc.poll()}); run by hand: {self.cmd}")
+
+    def stop(self):
+        stop(self.proc, signal.SIGTERM)
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+
+
+# --------------------------------------------------------------------------
+# tracer
+# --------------------------------------------------------------------------
+
+ATTACHED_RE = re.compile(r"attached pid=(\d+) python=(\S+) probe=(\w+)")
+_PROG_NAMES = {}
+
+
+def tracer_has_probe_flag():
+    r = subprocess.run([str(TRACER), "--help"], capture_output=True, text=True, timeout=10)
+    return "--probe" in r.stdout + r.stderr
+
+
+class Tracer:
+    """build/sessiontrace -p PID -q [--probe P] [-j FILE]."""
+
+    def __init__(self, pid, probe, probe_flag, json_path=None):
+        self.args = [str(TRACER), "-p", str(pid), "-q"]
+        if probe_flag:
+            self.args += ["--probe", probe]
+        if json_path:
+            self.args += ["-j", str(json_path)]
+        self.pid_target = pid
+        self.probe = probe
+        self.lines = []
+        self.cond = threading.Condition()
+        self.eof = False
+        self.t_start = time.monotonic()
+        self.proc = spawn(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc.is_tracer = True
+        self.pid = self.proc.pid
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.attach_s = None
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.cond:
+                self.lines.append((time.monotonic(), line))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_attached(self, timeout=20.0):
+        """Seconds from spawn to the attached line; BenchError with the
+        tracer's stderr when it exits or times out first."""
+        deadline = self.t_start + timeout
+        with self.cond:
+            while True:
+                for t, line in self.lines:
+                    m = ATTACHED_RE.search(line)
+                    if m and int(m.group(1)) == self.pid_target:
+                        if m.group(3) != self.probe:
+                            raise BenchError(f"asked for the {self.probe} probe, got: {line}")
+                        self.attach_s = t - self.t_start
+                        return self.attach_s
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    break
+                self.cond.wait(min(left, 0.2))
+        self.proc.poll()
+        err = "; ".join(l for _, l in self.lines) or "(no output)"
+        stop(self.proc, signal.SIGINT)
+        raise BenchError(f"tracer ({' '.join(self.args)}) not attached, rc={self.proc.returncode}: {err}")
+
+    def prog_stats(self):
+        """{program name: (run_time_ns, run_cnt)} for this tracer's BPF
+        programs, from /proc/PID/fdinfo (needs kernel.bpf_stats_enabled)."""
+        out = {}
+        fddir = f"/proc/{self.pid}/fd"
+        for fd in os.listdir(fddir):
+            try:
+                if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-prog":
+                    continue
+                with open(f"/proc/{self.pid}/fdinfo/{fd}") as f:
+                    info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+            except OSError:
+                continue
+            pid = int(info["prog_id"])
+            if pid not in _PROG_NAMES:
+                r = subprocess.run(["bpftool", "prog", "show", "id", str(pid), "-j"],
+                                   capture_output=True, text=True, timeout=10)
+                _PROG_NAMES[pid] = json.loads(r.stdout).get("name", str(pid)) if r.returncode == 0 else str(pid)
+            out[_PROG_NAMES[pid]] = (int(info["run_time_ns"]), int(info["run_cnt"]))
+        return out
+
+    def probe_stats(self):
+        """(run_time_ns, run_cnt) of the program this tracer's probe runs."""
+        return self.prog_stats().get(f"{self.probe}_probe", (0, 0))
+
+    def stop(self):
+        """SIGINT; returns the exit summary's counters."""
+        stop(self.proc, signal.SIGINT, 15.0)
+        self.reader.join(timeout=5)
+        rc = self.proc.returncode
+        summary = next((l for _, l in self.lines if "exiting:" in l), None)
+        if rc != 0 or summary is None:
+            raise BenchError(f"tracer exit rc={rc}, stderr: " + "; ".join(l for _, l in self.lines))
+
+        def num(rx):
+            m = re.search(rx, summary)
+            return int(m.group(1)) if m else None
+        return {
+            "records": num(r"(\d+) records"),
+            "lost": num(r"(\d+) lost"),
+            "asserts": num(r"(\d+) AssertionError"),
+            "runs": num(r"(\d+) probe runs"),
+            "summary": summary,
+        }
+
+
+def delta(a, b):
+    return (b[0] - a[0], b[1] - a[1])
+
+
+# --------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------
+
+def wrk(url, secs, conns):
+    argv = pin(1) + ["wrk", "-t1", f"-c{conns}", f"-d{secs}s", "--timeout", "10s", url]
+    p = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = p.communicate(timeout=secs + 60)
+    PROCS.remove(p)
+    text = out.decode("utf-8", "replace")
+    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", text)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if p.returncode != 0 or not m or not rps:
+        raise BenchError(f"wrk failed (rc={p.returncode}): {text}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errs = re.search(r"Socket errors: (.*)", text)
+    return {
+        "requests": int(m.group(1)),
+        "rps": float(rps.group(1)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errs.group(1) if errs else "",
+    }
+
+
+# --------------------------------------------------------------------------
+# benchmarks
+# --------------------------------------------------------------------------
+
+def bench_attach(server, arms, probe_flag):
+    """start -> attached line, N spawns per probe. Also decides which arms
+    work: an arm whose first attach fails is dropped with the reason."""
+    res, dropped = {}, {}
+    for arm in list(arms):
+        times = []
+        for i in range(CFG["attach_runs"]):
+            t = Tracer(server.pid, arm, probe_flag)
+            try:
+                times.append(t.wait_attached() * 1000)
+            except BenchError as e:
+                if i == 0 and arm != "raise":
+                    dropped[arm] = str(e)
+                    arms.remove(arm)
+                    break
+                raise
+            t.stop()
+        if times:
+            res[arm] = {"ms": [round(x, 1) for x in times], "median_ms": round(statistics.median(times), 1),
+                        "max_ms": round(max(times), 1)}
+            log(f"  attach {arm}: median {res[arm]['median_ms']} ms, max {res[arm]['max_ms']} ms")
+    return res, dropped
+
+
+def bench_http(server, arms, probe_flag):
+    url = server.url + "/healthy"
+    wrk(url, 2, CFG["http_conns"])  # warm up
+    order = ["untraced"] + arms
+    rounds = []
+    agg = {a: {"requests": 0, "runs": 0, "asserts": 0, "krun": 0, "kns": 0, "cpu_ticks": 0} for a in order}
+    for r in range(CFG["http_rounds"]):
+        rot = order[r % len(order):] + order[:r % len(order)]
+        row = {}
+        for arm in rot:
+            tr = None
+            if arm != "untraced":
+                tr = Tracer(server.pid, arm, probe_flag)
+                tr.wait_attached()
+                s0 = tr.probe_stats()
+            c0 = cpu_ticks(server.pid)
+            w = wrk(url, CFG["http_secs"], CFG["http_conns"])
+            c1 = cpu_ticks(server.pid)
+            if w["non2xx"] or w["socket_errors"]:
+                raise BenchError(f"healthy endpoint: {w['non2xx']} non-2xx, socket errors {w['socket_errors']}")
+            a = agg[arm]
+            a["requests"] += w["requests"]
+            a["cpu_ticks"] += c1 - c0
+            if tr:
+                kns, krun = delta(s0, tr.probe_stats())
+                s = tr.stop()
+                if s["records"]:
+                    raise BenchError(f"healthy endpoint produced {s['records']} records")
+                a["runs"] += s["runs"] or 0
+                a["asserts"] += s["asserts"] or 0
+                a["krun"] += krun
+                a["kns"] += kns
+            row[arm] = w["rps"]
+        rounds.append(row)
+        log("  http round %d: %s" % (r + 1, ", ".join(f"{k} {v:.0f} req/s" for k, v in row.items())))
+    out = {"rounds": rounds, "arms": {}}
+    for arm in order:
+        a = agg[arm]
+        d = {
+            "median_rps": round(statistics.median(x[arm] for x in rounds), 1),
+            "requests": a["requests"],
+            "server_cpu_us_per_request": round(a["cpu_ticks"] / CLK_TCK * 1e6 / a["requests"], 1),
+        }
+        if arm != "untraced":
+            ratios = [x[arm] / x["untraced"] for x in rounds]
+            d.update({
+                "ratio_median": round(statistics.median(ratios), 3),
+                "ratio_min": round(min(ratios), 3),
+                "ratio_max": round(max(ratios), 3),
+                "probe_runs": a["runs"],
+                "runs_per_request": round(a["runs"] / a["requests"], 3),
+                "assert_keyerror_runs_per_request": round(a["asserts"] / a["requests"], 3),
+                "kernel_run_cnt": a["krun"],
+                "kernel_runs_per_request": round(a["krun"] / a["requests"], 3),
+                "bpf_ns_per_run": round(a["kns"] / a["krun"], 1) if a["krun"] else None,
+                "bpf_us_per_request": round(a["kns"] / a["requests"] / 1000, 3),
+            })
+        out["arms"][arm] = d
+    u = [x["untraced"] for x in rounds]
+    out["untraced_spread"] = round((max(u) - min(u)) / statistics.median(u), 3)
+    return out
+
+
+class LoopReader:
+    """raise_loop.py's batches: (end, raises, ns per raise)."""
+
+    def __init__(self, proc):
+        self.batches = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for raw in proc.stdout:
+            parts = raw.split()
+            if len(parts) == 3:
+                with self.lock:
+                    self.batches.append((float(parts[0]), int(parts[1]), float(parts[2])))
+
+    def window(self, t0, t1):
+        """Mean ns per raise over the batches entirely inside [t0, t1]."""
+        with self.lock:
+            inside = [(n, ns) for end, n, ns in self.batches if end - n * ns / 1e9 >= t0 and end <= t1]
+        if not inside:
+            raise BenchError("raise loop: no complete batch inside a window")
+        return sum(n * ns for n, ns in inside) / sum(n for n, _ in inside), sum(n for n, _ in inside)
+
+
+def bench_loop(arms, probe_flag):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = spawn(pin(0) + [PYTHON, str(APPS / "raise_loop.py")], stdout=subprocess.PIPE, env=env)
+    try:
+        reader = LoopReader(proc)
+        time.sleep(1.0)  # warm up
+        order = ["untraced"] + arms
+        per = {a: [] for a in order}
+        agg = {a: {"raises": 0, "runs": 0, "krun": 0, "kns": 0} for a in arms}
+        for r in range(CFG["loop_rounds"]):
+            rot = order[r % len(order):] + order[:r % len(order)]
+            for arm in rot:
+                tr = None
+                if arm != "untraced":
+                    tr = Tracer(proc.pid, arm, probe_flag)
+                    tr.wait_attached()
+                    time.sleep(0.1)  # the batch running at attach time is discarded anyway
+                    s0 = tr.probe_stats()
+                t0 = time.monotonic()
+                time.sleep(CFG["loop_secs"])
+                t1 = time.monotonic()
+                ns, raises = reader.window(t0, t1)
+                per[arm].append(ns)
+                if tr:
+                    kns, krun = delta(s0, tr.probe_stats())
+                    s = tr.stop()
+                    a = agg[arm]
+                    a["raises"] += raises
+                    a["krun"] += krun
+                    a["kns"] += kns
+            log("  loop round %d: %s" % (r + 1, ", ".join(f"{a} {per[a][-1]:.0f} ns" for a in order)))
+    finally:
+        stop(proc)
+    out = {"arms": {}}
+    base = statistics.median(per["untraced"])
+    for arm in order:
+        d = {"ns_per_raise": [round(x, 1) for x in per[arm]],
+             "median_ns_per_raise": round(statistics.median(per[arm]), 1)}
+        if arm != "untraced":
+            a = agg[arm]
+            d.update({
+                "ratio": round(statistics.median(per[arm]) / base, 3),
+                "added_ns_per_raise": round(statistics.median(per[arm]) - base, 1),
+                "kernel_runs_per_raise": round(a["krun"] / a["raises"], 3) if a["raises"] else None,
+                "bpf_ns_per_run": round(a["kns"] / a["krun"], 1) if a["krun"] else None,
+            })
+            if a["krun"]:
+                # what the uprobe costs besides the program: trap, return, bookkeeping
+                d["trap_ns_per_run"] = round(d["added_ns_per_raise"] - d["bpf_ns_per_run"], 1)
+        out["arms"][arm] = d
+    return out
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def server_count(server):
+    status, body = http_get(server.url + "/count")
+    if status != 200:
+        raise BenchError(f"/count: HTTP {status}")
+    return int(body)
+
+
+def settle(server, n0, json_path, expect_more=True):
+    """Wait until the app's failure counter is still and the tracer's file
+    has stopped growing (bounded); returns failures since n0."""
+    time.sleep(0.5)
+    failures = server_count(server) - n0
+    last, stable_since = -1, time.monotonic()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        n = count_lines(json_path)
+        if n >= failures:
+            break
+        if n != last:
+            last, stable_since = n, time.monotonic()
+        elif time.monotonic() - stable_since > 1.0:
+            break
+        time.sleep(0.1)
+    return failures
+
+
+def bench_storm(server, arm, probe_flag, nonmatch_ns):
+    """Idle, then a storm of failing requests (one tracer session), then the
+    deep-stack phase (a second session): exact accounting per session."""
+    res = {}
+    # --- idle + storm ---
+    jpath = WORK / f"storm-{arm}.jsonl"
+    jpath.unlink(missing_ok=True)
+    tr = Tracer(server.pid, arm, probe_flag, jpath)
+    tr.wait_attached()
+    c0 = cpu_ticks(tr.pid)
+    time.sleep(CFG["idle_secs"])
+    c1 = cpu_ticks(tr.pid)
+    idle_mem = mem_kb(tr.pid)
+    res["idle"] = {"secs": CFG["idle_secs"], "cpu_pct": round((c1 - c0) / CLK_TCK / CFG["idle_secs"] * 100, 2),
+                   "rss_kb": idle_mem["VmRSS"], "hwm_kb": idle_mem["VmHWM"]}
+    n0 = server_count(server)
+    s0 = tr.probe_stats()
+    c0 = cpu_ticks(tr.pid)
+    sc0 = cpu_ticks(server.pid)
+    t0 = time.monotonic()
+    w = wrk(server.url + "/fail", CFG["storm_secs"], CFG["storm_conns"])
+    t1 = time.monotonic()
+    c1 = cpu_ticks(tr.pid)
+    sc1 = cpu_ticks(server.pid)
+    storm_mem = mem_kb(tr.pid)
+    failures = settle(server, n0, jpath)
+    kns, krun = delta(s0, tr.probe_stats())
+    s = tr.stop()
+    records = count_lines(jpath)
+    lost = s["lost"] or 0
+    res["storm"] = {
+        "secs": CFG["storm_secs"], "connections": CFG["storm_conns"],
+        "failures": failures, "failures_per_sec": round(failures / (t1 - t0), 1),
+        "wrk_requests": w["requests"], "wrk_500s": w["non2xx"], "wrk_socket_errors": w["socket_errors"],
+        "records": records, "summary_records": s["records"], "lost": lost,
+        "exact": records + lost == failures,
+        "probe_runs": s["runs"], "kernel_run_cnt": krun, "bpf_ns_total": kns,
+        "server_cpu_pct": round((sc1 - sc0) / CLK_TCK / (t1 - t0) * 100, 1),
+        "tracer_cpu_pct": round((c1 - c0) / CLK_TCK / (t1 - t0) * 100, 2),
+        "tracer_rss_kb": storm_mem["VmRSS"], "tracer_hwm_kb": storm_mem["VmHWM"],
+    }
+    res["storm"].update(hit_cost(kns, krun, failures, nonmatch_ns))
+    log(f"  storm {arm}: {failures} failures, {records} records, {lost} lost, "
+        f"{res['storm']['failures_per_sec']}/s, tracer cpu {res['storm']['tracer_cpu_pct']}%")
+    # --- deep stack ---
+    jpath = WORK / f"deep-{arm}.jsonl"
+    jpath.unlink(missing_ok=True)
+    tr = Tracer(server.pid, arm, probe_flag, jpath)
+    tr.wait_attached()
+    n0 = server_count(server)
+    s0 = tr.probe_stats()
+    w = wrk(server.url + "/deep", CFG["deep_secs"], CFG["deep_conns"])
+    failures = settle(server, n0, jpath)
+    kns, krun = delta(s0, tr.probe_stats())
+    s = tr.stop()
+    frames = []
+    with open(jpath) as f:
+        for line in f:
+            rec = json.loads(line)
+            frames.append((len(rec.get("stack") or []), bool(rec.get("stack_truncated"))))
+    res["deep"] = {
+        "failures": failures, "records": len(frames), "lost": s["lost"] or 0,
+        "exact": len(frames) + (s["lost"] or 0) == failures,
+        "frames_min": min((f for f, _ in frames), default=0),
+        "frames_max": max((f for f, _ in frames), default=0),
+        "all_truncated": all(t for _, t in frames) if frames else False,
+        "probe_runs": s["runs"], "kernel_run_cnt": krun, "bpf_ns_total": kns,
+    }
+    res["deep"].update(hit_cost(kns, krun, failures, nonmatch_ns))
+    log(f"  deep {arm}: {failures} failures, {len(frames)} records ({res['deep']['frames_min']}"
+        f"-{res['deep']['frames_max']} frames), BPF {res['deep']['bpf_ns_per_hit']} ns/hit")
+    return res
+
+
+def bench_hits(arm, probe_flag, foreign_ns):
+    """hit_loop.py: RATE session failures a second from DEPTH frames down,
+    no server. Every probe run in that process is a hit, so BPF ns per hit
+    is run_time / run_cnt; runs from other processes mapping the same
+    interpreter (kernel run_cnt - the tracer's own count) are subtracted at
+    foreign_ns, the raise loop's cost of a non-matching run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = {}
+    for depth in CFG["hit_depths"]:
+        proc = spawn(pin(0) + [PYTHON, str(APPS / "hit_loop.py"), str(depth), str(CFG["hit_rate"])],
+                     env=env, stdin=subprocess.PIPE)
+        jpath = WORK / f"hits-{arm}-{depth}.jsonl"
+        jpath.unlink(missing_ok=True)
+        try:
+            time.sleep(0.3)
+            tr = Tracer(proc.pid, arm, probe_flag, jpath)
+            tr.wait_attached()
+            s0 = tr.probe_stats()
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            time.sleep(CFG["hit_secs"])
+            os.kill(proc.pid, signal.SIGSTOP)
+            kns, krun = delta(s0, tr.probe_stats())
+            s = tr.stop()
+        finally:
+            stop(proc, signal.SIGKILL)
+        frames = []
+        with open(jpath) as f:
+            for line in f:
+                rec = json.loads(line)
+                frames.append(len(rec.get("stack") or []))
+        foreign = max(krun - (s["runs"] or 0), 0)
+        hits = krun - foreign
+        d = {"depth": depth, "frames": max(frames, default=0), "records": len(frames),
+             "lost": s["lost"] or 0, "probe_runs": s["runs"], "kernel_run_cnt": krun,
+             "foreign_runs": foreign, "bpf_ns_total": kns,
+             "bpf_ns_per_hit": round((kns - foreign * (foreign_ns or 0)) / hits, 1) if hits > 0 else None}
+        out[str(depth)] = d
+        log(f"  hits {arm} depth {depth}: {d['frames']} frames, {hits} hits, BPF {d['bpf_ns_per_hit']} ns/hit")
+    return out
+
+
+def hit_cost(kns, krun, hits, nonmatch_ns):
+    """BPF ns per captured hit: the phase's BPF time minus its non-matching
+    runs (kernel runs - hits) at the non-matching cost measured on healthy
+    load for the same probe."""
+    if not hits or not krun:
+        return {"bpf_ns_per_hit": None}
+    other = max(krun - hits, 0)
+    return {"hits": hits, "nonmatching_runs": other,
+            "bpf_ns_per_hit": round((kns - other * (nonmatch_ns or 0)) / hits, 1)}
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    git = lambda *a: subprocess.run(["git", "-C", str(REPO), *a], capture_output=True,
+                                    text=True).stdout.strip()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cpu": model, "cores": CPUS, "kernel": os.uname().release,
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
+        "commit": git("rev-parse", "--short", "HEAD") + (" (dirty)" if git("status", "--porcelain", "--untracked-files=no") else ""),
+        "python": subprocess.run([PYTHON, "-c", "import platform,fastapi,starlette,uvicorn;"
+                                  "print(platform.python_version(),fastapi.__version__,starlette.__version__,uvicorn.__version__)"],
+                                 capture_output=True, text=True).stdout.split(),
+    }
+
+
+def fmt(x, spec=".0f"):
+    return "-" if x is None else format(x, spec)
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def report(R):
+    m = R["machine"]
+    L = []
+    p = L.append
+    p("")
+    p("sessiontrace benchmarks  %s" % m["date"])
+    p("machine: %s, %d cores, kernel %s, load avg %s at start, %s at end; commit %s" % (
+        m["cpu"], m["cores"], m["kernel"], " ".join(m["loadavg_start"]), " ".join(m["loadavg_end"]), m["commit"]))
+    py = m["python"] + ["?"] * 4
+    p("servers: python %s, FastAPI %s, Starlette %s, uvicorn %s (uvloop, httptools, --no-access-log), "
+      "1 worker on CPU 0, wrk on CPU 1; kernel.bpf_stats_enabled=1 throughout" % tuple(py[:4]))
+    for arm, why in R.get("dropped", {}).items():
+        p(f"probe {arm}: not measured: {why}")
+    arms = R["arms"]
+
+    p("")
+    p("start -> attached (%d spawns)      median      max" % CFG["attach_runs"])
+    for arm in arms:
+        a = R["attach"][arm]
+        p(f"  {arm:<30}{a['median_ms']:>7.1f} ms{a['max_ms']:>7.1f} ms")
+
+    h = R["http"]
+    p("")
+    p("healthy FastAPI endpoint + SessionMiddleware: wrk -c%d, %d interleaved rounds x %d s per arm" % (
+        CFG["http_conns"], CFG["http_rounds"], CFG["http_secs"]))
+    p("  arm       req/s (median)  traced/untraced (min-max)  probe runs/req  of which Assert/KeyError"
+      "  BPF ns/run  BPF us/req")
+    for arm, d in h["arms"].items():
+        if arm == "untraced":
+            p(f"  {arm:<10}{d['median_rps']:>14.0f}")
+            continue
+        ratio = f"{d['ratio_median']:.3f} ({d['ratio_min']:.3f}-{d['ratio_max']:.3f})"
+        bns = "-" if d["bpf_ns_per_run"] is None else f"{d['bpf_ns_per_run']:.0f}"
+        p(f"  {arm:<10}{d['median_rps']:>14.0f}  {ratio:<25}{d['runs_per_request']:>16.2f}"
+          f"{d['assert_keyerror_runs_per_request']:>26.2f}{bns:>12}{d['bpf_us_per_request']:>12.2f}")
+    p("  untraced spread across rounds: %.1f%%; kernel run_cnt per request (all processes mapping python3.11): %s" % (
+        h["untraced_spread"] * 100, ", ".join(f"{a} {h['arms'][a]['kernel_runs_per_request']:.2f}" for a in arms)))
+    if R.get("estimate"):
+        e = R["estimate"]
+        p("  raise probe, expected from the parts: %.2f runs x %.0f ns trap + %.2f us BPF = %.2f us per request "
+          "= %.1f%% of %.1f us (untraced CPU per request)" % (
+              e["runs_per_request"], e["trap_ns_per_run"], e["bpf_us_per_request"], e["us_per_request"],
+              e["pct"], e["untraced_us_per_request"]))
+
+    lp = R["loop"]
+    p("")
+    p("raise/catch loop (ValueError), %d interleaved rounds x %d s per arm" % (CFG["loop_rounds"], CFG["loop_secs"]))
+    for arm, d in lp["arms"].items():
+        extra = ""
+        if arm != "untraced":
+            bns = "-" if d["bpf_ns_per_run"] is None else f"{d['bpf_ns_per_run']:.0f}"
+            extra = f"   x{d['ratio']:.2f}  +{d['added_ns_per_raise']:.0f} ns/raise  BPF ns/run {bns}"
+            if "trap_ns_per_run" in d:
+                extra += f"  uprobe trap ns/run {d['trap_ns_per_run']:.0f}"
+        p(f"  {arm:<10}{d['median_ns_per_raise']:>8.0f} ns/raise{extra}")
+
+    p("")
+    p("captured hits: hit loop, %d session failures/s from a given Python depth, no server" % CFG["hit_rate"])
+    p("  arm       depth  frames copied  hits   records  lost  BPF ns/hit")
+    for arm in arms:
+        for d in R["hits"][arm].values():
+            p(f"  {arm:<10}{d['depth']:>5}{d['frames']:>15}{d['kernel_run_cnt'] - d['foreign_runs']:>6}"
+              f"{d['records']:>10}{d['lost']:>6}{fmt(d['bpf_ns_per_hit']):>12}")
+
+    p("")
+    p("storm: GET /fail, every request fails, wrk -c%d, %d s; deep: GET /deep (> 64 frames), wrk -c%d, %d s" % (
+        CFG["storm_conns"], CFG["storm_secs"], CFG["deep_conns"], CFG["deep_secs"]))
+    p("  arm       failures  fail/s  records  lost  exact  BPF ns/hit* | deep: failures  records  frames  exact  BPF ns/hit*")
+    for arm in arms:
+        s, d = R["storm"][arm]["storm"], R["storm"][arm]["deep"]
+        p(f"  {arm:<8}{s['failures']:>10}{s['failures_per_sec']:>8.0f}{s['records']:>9}{s['lost']:>6}"
+          f"{'yes' if s['exact'] else 'NO':>7}{fmt(s['bpf_ns_per_hit']):>13} |"
+          f"{d['failures']:>16}{d['records']:>9}{d['frames_max']:>8}{'yes' if d['exact'] else 'NO':>7}"
+          f"{fmt(d['bpf_ns_per_hit']):>13}")
+    p("  failures: the app's counter, before each raise; wrk saw %s responses 500 (requests in flight at the end "
+      "are not counted by wrk)" % ", ".join(f"{R['storm'][a]['storm']['wrk_500s']} ({a})" for a in arms))
+    p("  * BPF time of the phase minus its non-matching runs at the healthy-load ns/run, per failure")
+
+    p("")
+    p("tracer process      idle %2d s: CPU     RSS | storm: CPU     RSS  peak RSS (VmHWM)" % CFG["idle_secs"])
+    for arm in arms:
+        i, s = R["storm"][arm]["idle"], R["storm"][arm]["storm"]
+        p(f"  {arm:<23}{i['cpu_pct']:>10.2f}%{i['rss_kb'] / 1024:>6.1f} MB |{s['tracer_cpu_pct']:>10.1f}%"
+          f"{s['tracer_rss_kb'] / 1024:>6.1f} MB{max(i['hwm_kb'], s['tracer_hwm_kb']) / 1024:>7.1f} MB")
+
+    p("")
+    p("targets")
+    for t in R["targets"]:
+        p(f"  {t['verdict']:<5} {t['what']}: {t['value']}")
+    return "\n".join(L)
+
+
+def estimate(R):
+    """The raise probe's expected cost per healthy request from its parts:
+    runs per request x (uprobe trap, from the raise loop) + BPF time."""
+    h, lp = R["http"]["arms"], R["loop"]["arms"]
+    if "raise" not in h or "trap_ns_per_run" not in lp.get("raise", {}):
+        return None
+    r = h["raise"]
+    untraced_us = 1e6 / h["untraced"]["median_rps"]  # one saturated worker: CPU time per request
+    us = r["runs_per_request"] * lp["raise"]["trap_ns_per_run"] / 1000 + r["bpf_us_per_request"]
+    return {"runs_per_request": r["runs_per_request"], "trap_ns_per_run": lp["raise"]["trap_ns_per_run"],
+            "bpf_us_per_request": r["bpf_us_per_request"], "us_per_request": round(us, 2),
+            "untraced_us_per_request": round(untraced_us, 1), "pct": round(us / untraced_us * 100, 1),
+            "expected_ratio": round(untraced_us / (untraced_us + us), 3)}
+
+
+def judge(R):
+    out = []
+
+    def add(what, value, ok):
+        out.append({"what": what, "value": value, "verdict": verdict(ok) if ok is not None else "INFO"})
+    for arm in R["arms"]:
+        a = R["attach"][arm]
+        add(f"start -> attached < {TARGETS['attach_ms']} ms ({arm})",
+            f"median {a['median_ms']} ms, max {a['max_ms']} ms", a["max_ms"] < TARGETS["attach_ms"])
+    h = R["http"]["arms"]
+    noise = max(0.02, R["http"]["untraced_spread"])
+    if "assert" in h:
+        add("assert probe: 0 probe runs per healthy request", f"{h['assert']['probe_runs']} runs over "
+            f"{h['assert']['requests']} requests (kernel run_cnt {h['assert']['kernel_run_cnt']})",
+            h["assert"]["probe_runs"] == 0)
+        add("assert probe: traced/untraced throughput 1.00 within noise",
+            f"{h['assert']['ratio_median']:.3f} (noise: untraced spread {R['http']['untraced_spread'] * 100:.1f}%)",
+            abs(h["assert"]["ratio_median"] - 1) <= noise)
+    r = h["raise"]
+    e = R.get("estimate")
+    add("raise probe: cost on healthy requests (reported, no target)",
+        f"{r['runs_per_request']:.2f} runs/req, measured ratio {r['ratio_median']:.3f}"
+        + (f", expected from the parts {e['expected_ratio']:.3f} ({e['us_per_request']:.2f} us/req, "
+           f"{e['pct']:.1f}% of the worker's CPU)" if e else ""), None)
+    lr = R["loop"]["arms"]["raise"]["bpf_ns_per_run"]
+    ns = [x for x in (r["bpf_ns_per_run"], lr) if x is not None]
+    add(f"raise probe: BPF ns per non-matching run <= {TARGETS['nonmatch_bpf_ns']}",
+        f"{r['bpf_ns_per_run']} ns on healthy FastAPI requests, {lr} ns for ValueError (raise loop)",
+        bool(ns) and max(ns) <= TARGETS["nonmatch_bpf_ns"])
+    for arm in R["arms"]:
+        deep = max(R["hits"][arm].values(), key=lambda d: d["depth"])
+        sd = R["storm"][arm]["deep"]
+        add(f"BPF ns per captured hit, {deep['frames']}-frame stack <= {TARGETS['hit_bpf_ns']} ({arm})",
+            f"{deep['bpf_ns_per_hit']} ns (hit loop); {sd['bpf_ns_per_hit']} ns estimated in the deep storm",
+            deep["bpf_ns_per_hit"] is not None and deep["bpf_ns_per_hit"] <= TARGETS["hit_bpf_ns"])
+        s = R["storm"][arm]["storm"]
+        add(f"storm: 0 lost, records == failures ({arm})",
+            f"{s['records']} records + {s['lost']} lost vs {s['failures']} failures at {s['failures_per_sec']:.0f}/s",
+            s["lost"] == 0 and s["records"] == s["failures"])
+        hwm = max(R["storm"][arm]["idle"]["hwm_kb"], s["tracer_hwm_kb"]) / 1024
+        add(f"tracer RSS < {TARGETS['rss_mb']} MB ({arm})", f"peak {hwm:.1f} MB (VmHWM)", hwm < TARGETS["rss_mb"])
+    return out
+
+
+# --------------------------------------------------------------------------
+
+def preflight():
+    if os.geteuid() != 0:
+        raise BenchError("run as root (BPF, uprobes, kernel.bpf_stats_enabled)")
+    for what, ok in (("build/sessiontrace (make all)", TRACER.exists()),
+                     ("/sys/kernel/btf/vmlinux", Path("/sys/kernel/btf/vmlinux").exists()),
+                     (PYTHON, os.access(PYTHON, os.X_OK)),
+                     ("wrk", subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode == 0),
+                     ("bpftool", subprocess.run(["sh", "-c", "command -v bpftool"], capture_output=True).returncode == 0),
+                     ("taskset", subprocess.run(["sh", "-c", "command -v taskset"], capture_output=True).returncode == 0)):
+        if not ok:
+            raise BenchError(f"missing: {what}")
+
+
+def main():
+    preflight()
+    WORK.mkdir(parents=True, exist_ok=True)
+    old_stats = STATS_SYSCTL.read_text().strip()
+    started = time.monotonic()
+    servers = []
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_term)
+    try:
+        STATS_SYSCTL.write_text("1\n")
+        R = {"machine": machine(), "config": dict(CFG, quick=QUICK), "targets_def": TARGETS}
+        probe_flag = tracer_has_probe_flag()
+        arms = ["raise", "assert"] if probe_flag else ["raise"]
+        log(f"sessiontrace bench: {TRACER}; probes to measure: {', '.join(arms)}"
+            + (" (QUICK)" if QUICK else ""))
+        healthy = Server("healthy_app", "healthy")
+        storm = Server("storm_app", "storm")
+        servers += [healthy, storm]
+        healthy.wait_ready("/healthy")
+        storm.wait_ready("/count")
+
+        log("attach latency")
+        R["attach"], R["dropped"] = bench_attach(healthy, arms, probe_flag)
+        R["arms"] = arms
+        log("healthy throughput")
+        R["http"] = bench_http(healthy, arms, probe_flag)
+        log("raise/catch loop")
+        R["loop"] = bench_loop(arms, probe_flag)
+        log("captured hits (hit loop)")
+        R["hits"] = {}
+        for arm in arms:
+            R["hits"][arm] = bench_hits(arm, probe_flag, R["loop"]["arms"]["raise"]["bpf_ns_per_run"])
+        log("storm")
+        R["storm"] = {}
+        for arm in arms:
+            nonmatch = R["http"]["arms"][arm]["bpf_ns_per_run"]
+            R["storm"][arm] = bench_storm(storm, arm, probe_flag, nonmatch)
+        R["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+        R["elapsed_s"] = round(time.monotonic() - started, 1)
+        R["estimate"] = estimate(R)
+        R["targets"] = judge(R)
+        text = report(R)
+        print(text)
+        print(f"\n(total {R['elapsed_s']} s; machine-readable: {RESULTS.relative_to(REPO)})")
+        RESULTS.write_text(json.dumps(R, indent=1) + "\n")
+        return 0
+    except BenchError as e:
+        log(f"bench: error: {e}")
+        return 1
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cleanup()
+        for s in servers:
+            if s.log is not subprocess.DEVNULL:
+                s.log.close()
+        try:
+            STATS_SYSCTL.write_text(old_stats + "\n")
+        except OSError as e:
+            log(f"bench: could not restore kernel.bpf_stats_enabled={old_stats}: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -92,6 +92,20 @@ struct st_py_layout {
 	__s16 code_adaptive;      /* co_code_adaptive (3.11+) */
 	__s16 code_code;          /* co_code (<=3.10) */
 	__s16 pad2;
+	/* remote object reader (user/pyobj.c, user/diagnose.c): user space only */
+	__s16 code_argcount;      /* co_argcount (int) */
+	__s16 code_varnames;      /* co_varnames (<=3.10) | co_localsplusnames: args first */
+	__s16 type_name;          /* tp_name (const char *) */
+	__s16 type_dict;          /* tp_dict: "__module__" of heap types */
+	__s16 type_mro;           /* tp_mro (tuple) */
+	__s16 ht_qualname;        /* PyHeapTypeObject.ht_qualname */
+	__s16 list_items;         /* PyListObject.ob_item (PyObject **) */
+	__s16 cell_ref;           /* PyCellObject.ob_ref */
+	__s16 long_digits;        /* first 30-bit digit of an int */
+	__s16 long_tag;           /* 3.12+: lv_tag (ndigits << 3 | sign), else -1: ob_size */
+	__u16 tpflags_managed_dict; /* Py_TPFLAGS_MANAGED_DICT (3.11+), else 0 */
+	__s16 module_dict;        /* PyModuleObject.md_dict */
+	__s32 interp_modules;     /* PyInterpreterState.modules | .imports.modules (sys.modules) */
 };
 
 /* Per traced process (BPF map "targets", key: tgid as seen by the host). */

@@ -14,6 +14,7 @@
 #endif
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_interp.h"
+#include "internal/pycore_moduleobject.h"
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_dict.h"
 #include "internal/pycore_object.h"
@@ -189,6 +190,37 @@ int main(void)
 #endif
 	F("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
 	F("code_linetable", offsetof(PyCodeObject, co_linetable));
+	F("code_argcount", offsetof(PyCodeObject, co_argcount));
+#if PY_VERSION_HEX >= 0x030b0000
+	/* 3.11 folded co_varnames into co_localsplusnames (arguments still first) */
+	F("code_varnames", offsetof(PyCodeObject, co_localsplusnames));
+#else
+	F("code_varnames", offsetof(PyCodeObject, co_varnames));
+#endif
+	F("type_name", offsetof(PyTypeObject, tp_name));
+	F("type_dict", offsetof(PyTypeObject, tp_dict));
+	F("type_mro", offsetof(PyTypeObject, tp_mro));
+	F("ht_qualname", offsetof(PyHeapTypeObject, ht_qualname));
+	F("list_items", offsetof(PyListObject, ob_item));
+	F("cell_ref", offsetof(PyCellObject, ob_ref));
+#if PY_VERSION_HEX >= 0x030c0000
+	F("long_digits", offsetof(PyLongObject, long_value.ob_digit));
+	F("long_tag", offsetof(PyLongObject, long_value.lv_tag));
+#else
+	F("long_digits", offsetof(PyLongObject, ob_digit));
+	F("long_tag", -1);
+#endif
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	F("tpflags_managed_dict", Py_TPFLAGS_MANAGED_DICT);
+#else
+	F("tpflags_managed_dict", 0);
+#endif
+	F("module_dict", offsetof(PyModuleObject, md_dict));
+#if PY_VERSION_HEX >= 0x030c0000
+	F("interp_modules", offsetof(PyInterpreterState, imports.modules));
+#else
+	F("interp_modules", offsetof(PyInterpreterState, modules));
+#endif
 	printf("\t},\n");
 	return 0;
 }

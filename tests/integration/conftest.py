@@ -280,17 +280,18 @@ class CookieClient:
 
 class Server:
     def __init__(self, interp: Interp, module: str, log_path: Path,
-                 argv: Optional[List[str]] = None):
+                 argv: Optional[List[str]] = None, python_flags: Optional[List[str]] = None):
         """``argv``: a whole command line instead of plain uvicorn; ``{port}``,
         ``{python}`` and ``{apps}`` in it are filled in (gunicorn, --workers,
-        unshare wrappers)."""
+        unshare wrappers). ``python_flags``: interpreter options before
+        ``-m uvicorn`` (e.g. ``["-O"]``)."""
         self.interp = interp
         self.module = module
         self.port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "wb")
         if argv is None:
-            cmd = [interp.python, "-m", "uvicorn", f"{module}:app",
+            cmd = [interp.python] + list(python_flags or []) + ["-m", "uvicorn", f"{module}:app",
                    "--host", "127.0.0.1", "--port", str(self.port),
                    "--app-dir", str(APPS), "--no-access-log"] + interp.uvicorn_flags()
         else:
@@ -358,9 +359,10 @@ class Servers:
         self.tmp_path = tmp_path
         self.all: List[Server] = []
 
-    def start(self, interp: Interp, module: str, argv: Optional[List[str]] = None) -> Server:
+    def start(self, interp: Interp, module: str, argv: Optional[List[str]] = None,
+              python_flags: Optional[List[str]] = None) -> Server:
         n = len(self.all)
-        s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log", argv)
+        s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log", argv, python_flags)
         self.all.append(s)
         s.wait_ready()
         return s

@@ -90,7 +90,7 @@ static void test_agrees_and_catches_mismatch(void **state)
 	assert_true(start != 0);
 	n = debugoffsets__check(child, start - elfsym__base_vaddr(e) + si.value, t->version_hex,
 				t->layout, err, sizeof(err));
-	assert_int_equal(n, 25);
+	assert_int_equal(n, 32);
 
 	bad = *t->layout;
 	bad.frame_previous += 8;

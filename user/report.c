@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "diagnose.h"
 #include "jsonw.h"
 #include "props.h"
 #include "pystr.h"
@@ -19,6 +20,7 @@ struct report {
 	FILE *console;
 	int json_fd;
 	struct strbuf json, text;
+	struct diagnose *diag;
 };
 
 /* Library code around the application: never the "accessor". */
@@ -45,6 +47,11 @@ struct report *report__new(FILE *console, int json_fd)
 
 	if (!r)
 		return NULL;
+	r->diag = diagnose__new();
+	if (!r->diag) {
+		free(r);
+		return NULL;
+	}
 	r->console = console;
 	r->json_fd = json_fd;
 	strbuf_init(&r->json);
@@ -58,6 +65,7 @@ void report__free(struct report *r)
 		return;
 	strbuf_free(&r->json);
 	strbuf_free(&r->text);
+	diagnose__free(r->diag);
 	free(r);
 }
 
@@ -81,22 +89,32 @@ static void decode(const struct st_str_hdr *h, const char *data, size_t cap, str
 	out->len = pystr_to_utf8(data, n, h->kind, out->s, sizeof(out->s), &out->truncated);
 }
 
+/*
+ * ev->ts_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns). A record is never from
+ * the future: a value beyond now (a corrupt record) is shown as now.
+ */
 static void format_ts(const struct st_event *ev, char *buf, size_t sz)
 {
 	struct timespec mono, real;
-	long long ns;
+	unsigned long long now_mono, ts, age, real_ns, ns;
 	time_t sec;
 	struct tm tm;
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
-	ns = (long long)real.tv_sec * 1000000000LL + real.tv_nsec -
-	     ((long long)mono.tv_sec * 1000000000LL + mono.tv_nsec) + (long long)ev->ts_ns;
-	sec = ns / 1000000000LL;
-	gmtime_r(&sec, &tm);
-	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+	now_mono = (unsigned long long)mono.tv_sec * 1000000000ULL + (unsigned long long)mono.tv_nsec;
+	real_ns = (unsigned long long)real.tv_sec * 1000000000ULL + (unsigned long long)real.tv_nsec;
+	ts = ev->ts_ns <= now_mono ? ev->ts_ns : now_mono;
+	age = now_mono - ts;
+	ns = age <= real_ns ? real_ns - age : 0;
+	sec = (time_t)(ns / 1000000000ULL);
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(buf, sz, "1970-01-01T00:00:00.000000Z");
+		return;
+	}
+	snprintf(buf, sz, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)((ns % 1000000000LL) / 1000));
+		 (unsigned)((ns % 1000000000ULL) / 1000));
 }
 
 static void json_key(struct strbuf *sb, const char *key, const struct dstr *d)
@@ -160,15 +178,161 @@ static bool raised_by_property(const struct frame_info *top, const char *name)
 	       (!dot || !strncmp(fn, "HTTPConnection.", strlen("HTTPConnection.")));
 }
 
+/* Append a string literal (its length known at compile time). */
+#define ADD_LIT(sb, lit) strbuf_add(sb, lit, sizeof(lit) - 1)
+
+static void json_cstr(struct strbuf *sb, const char *s)
+{
+	json_add_str(sb, s, strlen(s));
+}
+
+static void json_diagnosis(struct strbuf *j, const struct diagnosis *dg)
+{
+	unsigned i;
+
+	ADD_LIT(j, ",\"app\":");
+	if (dg->serving >= 0 && (unsigned)dg->serving < dg->napps) {
+		const struct diag_app *a = &dg->apps[dg->serving];
+
+		ADD_LIT(j, "{\"class\":");
+		json_cstr(j, a->name);
+		ADD_LIT(j, ",\"mount\":");
+		json_cstr(j, a->mount);
+		strbuf_addc(j, '}');
+	} else {
+		ADD_LIT(j, "null");
+	}
+	ADD_LIT(j, ",\"route\":");
+	json_cstr(j, dg->route);
+	ADD_LIT(j, ",\"apps\":[");
+	for (i = 0; i < dg->napps; i++) {
+		if (i)
+			strbuf_addc(j, ',');
+		ADD_LIT(j, "{\"class\":");
+		json_cstr(j, dg->apps[i].name);
+		ADD_LIT(j, ",\"mount\":");
+		json_cstr(j, dg->apps[i].mount);
+		strbuf_addf(j, ",\"built\":%s}", dg->apps[i].built ? "true" : "false");
+	}
+	ADD_LIT(j, "],\"middleware\":[");
+	for (i = 0; i < dg->nmw; i++) {
+		if (i)
+			strbuf_addc(j, ',');
+		json_cstr(j, dg->mw[i].name);
+	}
+	strbuf_addc(j, ']');
+	if (dg->mw_truncated)
+		ADD_LIT(j, ",\"middleware_truncated\":true");
+	ADD_LIT(j, ",\"read_in\":");
+	if (!dg->app_known || dg->touched < 0)
+		ADD_LIT(j, "null");
+	else if ((unsigned)dg->touched < dg->nmw)
+		json_cstr(j, dg->mw[dg->touched].name);
+	else
+		ADD_LIT(j, "\"router\"");
+	/* where the needed middleware is, when not on this path */
+	ADD_LIT(j, ",\"installed_on\":");
+	if (dg->elsewhere != DIAG_WHERE_NONE) {
+		ADD_LIT(j, "{\"class\":");
+		json_cstr(j, dg->elsewhere_app);
+		ADD_LIT(j, ",\"mount\":");
+		json_cstr(j, dg->elsewhere_mount);
+		strbuf_addc(j, '}');
+	} else {
+		ADD_LIT(j, "null");
+	}
+	ADD_LIT(j, ",\"cause\":");
+	json_cstr(j, diagnose__cause_name(dg->cause));
+	ADD_LIT(j, ",\"hint\":");
+	json_cstr(j, dg->hint);
+}
+
+static void text_cstr(struct strbuf *x, const char *s)
+{
+	term_add_str(x, s, strlen(s));
+}
+
+/* The middleware stack as the request met it, where the property was read. */
+static void text_diagnosis(struct strbuf *x, const struct diagnosis *dg, const char *prop,
+			   const struct frame_info *frames, unsigned n)
+{
+	const char *need = diagnose__required_name(dg->prop);
+	char here[512];
+	unsigned i;
+	int app = -1;
+
+	ADD_LIT(x, "\n  cause:    ");
+	text_cstr(x, diagnose__cause_name(dg->cause));
+	ADD_LIT(x, "\n  hint:     ");
+	text_cstr(x, dg->hint);
+	ADD_LIT(x, "\n  route:    ");
+	text_cstr(x, dg->route);
+	if (!dg->app_known)
+		return;
+	here[0] = 0;
+	if (dg->touched_frame >= 0 && (unsigned)dg->touched_frame < n) {
+		const struct frame_info *f = &frames[dg->touched_frame];
+
+		snprintf(here, sizeof(here), " (%s, %s:%d)", f->function, f->file, f->line);
+	}
+	ADD_LIT(x, "\n  middleware (outermost first):");
+	for (i = 0; i <= dg->nmw; i++) {
+		const struct diag_mw *m = i < dg->nmw ? &dg->mw[i] : NULL;
+
+		if (m && (int)m->app != app) {
+			const struct diag_app *a = &dg->apps[m->app];
+
+			app = m->app;
+			ADD_LIT(x, "\n    app ");
+			text_cstr(x, a->name);
+			if (a->mount[0]) {
+				ADD_LIT(x, " mounted at ");
+				text_cstr(x, a->mount);
+			}
+			if ((int)m->app == dg->serving)
+				ADD_LIT(x, " (serving this request)");
+			if (!a->built)
+				ADD_LIT(x, " (not started: stack from user_middleware)");
+		}
+		ADD_LIT(x, "\n      ");
+		if (m) {
+			text_cstr(x, m->name);
+			if (m->mount)
+				ADD_LIT(x, " [Mount middleware]");
+			if ((int)i == dg->required)
+				strbuf_addf(x, "   <== %s", need);
+		} else {
+			ADD_LIT(x, "router -> endpoint");
+		}
+		if ((int)i == dg->touched) {
+			strbuf_addf(x, "   <-- request.%s read here", prop);
+			term_add_str(x, here, strlen(here));
+		}
+	}
+	if (dg->mw_truncated)
+		ADD_LIT(x, "\n      ... (chain not fully read)");
+	if (dg->required < 0) {
+		strbuf_addf(x, "\n    no %s on this path", need);
+		if (dg->elsewhere != DIAG_WHERE_NONE) {
+			ADD_LIT(x, "; installed on the ");
+			text_cstr(x, dg->elsewhere_app);
+			ADD_LIT(x, " app at '");
+			text_cstr(x, dg->elsewhere_mount);
+			strbuf_addc(x, '\'');
+		}
+	}
+}
+
 int report__event(struct report *r, struct target *t, const struct st_event *ev)
 {
+	static struct diagnosis dg;
 	static struct dstr msg, type, method, path, root, client;
 	struct frame_info frames[ST_MAX_FRAMES];
 	struct strbuf *j = &r->json, *x = &r->text;
 	unsigned i, n = ev->nframes < ST_MAX_FRAMES ? ev->nframes : ST_MAX_FRAMES;
 	int accessor = -1, err = 0;
 	const char *prop, *exc_type;
-	bool req = ev->flags & ST_EV_REQUEST;
+	bool req;
 	char ts[64], comm[sizeof(ev->comm) + 1];
 
 	format_ts(ev, ts, sizeof(ts));
@@ -180,6 +344,8 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	decode(&ev->path_h, ev->path, sizeof(ev->path), &path);
 	decode(&ev->root_h, ev->root, sizeof(ev->root), &root);
 	decode(&ev->client_h, ev->client, sizeof(ev->client), &client);
+	/* a scope without a path (a Request built by hand) is no request */
+	req = (ev->flags & ST_EV_REQUEST) && path.present;
 	if ((ev->flags & ST_EV_CLIENT) && client.present) {
 		char port[16];
 		int pn = snprintf(port, sizeof(port), ":%u", ev->client_port);
@@ -224,6 +390,9 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		msg.truncated = false;
 	}
 	exc_type = ev->exc_kind == ST_EXC_KEYERROR ? "KeyError" : "AssertionError";
+	err = diagnose__event(r->diag, t, ev, frames, n, &dg);
+	if (err)
+		return err;
 
 	strbuf_reset(j);
 	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"ns_pid\":%d,\"tid\":%u,\"comm\":", ts,
@@ -266,6 +435,7 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		json_frame(j, &frames[accessor]);
 	else
 		strbuf_add(j, "null", 4);
+	json_diagnosis(j, &dg);
 	strbuf_add(j, "}\n", 2);
 	if (j->oom)
 		return -ENOMEM;
@@ -305,6 +475,7 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	} else {
 		strbuf_add(x, "unknown", 7);
 	}
+	text_diagnosis(x, &dg, prop, frames, n);
 	strbuf_add(x, "\n  Traceback (most recent call last):\n", 38);
 	if (ev->flags & ST_EV_FRAMES_TRUNCATED)
 		strbuf_addf(x, "    ... outer frames beyond %d not captured\n", ST_MAX_FRAMES);

@@ -45,6 +45,17 @@ int pysyms__raise_entry(const struct elfsym *e, bool use_names, struct raise_ent
 	struct elfsym_info si;
 	size_t na, nb, i, j, k, nshared = 0;
 
+	/*
+	 * Where GCC split the body off (3.13), the entry only checks that the
+	 * type is an exception class and jumps to the .part.0; other callers
+	 * (_PyErr_SetKeyError, under python -O) call the .part.0 directly. The
+	 * .part.0 sees every raise.
+	 */
+	if (use_names && !elfsym__find(e, "_PyErr_SetObject.part.0", &si)) {
+		out->vaddr = si.value;
+		out->name = "_PyErr_SetObject.part.0";
+		return 0;
+	}
 	if (use_names && !elfsym__find(e, "_PyErr_SetObject", &si)) {
 		out->vaddr = si.value;
 		out->name = "_PyErr_SetObject";

@@ -465,7 +465,7 @@ static long walk_cb(__u32 i, struct walk_ctx *w)
  * tstate, request scope from the top frame's self. Runs only for real hits.
  */
 static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, __u64 tstate,
-				    __u64 exc, __u64 msg, __u32 kind, __u32 pattern)
+				    __u64 exc, __u64 msg, __u32 kind, __u32 pattern, __u64 top_instr)
 {
 	const struct st_py_layout *L = &t->layout;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -496,6 +496,8 @@ static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, _
 	w.t = t;
 	w.ev = ev;
 	bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
+	if (top_instr && w.n)
+		ev->frames[0].instr = top_instr;
 	if (w.frame && w.n >= ST_MAX_FRAMES)
 		ev->flags |= ST_EV_FRAMES_TRUNCATED;
 	ev->nframes = w.n;
@@ -554,8 +556,42 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
 	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
 		return 0;
-	capture(t, pid_tgid, (__u64)tstate, exc, msg, kind, p);
+	capture(t, pid_tgid, (__u64)tstate, exc, msg, kind, p, 0);
 	return 0;
+}
+
+/*
+ * A general-purpose register by its x86 encoding number; 0 for none. The
+ * registers are copied first: the verifier refuses a computed offset into
+ * the context, which is what a switch over its fields compiles to.
+ */
+#define REG_SLOT(reg) (offsetof(struct pt_regs, reg) / 8)
+static __always_inline __u64 reg_value(struct pt_regs *ctx, __s32 r)
+{
+	__u64 regs[sizeof(struct pt_regs) / 8];
+	__u32 k;
+
+	switch (r) {
+	case 0: k = REG_SLOT(ax); break;
+	case 1: k = REG_SLOT(cx); break;
+	case 2: k = REG_SLOT(dx); break;
+	case 3: k = REG_SLOT(bx); break;
+	case 5: k = REG_SLOT(bp); break;
+	case 6: k = REG_SLOT(si); break;
+	case 7: k = REG_SLOT(di); break;
+	case 8: k = REG_SLOT(r8); break;
+	case 9: k = REG_SLOT(r9); break;
+	case 10: k = REG_SLOT(r10); break;
+	case 11: k = REG_SLOT(r11); break;
+	case 12: k = REG_SLOT(r12); break;
+	case 13: k = REG_SLOT(r13); break;
+	case 14: k = REG_SLOT(r14); break;
+	case 15: k = REG_SLOT(r15); break;
+	default: return 0; /* none, or rsp */
+	}
+	if (k >= sizeof(regs) / 8 || bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		return 0;
+	return regs[k];
 }
 
 struct tstate_ctx {
@@ -579,10 +615,11 @@ static long tstate_cb(__u32 i, struct tstate_ctx *c)
  * First instruction of the LOAD_ASSERTION_ERROR handler in the eval loop:
  * runs only when an assert statement fails, so healthy requests never get
  * here. No arguments: the thread state is the main interpreter's one whose
- * thread_id (pthread_self) is this thread's fs base. The message is not
- * built yet and the top frame's instruction pointer is the instruction
- * before (3.11+ store it at the start of the handler): user space decides
- * from the top frame's code object whether this is a request property.
+ * thread_id (pthread_self) is this thread's fs base. 3.11+ store the current
+ * instruction to the frame only after this point: it is read from the
+ * register the handler stores it from (user/opcodes.c finds which). The
+ * message is not built yet: user space decides from the top frame's code
+ * object whether this is a request property.
  */
 SEC("uprobe")
 int BPF_KPROBE(assert_probe)
@@ -613,7 +650,8 @@ int BPF_KPROBE(assert_probe)
 	bpf_loop(ST_MAX_THREADS, tstate_cb, &c, 0);
 	if (!c.found)
 		return 0;
-	capture(t, pid_tgid, c.found, 0, 0, ST_EXC_ASSERT, ST_NPROPS);
+	capture(t, pid_tgid, c.found, 0, 0, ST_EXC_ASSERT, ST_NPROPS,
+		reg_value(ctx, t->assert_ip_reg));
 	return 0;
 }
 

@@ -119,6 +119,14 @@ struct st_target {
 	__u32 kinds;              /* bit per enum st_prop to report */
 	__u32 probe;              /* enum st_probe_kind: which program reports this process */
 	__u64 runtime;            /* &_PyRuntime (assert probe) */
+	/*
+	 * Assert probe, 3.11+: the register (x86 encoding number, 0-15) that
+	 * holds the current instruction at the handler's first instruction: the
+	 * handler stores it to the frame only after the probe. -1: the frame's
+	 * own field is current (<= 3.10).
+	 */
+	__s32 assert_ip_reg;
+	__u32 pad0;
 	struct st_py_layout layout;
 };
 

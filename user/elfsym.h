@@ -30,5 +30,33 @@ int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *of
 bool elfsym__in_section(const struct elfsym *e, uint64_t vaddr, const char *prefix);
 /* Read len bytes of the file at link-time address vaddr (within one segment). */
 int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len);
+/* Whether vaddr lies in an executable PT_LOAD segment. */
+bool elfsym__is_code(const struct elfsym *e, uint64_t vaddr);
+/*
+ * A local symbol GCC may number: "name" or "name.<digits>" (static data in a
+ * function, e.g. opcode_targets.0), in .symtab. 0, -ENOENT, or -EEXIST if
+ * several match.
+ */
+int elfsym__find_numbered(const struct elfsym *e, const char *name, struct elfsym_info *out);
+
+/* Dynamic relocations (.rela.dyn) of the kinds user code needs. */
+struct elfsym_relocs {
+	struct elfsym_rel { uint64_t offset, addend; } *relative; /* R_X86_64_RELATIVE, by offset */
+	size_t nrelative;
+};
+int elfsym__relocs(const struct elfsym *e, struct elfsym_relocs *out);
+void elfsym__relocs_free(struct elfsym_relocs *r);
+/* The slot vaddr's addend, when an R_X86_64_RELATIVE relocation fills it: 0 or -ENOENT. */
+int elfsym__relative_at(const struct elfsym_relocs *r, uint64_t vaddr, uint64_t *addend);
+/* Whether an R_X86_64_GLOB_DAT/64 relocation fills the slot at vaddr with symbol name. */
+bool elfsym__got_names(const struct elfsym *e, uint64_t vaddr, const char *name);
+/*
+ * Allocated, non-executable PROGBITS sections (.rodata, .data.rel.ro, ...):
+ * calls fn with each one's link-time address and contents until fn returns
+ * non-zero, which is returned.
+ */
+int elfsym__for_each_data(const struct elfsym *e,
+			  int (*fn)(uint64_t vaddr, const void *data, size_t size, void *ctx),
+			  void *ctx);
 
 #endif

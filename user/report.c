@@ -358,7 +358,11 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	if (ev->pattern > ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR)
 		return 1;
 	for (i = 0; i < n; i++) {
-		target__frame(t, &ev->frames[i], &frames[i]);
+		struct st_frame f = ev->frames[i];
+
+		if (i == 0 && ev->pattern == ST_NPROPS)
+			target__assert_raise_site(t, &f);
+		target__frame(t, &f, &frames[i]);
 		if (accessor < 0 && !report__is_framework_file(frames[i].file))
 			accessor = i;
 	}

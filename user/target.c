@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "debugoffsets.h"
 #include "elfsym.h"
+#include "opcodes.h"
 #include "linetable.h"
 #include "log.h"
 #include "pylayout.h"
@@ -191,8 +192,26 @@ static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u
 /* Where the LOAD_ASSERTION_ERROR handler starts, validated (user/opcodes.c). */
 static int assert_handler(struct target *t, const struct elfsym *e)
 {
-	snprintf(t->assert_why, sizeof(t->assert_why), "assert handler finder not built yet");
-	return -ENOTSUP;
+	unsigned minor = (t->version_hex >> 16) & 0xff;
+	struct assert_handler h;
+	int err;
+
+	/* <= 3.10 keep f_lasti current before dispatching; later ones store it in the handler */
+	err = opcodes__assert_handler(e, minor, minor >= 11 ? t->layout->frame_instr : -1, true, &h,
+				      t->assert_why, sizeof(t->assert_why));
+	if (err)
+		return err;
+	t->bpf.assert_ip_reg = h.ip_reg;
+	if (elfsym__vaddr_to_offset(e, h.handler, &t->assert_offset)) {
+		snprintf(t->assert_why, sizeof(t->assert_why), "handler 0x%llx outside the file",
+			 (unsigned long long)h.handler);
+		return -ENOENT;
+	}
+	pr_debug("pid %d: LOAD_ASSERTION_ERROR handler at 0x%llx (file offset 0x%llx), "
+		 "opcode_targets at 0x%llx%s\n", t->pid, (unsigned long long)h.handler,
+		 (unsigned long long)t->assert_offset, (unsigned long long)h.table,
+		 h.by_symbol ? " (.symtab)" : " (by shape)");
+	return 0;
 }
 
 /*
@@ -241,6 +260,7 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	}
 	t->pid = pid;
 	t->pidfd = -1;
+	t->bpf.assert_ip_reg = -1;
 	ret = read_start_time(pid, &t->start_time);
 	if (ret) {
 		seterr(err, errsz, "pid %d: no such process", pid);
@@ -539,4 +559,32 @@ void target__frame(struct target *t, const struct st_frame *f, struct frame_info
 		return;
 	out->line = linetable_addr2line(t->version_hex, c->linetable, c->linetable_len,
 					c->firstlineno, (int)addrq);
+}
+
+/*
+ * The assert probe stops at LOAD_ASSERTION_ERROR, while Python's traceback
+ * names the RAISE_VARARGS 1 that follows (3.12 and 3.13 give the two other
+ * lines for a multi-line assert). For `assert cond, CONSTANT`, which is how
+ * every request property asserts, it is a fixed number of code units later
+ * (LOAD_CONST, then CALL with its caches; 3.11 also PRECALL): move there
+ * when the code unit there really is RAISE_VARARGS 1.
+ */
+void target__assert_raise_site(struct target *t, struct st_frame *f)
+{
+	static const struct { unsigned minor, units; __u8 op; } site[] = {
+		{ 11, 9, 130 }, { 12, 6, 130 }, { 13, 6, 101 },
+	};
+	unsigned minor = (t->version_hex >> 16) & 0xff;
+	__u8 cu[2];
+	size_t i;
+
+	for (i = 0; i < sizeof(site) / sizeof(site[0]); i++) {
+		if (site[i].minor != minor)
+			continue;
+		if (!f->instr || remote__read(t->pid, f->instr + site[i].units * 2, cu, sizeof(cu)) ||
+		    cu[0] != site[i].op || cu[1] != 1)
+			return;
+		f->instr += site[i].units * 2;
+		return;
+	}
 }

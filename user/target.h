@@ -55,5 +55,7 @@ void target__free(struct target *t);
 void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out);
 /* true while the same process (not a reused pid) is alive. */
 bool target__alive(const struct target *t);
+/* Assert probe: move the top frame from LOAD_ASSERTION_ERROR to its raise. */
+void target__assert_raise_site(struct target *t, struct st_frame *f);
 
 #endif

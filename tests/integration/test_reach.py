@@ -51,14 +51,19 @@ def stripped_interp(request, tmp_path):
     return interp, copy
 
 
-def test_stripped_libpython(stripped_interp, tracers, servers):
+@pytest.mark.parametrize("probe", ["assert", "raise"])
+def test_stripped_libpython(stripped_interp, tracers, servers, probe):
+    """Both probes on a stripped copy: the assert probe finds opcode_targets
+    by its shape, the raise probe _PyErr_SetObject (3.13: by the jump its
+    exported callers share)."""
     interp, copy = stripped_interp
     s = servers.start(interp, "mw_no_session")
     maps = mapped_files(s.pid)
     assert str(copy) in maps, f"server does not map the stripped copy {copy}: {sorted(maps)}"
     raise_frame = session_raise_frame(interp)
 
-    t = tracers.start([s])
+    t = tracers.start([s], extra=["--probe", probe])
+    assert t.wait_attached(s.pid, interp.tracer_version, probe=probe) == probe
     tag = uuid.uuid4().hex[:8]
     paths = [f"/stripped/{i}/{tag}" for i in range(4)]
     for p in paths:

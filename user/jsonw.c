@@ -109,14 +109,7 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	va_end(ap2);
 }
 
-/*
- * Decode one UTF-8 character from s[0..n), n >= 1. Returns its length and
- * sets *cp; for an ill-formed sequence returns the length of its maximal
- * subpart (>= 1: the bytes that one U+FFFD replaces) and sets *cp = -1.
- * Well-formed sequences are exactly those of Unicode Table 3-7: no
- * overlongs, no surrogates, nothing above U+10FFFF.
- */
-static size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
+size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t need, i;

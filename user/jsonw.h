@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * @buf is NULL until the first append, and always NUL-terminated after it.
@@ -66,5 +67,14 @@ void json_add_str(struct strbuf *sb, const char *s, size_t n);
  * @s == NULL appends nothing.
  */
 void term_add_str(struct strbuf *sb, const char *s, size_t n);
+
+/*
+ * Decode one UTF-8 character from s[0..n), n >= 1. Returns its length and
+ * sets *cp; for an ill-formed sequence returns the length of its maximal
+ * subpart (>= 1: the bytes that one U+FFFD replaces) and sets *cp = -1.
+ * Well-formed sequences are exactly those of Unicode Table 3-7: no
+ * overlongs, no surrogates, nothing above U+10FFFF.
+ */
+size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp);
 
 #endif /* JSONW_H */

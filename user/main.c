@@ -18,10 +18,12 @@
 #include <bpf/libbpf.h>
 #include "discover.h"
 #include "log.h"
+#include "metrics.h"
 #include "probe.h"
 #include "props.h"
 #include "report.h"
 #include "target.h"
+#include "version.h"
 
 #define MAX_PIDS    256  /* -p options */
 #define MAX_TARGETS 1024 /* processes traced at once */
@@ -32,7 +34,8 @@
 #define ANCESTORS   8    /* parent levels searched for a server */
 
 static const char usage[] =
-"Usage: sessiontrace [-p PID]... [-j FILE] [-d SEC] [-k LIST] [-P MODE] [-q] [-v]\n"
+"Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
+"                    [-q] [-v]\n"
 "\n"
 "Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
 "for every 'SessionMiddleware must be installed to access request.session'\n"
@@ -46,6 +49,11 @@ static const char usage[] =
 "Options:\n"
 "  -p, --pid PID       trace this process only (repeatable)\n"
 "  -j, --json FILE     append one JSON object per hit to FILE (created 0600)\n"
+"  -m, --metrics [ADDR:]PORT\n"
+"                      serve Prometheus metrics on http://ADDR:PORT/metrics; a bare\n"
+"                      PORT listens on 127.0.0.1 only; [::1]:PORT for IPv6\n"
+"      --max-series N  at most N label sets of sessiontrace_assertions_total\n"
+"                      (default 1000); hits beyond them go to one overflow series\n"
 "  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
@@ -57,6 +65,7 @@ static const char usage[] =
 "                      where it validates, raise elsewhere\n"
 "  -q, --quiet         no human report on stdout\n"
 "  -v, --verbose       debug messages, including libbpf's\n"
+"  -V, --version       print the version\n"
 "  -h, --help          this text\n"
 "\n"
 "Examples:\n"
@@ -64,6 +73,7 @@ static const char usage[] =
 "  sudo sessiontrace -p $(pgrep -f 'uvicorn main:app')\n"
 "  sudo sessiontrace -p 4242 -p 4243 -j /var/log/sessiontrace.jsonl -q\n"
 "  sudo sessiontrace -k session -d 60\n"
+"  sudo sessiontrace -q -j /var/log/sessiontrace.jsonl -m 9464   # + /metrics on loopback\n"
 "\n"
 "Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
 "be traced, 1 on other errors.\n";
@@ -77,9 +87,12 @@ struct options {
 	int verbose;
 	unsigned kinds; /* bit per enum st_prop */
 	int probe;      /* enum st_probe_kind, or PROBE_AUTO */
+	const char *metrics; /* -m */
+	long max_series;
 };
 
 #define PROBE_AUTO -1
+#define OPT_MAX_SERIES 256
 
 struct pending {
 	pid_t pid;
@@ -94,6 +107,7 @@ struct state {
 	struct options *o;
 	struct probe *probe;
 	struct report *report;
+	struct metrics *metrics;
 	struct target *targets[MAX_TARGETS];
 	int ntargets;
 	struct pending pending[MAX_PENDING];
@@ -149,6 +163,12 @@ static void on_event(void *ctx, const struct st_event *ev)
 		return;
 	}
 	st.records++;
+	if (st.metrics) {
+		struct report_labels l;
+
+		report__labels(st.report, &l);
+		metrics__hit(st.metrics, t->service, l.route, l.method, l.cause);
+	}
 	if (err && st.write_errors++ == 0)
 		pr_warn("failed to write a JSON record: %s (records keep being counted)\n",
 			strerror(-err));
@@ -206,13 +226,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "probe", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	long v;
 	int c, i;
 
-	while ((c = getopt_long(argc, argv, "p:j:d:k:P:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:j:m:d:k:P:qvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_long(optarg, 1, INT_MAX, &v)) {
@@ -231,6 +254,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'j':
 			o->json = optarg;
 			break;
+		case 'm':
+			o->metrics = optarg;
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_long(optarg, 1, METRICS_MAX_SERIES, &v)) {
+				fprintf(stderr, "sessiontrace: invalid --max-series '%s' (1 to %d)\n",
+					optarg, METRICS_MAX_SERIES);
+				return -EINVAL;
+			}
+			o->max_series = v;
+			break;
+		case 'V':
+			printf("sessiontrace %s\n", ST_VERSION);
+			exit(0);
 		case 'd':
 			if (parse_long(optarg, 1, 365L * 24 * 3600, &v)) {
 				fprintf(stderr, "sessiontrace: invalid duration '%s' (seconds, >= 1)\n",
@@ -530,6 +567,18 @@ static void on_proc(void *ctx, const struct st_proc_event *ev)
 	}
 }
 
+/* Scrape time, on the HTTP thread: BPF counters are read from the map. */
+static void metrics_health(struct metrics_health *h, void *ctx)
+{
+	__u64 cnt[ST_NCOUNTERS];
+
+	h->attached = (unsigned long long)__atomic_load_n(&st.ntargets, __ATOMIC_RELAXED);
+	if (st.probe && !probe__counters(st.probe, cnt)) {
+		h->lost = cnt[ST_C_LOST];
+		h->hits = cnt[ST_C_HITS];
+	}
+}
+
 static int scan_one(pid_t pid, void *ctx)
 {
 	if (pid != getpid())
@@ -554,6 +603,11 @@ int main(int argc, char **argv)
 		return 2;
 	st.o = &o;
 	st.discover = o.npids == 0;
+	/* Blocked before any thread starts (the metrics server): the signalfd gets them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	log__set_level(o.verbose >= 1 ? LOG_DEBUG : LOG_WARN);
 	libbpf_set_print(libbpf_print);
 
@@ -573,10 +627,16 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if (o.metrics) {
+		st.metrics = metrics__new(o.max_series ? (size_t)o.max_series : METRICS_DEFAULT_SERIES);
+		if (!st.metrics)
+			goto cleanup;
+		if (metrics__serve(st.metrics, o.metrics, metrics_health, NULL, errbuf, sizeof(errbuf))) {
+			fprintf(stderr, "sessiontrace: %s\n", errbuf);
+			ret = 2;
+			goto cleanup;
+		}
+	}
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0) {
 		pr_warn("signalfd: %s\n", strerror(errno));
@@ -677,6 +737,9 @@ cleanup:
 		for (i = 0; i < st.ntargets; i++)
 			probe__detach(st.probe, st.targets[i]);
 	}
+	/* before the probe: scrapes read its counters */
+	metrics__free(st.metrics);
+	st.metrics = NULL;
 	for (i = 0; i < st.ntargets; i++)
 		target__free(st.targets[i]);
 	for (i = 0; i < o.npids; i++)

@@ -21,6 +21,7 @@ struct report {
 	int json_fd;
 	struct strbuf json, text;
 	struct diagnose *diag;
+	struct report_labels labels;
 };
 
 /* Library code around the application: never the "accessor". */
@@ -440,6 +441,9 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	else
 		strbuf_add(j, "null", 4);
 	json_diagnosis(j, &dg);
+	r->labels.route = dg.route;
+	r->labels.method = req && method.present ? method.s : "";
+	r->labels.cause = diagnose__cause_name(dg.cause);
 	strbuf_add(j, "}\n", 2);
 	if (j->oom)
 		return -ENOMEM;
@@ -497,4 +501,9 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		fflush(r->console);
 	}
 	return err;
+}
+
+void report__labels(const struct report *r, struct report_labels *out)
+{
+	*out = r->labels;
 }

@@ -20,6 +20,14 @@ struct report *report__new(FILE *console, int json_fd);
 int report__event(struct report *r, struct target *t, const struct st_event *ev);
 void report__free(struct report *r);
 
+/* The metric labels of the last record reported (valid until the next event). */
+struct report_labels {
+	const char *route;  /* route template, or a bounded placeholder */
+	const char *method; /* as the client sent it ("" without a request) */
+	const char *cause;
+};
+void report__labels(const struct report *r, struct report_labels *out);
+
 /* True when a file belongs to the frameworks, not to the application. */
 bool report__is_framework_file(const char *file);
 

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The Prometheus exposition pieces (user/promfmt.c) and the bounded series
+ * table (user/metrics.c): exact expected text, table-driven.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "metrics.h"
+#include "promfmt.h"
+
+static const struct {
+	const char *in;
+	size_t n; /* 0: strlen(in) */
+	const char *want;
+} label_rows[] = {
+	{ "", 0, "" },
+	{ "/items/{id}", 0, "/items/{id}" },
+	{ "a\\b", 0, "a\\\\b" },
+	{ "say \"hi\"", 0, "say \\\"hi\\\"" },
+	{ "line1\nline2", 0, "line1\\nline2" },
+	{ "tab\tcr\r", 0, "tab\tcr\r" },             /* only \\ \" \n are escaped */
+	{ "caf\xc3\xa9 \xe4\xb8\xad", 0, "caf\xc3\xa9 \xe4\xb8\xad" },
+	{ "bad\xff", 0, "bad\xef\xbf\xbd" },           /* invalid byte -> U+FFFD */
+	{ "\xc0\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd" },  /* overlong: two maximal subparts */
+	{ "\xe2\x82", 0, "\xef\xbf\xbd" },             /* truncated sequence: one */
+	{ "\xed\xa0\x80", 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+	{ "a\0b", 3, "a\0b" },                         /* NUL kept, length-driven */
+	{ "\\\"\n", 0, "\\\\\\\"\\n" },
+};
+
+static void test_label_values(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(label_rows) / sizeof(label_rows[0]); i++) {
+		struct strbuf sb;
+		size_t n = label_rows[i].n ? label_rows[i].n : strlen(label_rows[i].in);
+		size_t wn = label_rows[i].n ? n : strlen(label_rows[i].want);
+
+		strbuf_init(&sb);
+		prom_add_label_value(&sb, label_rows[i].in, n);
+		if (wn == 0) {
+			assert_true(sb.len == 0);
+		} else {
+			assert_non_null(sb.buf);
+			if (sb.len != wn || memcmp(sb.buf, label_rows[i].want, wn))
+				fail_msg("row %zu: got '%.*s'", i, (int)sb.len, sb.buf);
+		}
+		strbuf_free(&sb);
+	}
+}
+
+static void test_samples(void **state)
+{
+	static const char *const keys[] = { "service", "route", "method", "cause" };
+	const char *vals[] = { "main:app", "/a/\"{x}\"", "", "missing_middleware" };
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	prom_add_header(&sb, "x_total", "counter", "Help with \\ and\nnewline.");
+	prom_add_sample(&sb, "x_total", keys, vals, 4, 42);
+	prom_add_sample(&sb, "y", NULL, NULL, 0, 0);
+	assert_string_equal(sb.buf,
+		"# HELP x_total Help with \\\\ and\\nnewline.\n"
+		"# TYPE x_total counter\n"
+		"x_total{service=\"main:app\",route=\"/a/\\\"{x}\\\"\",method=\"\","
+		"cause=\"missing_middleware\"} 42\n"
+		"y 0\n");
+	strbuf_free(&sb);
+}
+
+static unsigned long long sample(const char *text, const char *series)
+{
+	const char *p = strstr(text, series);
+
+	if (!p)
+		return 0;
+	return strtoull(p + strlen(series), NULL, 10);
+}
+
+/* The cap: label sets beyond it go to the overflow series; the sum is exact. */
+static void test_series_cap(void **state)
+{
+	struct metrics *m = metrics__new(3);
+	char route[32], *text;
+	size_t len;
+	int i;
+
+	assert_non_null(m);
+	for (i = 0; i < 1000; i++) {
+		snprintf(route, sizeof(route), "/r/%d", i % 10);
+		metrics__hit(m, "svc", route, i % 2 ? "GET" : "BREW", "missing_middleware");
+	}
+	assert_int_equal(metrics__nseries(m), 3);
+	text = metrics__render(m, &len);
+	assert_non_null(text);
+	/* first three label sets: /r/0 BREW->OTHER, /r/1 GET, /r/2 OTHER; 100 hits each */
+	assert_int_equal(sample(text, "{service=\"svc\",route=\"/r/0\",method=\"OTHER\","
+				"cause=\"missing_middleware\"} "), 100);
+	assert_int_equal(sample(text, "{service=\"svc\",route=\"/r/1\",method=\"GET\","
+				"cause=\"missing_middleware\"} "), 100);
+	assert_int_equal(sample(text, "{service=\"__overflow__\",route=\"__overflow__\","
+				"method=\"__overflow__\",cause=\"__overflow__\"} "), 700);
+	assert_null(strstr(text, "BREW"));
+	assert_null(strstr(text, "__lost__"));
+	free(text);
+	metrics__free(m);
+}
+
+static const struct {
+	const char *spec, *host;
+	unsigned port;
+	int ret;
+} addr_rows[] = {
+	{ "9464", "127.0.0.1", 9464, 0 },
+	{ "0.0.0.0:9464", "0.0.0.0", 9464, 0 },
+	{ "127.0.0.2:1", "127.0.0.2", 1, 0 },
+	{ "[::1]:9464", "::1", 9464, 0 },
+	{ "localhost:65535", "localhost", 65535, 0 },
+	{ "", NULL, 0, -1 },
+	{ "0", NULL, 0, -1 },
+	{ "65536", NULL, 0, -1 },
+	{ "99999", NULL, 0, -1 },
+	{ "-1", NULL, 0, -1 },
+	{ "+80", NULL, 0, -1 },
+	{ "80x", NULL, 0, -1 },
+	{ ":9464", NULL, 0, -1 },
+	{ "host:", NULL, 0, -1 },
+	{ "::1:9464", NULL, 0, -1 },
+	{ "[::1]9464", NULL, 0, -1 },
+	{ "[]:9464", NULL, 0, -1 },
+	{ "foo:bar", NULL, 0, -1 },
+	{ "1234567", NULL, 0, -1 },
+};
+
+static void test_parse_addr(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(addr_rows) / sizeof(addr_rows[0]); i++) {
+		char host[64] = "";
+		unsigned port = 0;
+		int ret = metrics__parse_addr(addr_rows[i].spec, host, sizeof(host), &port);
+
+		if ((ret == 0) != (addr_rows[i].ret == 0))
+			fail_msg("'%s': returned %d", addr_rows[i].spec, ret);
+		if (ret)
+			continue;
+		assert_string_equal(host, addr_rows[i].host);
+		assert_int_equal(port, addr_rows[i].port);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_label_values),
+		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_series_cap),
+		cmocka_unit_test(test_parse_addr),
+	};
+
+	return cmocka_run_group_tests_name("promfmt", tests, NULL, NULL);
+}

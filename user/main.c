@@ -11,17 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <cap-ng.h>
 #include "discover.h"
+#include "jsonlog.h"
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
 #include "props.h"
 #include "report.h"
+#include "summary.h"
 #include "target.h"
 #include "version.h"
 
@@ -36,6 +40,7 @@
 static const char usage[] =
 "Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
 "                    [-q] [-v]\n"
+"       sessiontrace report [--format text|json] FILE...   (see report --help)\n"
 "\n"
 "Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
 "for every 'SessionMiddleware must be installed to access request.session'\n"
@@ -48,7 +53,12 @@ static const char usage[] =
 "\n"
 "Options:\n"
 "  -p, --pid PID       trace this process only (repeatable)\n"
-"  -j, --json FILE     append one JSON object per hit to FILE (created 0600)\n"
+"  -j, --json FILE     append one JSON object per hit to FILE (created 0600);\n"
+"                      SIGHUP reopens it (logrotate)\n"
+"      --json-max-size SIZE\n"
+"                      rotate FILE to FILE.1, FILE.2, ... before it passes SIZE\n"
+"                      bytes (k, M, G suffixes; default: no rotation)\n"
+"      --json-keep N   rotated files kept (default 5)\n"
 "  -m, --metrics [ADDR:]PORT\n"
 "                      serve Prometheus metrics on http://ADDR:PORT/metrics; a bare\n"
 "                      PORT listens on 127.0.0.1 only; [::1]:PORT for IPv6\n"
@@ -88,11 +98,15 @@ struct options {
 	unsigned kinds; /* bit per enum st_prop */
 	int probe;      /* enum st_probe_kind, or PROBE_AUTO */
 	const char *metrics; /* -m */
+	unsigned long long json_max_size;
+	long json_keep;
 	long max_series;
 };
 
 #define PROBE_AUTO -1
 #define OPT_MAX_SERIES 256
+#define OPT_JSON_MAX_SIZE 257
+#define OPT_JSON_KEEP 258
 
 struct pending {
 	pid_t pid;
@@ -114,6 +128,8 @@ struct state {
 	int npending;
 	bool discover;
 	unsigned long long records, write_errors, not_hits, stale, traced;
+	bool write_failing;
+	struct jsonlog *json;
 };
 
 static struct state st;
@@ -169,9 +185,18 @@ static void on_event(void *ctx, const struct st_event *ev)
 		report__labels(st.report, &l);
 		metrics__hit(st.metrics, t->service, l.route, l.method, l.cause);
 	}
-	if (err && st.write_errors++ == 0)
-		pr_warn("failed to write a JSON record: %s (records keep being counted)\n",
-			strerror(-err));
+	if (err) {
+		/* once per failing streak, not once per record */
+		if (!st.write_failing)
+			pr_warn("cannot write records to %s: %s (hits are still counted; retrying "
+				"with each record)\n", st.o->json, strerror(-err));
+		st.write_failing = true;
+		st.write_errors++;
+	} else if (st.write_failing) {
+		st.write_failing = false;
+		pr_warn("writing records to %s again (%llu not written so far)\n", st.o->json,
+			st.write_errors);
+	}
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -226,6 +251,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "probe", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "json-max-size", required_argument, NULL, OPT_JSON_MAX_SIZE },
+		{ "json-keep", required_argument, NULL, OPT_JSON_KEEP },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 		{ "version", no_argument, NULL, 'V' },
@@ -253,6 +280,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'j':
 			o->json = optarg;
+			break;
+		case OPT_JSON_MAX_SIZE:
+			if (jsonlog__parse_size(optarg, &o->json_max_size)) {
+				fprintf(stderr, "sessiontrace: invalid --json-max-size '%s' (bytes, "
+					"or with k, M, G)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_JSON_KEEP:
+			if (parse_long(optarg, 1, JSONLOG_MAX_KEEP, &v)) {
+				fprintf(stderr, "sessiontrace: invalid --json-keep '%s' (1 to %d)\n",
+					optarg, JSONLOG_MAX_KEEP);
+				return -EINVAL;
+			}
+			o->json_keep = v;
 			break;
 		case 'm':
 			o->metrics = optarg;
@@ -315,26 +357,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static int open_json(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-	struct stat sb;
-
-	if (fd < 0) {
-		fprintf(stderr, "sessiontrace: cannot open %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		fprintf(stderr, "sessiontrace: %s is not a regular file\n", path);
-		close(fd);
-		return -1;
-	}
-	if (sb.st_mode & 077)
-		pr_warn("%s is readable by others (mode %03o); records contain request paths\n",
-			path, sb.st_mode & 0777);
-	return fd;
 }
 
 static void drop_target(int i, const char *why)
@@ -579,6 +601,34 @@ static void metrics_health(struct metrics_health *h, void *ctx)
 	}
 }
 
+/*
+ * With -p every probe is attached by now. What the rest of the run does
+ * (read the targets' memory, read the BPF maps and ring buffer through the
+ * descriptors already open, write records, serve metrics, close the links)
+ * needs only CAP_SYS_PTRACE, for process_vm_readv on processes whose
+ * capabilities we would no longer have. Everything else goes, also from the
+ * bounding set, and no_new_privs keeps it gone.
+ */
+static int drop_privileges(void)
+{
+	capng_select_t what;
+
+	if (capng_get_caps_process())
+		return -EPERM;
+	/* the bounding set can only shrink with CAP_SETPCAP (systemd may not give it) */
+	what = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) ? CAPNG_SELECT_BOTH
+								    : CAPNG_SELECT_CAPS;
+	capng_clear(what);
+	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+		     (what == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0), CAP_SYS_PTRACE);
+	if (capng_apply(what))
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	pr_debug("capabilities dropped: only CAP_SYS_PTRACE is left\n");
+	return 0;
+}
+
 static int scan_one(pid_t pid, void *ctx)
 {
 	if (pid != getpid())
@@ -593,12 +643,14 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	__u64 cnt[ST_NCOUNTERS];
 	struct target *given[MAX_PIDS] = {};
-	int sfd = -1, json_fd = -1, ret = 1, err, i;
+	int sfd = -1, ret = 1, err, i;
 	long long start, deadline = 0;
 	char errbuf[512];
 	bool stop = false;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return summary__main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &o))
 		return 2;
 	st.o = &o;
@@ -607,6 +659,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	log__set_level(o.verbose >= 1 ? LOG_DEBUG : LOG_WARN);
 	libbpf_set_print(libbpf_print);
@@ -621,8 +674,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.json) {
-		json_fd = open_json(o.json);
-		if (json_fd < 0) {
+		st.json = jsonlog__open(o.json, o.json_max_size,
+					o.json_keep ? (unsigned)o.json_keep : JSONLOG_DEFAULT_KEEP,
+					errbuf, sizeof(errbuf));
+		if (!st.json) {
+			fprintf(stderr, "sessiontrace: %s\n", errbuf);
 			ret = 2;
 			goto cleanup;
 		}
@@ -642,7 +698,7 @@ int main(int argc, char **argv)
 		pr_warn("signalfd: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	st.report = report__new(o.quiet ? NULL : stdout, json_fd);
+	st.report = report__new(o.quiet ? NULL : stdout, st.json);
 	if (!st.report)
 		goto cleanup;
 	st.probe = probe__new(on_event, NULL);
@@ -659,6 +715,8 @@ int main(int argc, char **argv)
 		}
 		given[i] = NULL;
 	}
+	if (!st.discover && (err = drop_privileges()))
+		pr_warn("could not drop capabilities after attaching: %s\n", strerror(-err));
 	if (st.discover) {
 		/* Watch first, then scan: a server starting in between is not missed. */
 		if (probe__watch_processes(st.probe, on_proc))
@@ -716,8 +774,14 @@ int main(int argc, char **argv)
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo != SIGHUP)
 				stop = true;
+			else if (st.json && (err = jsonlog__reopen(st.json)))
+				pr_warn("SIGHUP: cannot reopen %s: %s\n", o.json, strerror(-err));
+			else if (st.json)
+				pr_debug("SIGHUP: reopened %s\n", o.json);
 		}
 	}
 	/* Records already in the ring buffer belong to this run. */
@@ -734,6 +798,9 @@ cleanup:
 				(unsigned long long)cnt[ST_C_HITS],
 				(unsigned long long)cnt[ST_C_ASSERTS],
 				(unsigned long long)cnt[ST_C_RUNS], st.traced);
+		if (ret == 0 && st.write_errors)
+			fprintf(stderr, "sessiontrace: %llu of the %llu records could not be written to "
+				"%s\n", st.write_errors, st.records, o.json);
 		for (i = 0; i < st.ntargets; i++)
 			probe__detach(st.probe, st.targets[i]);
 	}
@@ -746,8 +813,7 @@ cleanup:
 		target__free(given[i]);
 	probe__free(st.probe);
 	report__free(st.report);
-	if (json_fd >= 0)
-		close(json_fd);
+	jsonlog__close(st.json);
 	if (sfd >= 0)
 		close(sfd);
 	return ret;

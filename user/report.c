@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "diagnose.h"
+#include "jsonlog.h"
 #include "jsonw.h"
 #include "props.h"
 #include "pystr.h"
@@ -18,7 +19,7 @@
 
 struct report {
 	FILE *console;
-	int json_fd;
+	struct jsonlog *out;
 	struct strbuf json, text;
 	struct diagnose *diag;
 	struct report_labels labels;
@@ -42,7 +43,7 @@ bool report__is_framework_file(const char *file)
 	return false;
 }
 
-struct report *report__new(FILE *console, int json_fd)
+struct report *report__new(FILE *console, struct jsonlog *json)
 {
 	struct report *r = calloc(1, sizeof(*r));
 
@@ -54,7 +55,7 @@ struct report *report__new(FILE *console, int json_fd)
 		return NULL;
 	}
 	r->console = console;
-	r->json_fd = json_fd;
+	r->out = json;
 	strbuf_init(&r->json);
 	strbuf_init(&r->text);
 	return r;
@@ -145,23 +146,6 @@ static void text_str(struct strbuf *sb, const struct dstr *d)
 	if (d->truncated)
 		strbuf_add(sb, "...[truncated]", 14);
 }
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 
 /*
  * A KeyError('session') (python -O) is the failure only when raised by the
@@ -447,8 +431,8 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	strbuf_add(j, "}\n", 2);
 	if (j->oom)
 		return -ENOMEM;
-	if (r->json_fd >= 0)
-		err = write_all(r->json_fd, j->buf, j->len);
+	if (r->out)
+		err = jsonlog__write(r->out, j->buf, j->len);
 
 	if (!r->console)
 		return err;

@@ -9,9 +9,10 @@
 
 struct report;
 struct target;
+struct jsonlog;
 
-/* console: stream for the human report, or NULL (-q); json_fd: -1 for none. */
-struct report *report__new(FILE *console, int json_fd);
+/* console: stream for the human report, or NULL (-q); json: the records file, or NULL. */
+struct report *report__new(FILE *console, struct jsonlog *json);
 /*
  * 0 when reported; 1 when the event is not a hit after all (a KeyError not
  * raised by the request property itself) and nothing was written; -errno

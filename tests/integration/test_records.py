@@ -1,0 +1,148 @@
+"""The forensic records file under operations (issue 5): size rotation under
+load, SIGHUP reopen after a logrotate-style move, a full disk, and
+``sessiontrace report`` over the result. Real servers first, then the tracer."""
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import INTERPRETERS, TRACER_BIN, http_request
+
+
+@pytest.fixture
+def debian():
+    return INTERPRETERS["debian-3.11"].require()
+
+
+def fail_many(port, paths, nthreads=3):
+    errors = []
+
+    def run(k):
+        for p in paths[k::nthreads]:
+            try:
+                if http_request(port, p).status != 500:
+                    errors.append(p)
+            except OSError as e:
+                errors.append((p, str(e)))
+
+    ths = [threading.Thread(target=run, args=(k,)) for k in range(nthreads)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    assert not errors, errors[:5]
+
+
+def record_files(base):
+    return [p for p in base.parent.iterdir()
+            if p.name == base.name or re.fullmatch(re.escape(base.name) + r"\.\d+", p.name)]
+
+
+def read_all(files):
+    recs = []
+    for f in files:
+        with open(f, "rb") as fh:
+            for line in fh:
+                recs.append(json.loads(line.decode("utf-8", errors="strict")))
+    return recs
+
+
+def test_rotation_under_load(debian, tracers, servers, tmp_path):
+    s = servers.start(debian, "mw_no_session")
+    base = tmp_path / "rot" / "records.jsonl"
+    base.parent.mkdir()
+    t = tracers.spawn(["-p", str(s.pid), "-q", "-j", str(base), "--json-max-size", "64k",
+                       "--json-keep", "200"], base)
+    t.wait_attached(s.pid, debian.tracer_version)
+    paths = [f"/rot/{i}" for i in range(600)]
+    fail_many(s.port, paths)
+    deadline = time.time() + 30
+    while time.time() < deadline and len(read_all(record_files(base))) < len(paths):
+        time.sleep(0.2)
+    t.send(signal.SIGINT)
+    assert t.wait() == 0
+    files = record_files(base)
+    assert len(files) > 10, files
+    for f in files:
+        st = os.stat(f)
+        assert stat.S_IMODE(st.st_mode) == 0o600, f
+        assert st.st_size <= 64 * 1024, (f, st.st_size)
+    recs = read_all(files)
+    assert sorted(r["request"]["path"] for r in recs) == sorted(paths)
+
+    # sessiontrace report over all of them, in any order
+    out = subprocess.run([str(TRACER_BIN), "report", "--format", "json"] + [str(f) for f in files],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["records"] == 600 and rep["invalid_lines"] == 0
+    assert rep["by_cause"][0]["cause"] == "missing_middleware" and rep["by_cause"][0]["count"] == 600
+    assert rep["by_service"] == [{"service": "mw_no_session:app", "count": 600,
+                                  "first_seen": rep["first_seen"], "last_seen": rep["last_seen"]}]
+    acc = recs[0]["accessor"]
+    assert [(a["accessor"], a["count"]) for a in rep["by_accessor"]] == \
+        [(f"{acc['function']} ({acc['file']}:{acc['line']})", 600)]
+    assert sum(r["count"] for r in rep["by_route"]) == 600
+    text = subprocess.run([str(TRACER_BIN), "report"] + [str(f) for f in files],
+                          capture_output=True, text=True, timeout=60)
+    assert text.returncode == 0 and text.stdout.startswith("600 records, first "), text.stdout[:300]
+    assert "missing_middleware" in text.stdout and "fix: " in text.stdout
+
+
+def test_sighup_reopens(debian, tracers, servers, tmp_path):
+    s = servers.start(debian, "mw_no_session")
+    t = tracers.start([s])
+    base = t.json_path
+    fail_many(s.port, [f"/before/{i}" for i in range(5)], 1)
+    t.wait_records(5)
+    moved = base.with_name(base.name + ".old")
+    os.rename(base, moved)
+    t.send(signal.SIGHUP)
+    time.sleep(0.5)
+    fail_many(s.port, [f"/after/{i}" for i in range(4)], 1)
+    deadline = time.time() + 10
+    while time.time() < deadline and (not base.exists() or len(base.read_bytes().splitlines()) < 4):
+        time.sleep(0.1)
+    assert t.proc.poll() is None, "SIGHUP stopped the tracer"
+    recs = t.stop()
+    assert sorted(r["request"]["path"] for r in recs) == sorted(f"/after/{i}" for i in range(4))
+    old = read_all([moved])
+    assert sorted(r["request"]["path"] for r in old) == sorted(f"/before/{i}" for i in range(5))
+
+
+def test_disk_full(debian, tracers, servers, tmp_path):
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+    try:
+        s = servers.start(debian, "mw_no_session")
+        path = mnt / "records.jsonl"
+        t = tracers.spawn(["-p", str(s.pid), "-q", "-j", str(path)], path)
+        t.wait_attached(s.pid, debian.tracer_version)
+        n = 60
+        fail_many(s.port, [f"/full/{i}" for i in range(n)], 2)
+        t.wait_line(r"sessiontrace: cannot write records to .*No space left on device.*", 15)
+        time.sleep(1)
+        assert t.proc.poll() is None
+        t.send(signal.SIGINT)
+        assert t.wait() == 0
+        err = t.stderr_lines()
+        assert len([l for l in err if "cannot write records" in l]) == 1, err
+        m = re.search(r"exiting: (\d+) records, (\d+) lost, (\d+) hits", "\n".join(err))
+        assert m and int(m.group(1)) == n and int(m.group(3)) == n, err
+        m = re.search(r"(\d+) of the (\d+) records could not be written", "\n".join(err))
+        assert m and int(m.group(2)) == n, err
+        written = read_all([path])  # every line whole and valid
+        assert len(written) + int(m.group(1)) == n, (len(written), m.group(0))
+        assert len(written) > 0
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

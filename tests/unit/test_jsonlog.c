@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The records file (user/jsonlog.c): size parsing, rotation that never splits
+ * a record nor loses one, reopen after a move; and the `report` summary
+ * (user/summary.c) over crafted lines.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "jsonlog.h"
+#include "summary.h"
+
+static const struct {
+	const char *in;
+	unsigned long long want;
+	int ret;
+} size_rows[] = {
+	{ "1", 1, 0 }, { "4096", 4096, 0 }, { "16k", 16384, 0 }, { "16K", 16384, 0 },
+	{ "64M", 64ULL << 20, 0 }, { "2G", 2ULL << 30, 0 },
+	{ "0", 0, -EINVAL }, { "", 0, -EINVAL }, { "k", 0, -EINVAL }, { "-1", 0, -EINVAL },
+	{ "12kb", 0, -EINVAL }, { "1T", 0, -EINVAL }, { " 1", 0, -EINVAL },
+	{ "99999999999999999999", 0, -EINVAL }, { "17179869184G", 0, -EINVAL },
+};
+
+static void test_parse_size(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(size_rows) / sizeof(size_rows[0]); i++) {
+		unsigned long long v = 0;
+		int ret = jsonlog__parse_size(size_rows[i].in, &v);
+
+		if (ret != size_rows[i].ret)
+			fail_msg("'%s': %d", size_rows[i].in, ret);
+		if (!ret)
+			assert_true(v == size_rows[i].want);
+	}
+}
+
+static char dir[] = "/tmp/st-jsonlog-XXXXXX";
+
+static size_t count_lines(const char *path, size_t *bytes, int *mode)
+{
+	FILE *f = fopen(path, "r");
+	struct stat sb;
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return 0;
+	fstat(fileno(f), &sb);
+	*bytes = sb.st_size;
+	*mode = sb.st_mode & 0777;
+	while (getline(&line, &cap, f) > 0) {
+		assert_true(line[strlen(line) - 1] == '\n');
+		assert_true(line[0] == '{');
+		n++;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+static void test_rotation(void **state)
+{
+	char path[256], name[300], rec[128], err[256];
+	struct jsonlog *l;
+	size_t total = 0, bytes, i;
+	int mode, k;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/records.jsonl", dir);
+	l = jsonlog__open(path, 1000, 50, err, sizeof(err));
+	assert_non_null(l);
+	for (i = 0; i < 400; i++) {
+		int n = snprintf(rec, sizeof(rec), "{\"n\":%zu,\"pad\":\"%.*s\"}\n", i,
+				 (int)(i % 40), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+
+		assert_int_equal(jsonlog__write(l, rec, (size_t)n), 0);
+	}
+	jsonlog__close(l);
+	for (k = 0; k <= 50; k++) {
+		if (k)
+			snprintf(name, sizeof(name), "%s.%d", path, k);
+		else
+			snprintf(name, sizeof(name), "%s", path);
+		bytes = 0;
+		i = count_lines(name, &bytes, &mode);
+		if (!i)
+			continue;
+		assert_true(bytes <= 1000);
+		assert_int_equal(mode, 0600);
+		total += i;
+	}
+	assert_int_equal(total, 400); /* keep large enough: none lost */
+
+	/* keep 2: only the newest three files remain, still whole records */
+	snprintf(path, sizeof(path), "%s/small.jsonl", dir);
+	l = jsonlog__open(path, 200, 2, err, sizeof(err));
+	assert_non_null(l);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(jsonlog__write(l, "{\"x\":\"0123456789012345678901234567\"}\n", 37), 0);
+	jsonlog__close(l);
+	snprintf(name, sizeof(name), "%s.3", path);
+	assert_int_equal(access(name, F_OK), -1);
+	snprintf(name, sizeof(name), "%s.2", path);
+	assert_int_equal(count_lines(name, &bytes, &mode), 5);
+}
+
+static void test_reopen(void **state)
+{
+	char path[256], moved[300], err[256];
+	struct jsonlog *l;
+	size_t bytes;
+	int mode;
+
+	snprintf(path, sizeof(path), "%s/hup.jsonl", dir);
+	snprintf(moved, sizeof(moved), "%s.old", path);
+	l = jsonlog__open(path, 0, 5, err, sizeof(err));
+	assert_non_null(l);
+	assert_int_equal(jsonlog__write(l, "{\"a\":1}\n", 8), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(jsonlog__write(l, "{\"a\":2}\n", 8), 0); /* still the moved file */
+	assert_int_equal(jsonlog__reopen(l), 0);
+	assert_int_equal(jsonlog__write(l, "{\"a\":3}\n", 8), 0);
+	jsonlog__close(l);
+	assert_int_equal(count_lines(moved, &bytes, &mode), 2);
+	assert_int_equal(count_lines(path, &bytes, &mode), 1);
+	assert_int_equal(mode, 0600);
+	/* a directory is not a records file */
+	assert_null(jsonlog__open(dir, 0, 5, err, sizeof(err)));
+	assert_non_null(strstr(err, "Is a directory"));
+}
+
+static const char *const lines[] = {
+	"{\"ts\":\"2026-11-24T10:00:02.000000Z\",\"service\":\"a:app\",\"stack\":[],"
+	"\"accessor\":{\"function\":\"Auth.dispatch\",\"file\":\"/app/a.py\",\"line\":22},"
+	"\"route\":\"/account/{uid:int}\",\"cause\":\"middleware_order\",\"hint\":\"swap them\"}\n",
+	"{\"ts\":\"2026-11-24T10:00:01.000000Z\",\"service\":\"a:app\",\"stack\":[],"
+	"\"accessor\":{\"function\":\"Auth.dispatch\",\"file\":\"/app/a.py\",\"line\":22},"
+	"\"route\":\"/account/{uid:int}\",\"cause\":\"middleware_order\",\"hint\":\"swap them\"}\n",
+	"{\"ts\":\"2026-11-24T10:00:03.000000Z\",\"service\":\"b:app\",\"stack\":[],"
+	"\"accessor\":null,\"route\":\"/x\\u001b[31m\",\"cause\":\"missing_middleware\"}\n",
+	"not json\n",
+	"{\"ts\":\"2026-11-24T10:00:04Z\"}\n",                 /* no stack: not a record */
+	"{\"ts\":\"2026-11-24T10:00:04Z\",\"stack\":[]} trailing\n",
+	"\n",
+	"[1,2]\n",
+};
+
+static void test_summary(void **state)
+{
+	struct summary *s = summary__new();
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	assert_non_null(s);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		summary__add_line(s, lines[i], strlen(lines[i]));
+	f = open_memstream(&buf, &len);
+	summary__print_json(s, f);
+	fclose(f);
+	assert_string_equal(buf,
+		"{\"records\":3,\"invalid_lines\":4,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
+		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\","
+		"\"by_cause\":[{\"cause\":\"middleware_order\",\"count\":2,"
+		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\","
+		"\"hint\":\"swap them\"},{\"cause\":\"missing_middleware\",\"count\":1,"
+		"\"first_seen\":\"2026-11-24T10:00:03.000000Z\",\"last_seen\":\"2026-11-24T10:00:03.000000Z\"}],"
+		"\"by_route\":[{\"route\":\"/account/{uid:int}\",\"count\":2,"
+		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\"},"
+		"{\"route\":\"/x\\u001b[31m\",\"count\":1,\"first_seen\":\"2026-11-24T10:00:03.000000Z\","
+		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\"}],"
+		"\"by_accessor\":[{\"accessor\":\"Auth.dispatch (/app/a.py:22)\",\"count\":2,"
+		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\"},"
+		"{\"accessor\":\"<none>\",\"count\":1,\"first_seen\":\"2026-11-24T10:00:03.000000Z\","
+		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\"}],"
+		"\"by_service\":[{\"service\":\"a:app\",\"count\":2,"
+		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\"},"
+		"{\"service\":\"b:app\",\"count\":1,\"first_seen\":\"2026-11-24T10:00:03.000000Z\","
+		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\"}]}\n");
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	summary__print_text(s, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "3 records, first 2026-11-24T10:00:01.000000Z, last "
+				    "2026-11-24T10:00:03.000000Z (4 lines were not records"));
+	assert_null(strchr(buf, '\x1b'));          /* the ESC is neutralized */
+	assert_non_null(strstr(buf, "/x\\x1b[31m"));
+	assert_non_null(strstr(buf, "fix: swap them"));
+	free(buf);
+	summary__free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_reopen),
+		cmocka_unit_test(test_summary),
+	};
+	int ret = cmocka_run_group_tests_name("jsonlog", tests, NULL, NULL);
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (dir[strlen(dir) - 1] != 'X' && system(cmd))
+		ret = 1;
+	return ret;
+}

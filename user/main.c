@@ -701,6 +701,10 @@ int main(int argc, char **argv)
 	st.report = report__new(o.quiet ? NULL : stdout, st.json);
 	if (!st.report)
 		goto cleanup;
+	if (probe__kernel_check(errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "sessiontrace: %s\n", errbuf);
+		goto cleanup;
+	}
 	st.probe = probe__new(on_event, NULL);
 	if (!st.probe)
 		goto cleanup;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -24,6 +25,9 @@ struct attachment {
 	struct bpf_link *link;
 	unsigned refs;
 };
+
+#define BTF_PATH   "/sys/kernel/btf/vmlinux"
+#define UPROBE_PMU "/sys/bus/event_source/devices/uprobe/type"
 
 struct probe {
 	struct sessiontrace_bpf *skel;
@@ -53,6 +57,23 @@ static int on_proc(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct st_proc_event) || !p->proc_fn)
 		return 0;
 	p->proc_fn(p->ctx, data);
+	return 0;
+}
+
+int probe__kernel_check(char *err, size_t errsz)
+{
+	struct stat sb;
+
+	if (stat(BTF_PATH, &sb) || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+		snprintf(err, errsz, "this kernel exposes no BTF (%s): sessiontrace needs a kernel "
+			 "built with CONFIG_DEBUG_INFO_BTF", BTF_PATH);
+		return -ENOTSUP;
+	}
+	if (access(UPROBE_PMU, R_OK)) {
+		snprintf(err, errsz, "this kernel has no uprobe support (%s missing): sessiontrace "
+			 "needs CONFIG_UPROBE_EVENTS", UPROBE_PMU);
+		return -ENOTSUP;
+	}
 	return 0;
 }
 

@@ -14,6 +14,8 @@ typedef void (*probe_event_fn)(void *ctx, const struct st_event *ev);
 typedef void (*probe_proc_fn)(void *ctx, const struct st_proc_event *ev);
 
 /* Opens and loads the BPF object. NULL and errno on failure (message printed). */
+/* Does this kernel have what the probes need (BTF, uprobes)? 0, or a reason in err. */
+int probe__kernel_check(char *err, size_t errsz);
 struct probe *probe__new(probe_event_fn fn, void *ctx);
 /*
  * Adds t to the targets map; attaches the raise probe to its interpreter file

@@ -25,6 +25,7 @@ FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_SRCS_linetable    := user/linetable.c
 FUZZ_SRCS_pystr        := user/pystr.c
 FUZZ_SRCS_jsonw        := user/jsonw.c
+FUZZ_SRCS_promfmt      := user/promfmt.c user/jsonw.c
 FUZZ_SRCS_debugoffsets := user/debugoffsets.c user/remote.c user/pylayout.c
 FUZZ_SRCS_elfsym       := user/elfsym.c user/pysyms.c
 FUZZ_LIBS_elfsym       := -lelf

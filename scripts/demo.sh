@@ -10,6 +10,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 PY=/usr/bin/python3.11
 PORT=${DEMO_PORT:-18765}
+MPORT=${DEMO_METRICS_PORT:-18766}
 OUT=build/demo
 mkdir -p "$OUT"
 rm -f "$OUT/records.jsonl"
@@ -31,8 +32,9 @@ done
 curl -fs "http://127.0.0.1:$PORT/health" >/dev/null || { echo "demo: server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 echo "    server pid $server is up and serving"
 
-echo "==> attaching: build/sessiontrace -p $server -j $OUT/records.jsonl"
-build/sessiontrace -p "$server" -j "$OUT/records.jsonl" >"$OUT/report.txt" 2>"$OUT/tracer.err" &
+echo "==> attaching: build/sessiontrace -p $server -j $OUT/records.jsonl -m $MPORT"
+build/sessiontrace -p "$server" -j "$OUT/records.jsonl" -m "$MPORT" >"$OUT/report.txt" \
+	2>"$OUT/tracer.err" &
 tracer=$!
 for _ in $(seq 100); do
 	grep -q '^attached ' "$OUT/tracer.err" 2>/dev/null && break
@@ -46,6 +48,8 @@ for path in /health /account/1 /health /account/2 "/account/%C3%A9t%C3%A9"; do
 	echo "    GET $path -> $code"
 done
 sleep 0.5
+echo "==> Prometheus metrics (curl http://127.0.0.1:$MPORT/metrics)"
+curl -fs "http://127.0.0.1:$MPORT/metrics" | grep -E '^sessiontrace_(assertions|probe_hits|attached)' || true
 kill -INT "$tracer"
 wait "$tracer" || true
 tracer=""
@@ -62,3 +66,5 @@ r["stack"] = r["stack"][:3] + ["... %d more frames" % (n - 3)]
 print(json.dumps(r, indent=2, ensure_ascii=False))'
 
 echo "==> $(wc -l <"$OUT/records.jsonl") records for 3 failing requests"
+echo "==> build/sessiontrace report $OUT/records.jsonl"
+build/sessiontrace report "$OUT/records.jsonl"

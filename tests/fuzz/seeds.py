@@ -156,6 +156,12 @@ def seeds_pystr_jsonw(outdir, label, L, codes):
         write(outdir, "jsonw", "%s-raw%02d-k%d" % (label, i, kind), bytes((len(raw) // 2 & 0xff,)) + raw)
         u8 = s.encode("utf-8", "surrogatepass")
         write(outdir, "jsonw", "%s-utf8-%02d" % (label, i), bytes((len(u8) // 2 & 0xff,)) + u8)
+        # label values: the same text as a service name or route template would hold it
+        write(outdir, "promfmt", "%s-utf8-%02d" % (label, i), u8)
+        write(outdir, "promfmt", "%s-raw%02d-k%d" % (label, i, kind), raw)
+    for i, route in enumerate(("/items/{item_id:int}", "/api/me", "<unmatched>", 'a"b\\c\nd',
+                               "main:app", "__overflow__")):
+        write(outdir, "promfmt", "%s-route%02d" % (label, i), route.encode())
 
 
 def seeds_debugoffsets(outdir, label, minor):

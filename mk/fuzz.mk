@@ -12,7 +12,7 @@
 .PHONY: fuzz fuzz-short fuzz-build fuzz-seeds
 
 FUZZ_TIME       ?= 300
-FUZZ_SHORT_TIME ?= 10
+FUZZ_SHORT_TIME ?= 6
 FUZZ_DIR        := $(OUT)/fuzz
 FUZZ_CC         := $(CLANG)
 FUZZ_CFLAGS     := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

@@ -687,7 +687,7 @@ int main(int argc, char **argv)
 		st.metrics = metrics__new(o.max_series ? (size_t)o.max_series : METRICS_DEFAULT_SERIES);
 		if (!st.metrics)
 			goto cleanup;
-		if (metrics__serve(st.metrics, o.metrics, metrics_health, NULL, errbuf, sizeof(errbuf))) {
+		if (metrics__listen(st.metrics, o.metrics, errbuf, sizeof(errbuf))) {
 			fprintf(stderr, "sessiontrace: %s\n", errbuf);
 			ret = 2;
 			goto cleanup;
@@ -721,6 +721,11 @@ int main(int argc, char **argv)
 	}
 	if (!st.discover && (err = drop_privileges()))
 		pr_warn("could not drop capabilities after attaching: %s\n", strerror(-err));
+	/* the HTTP thread starts with the capabilities this thread has now */
+	if (st.metrics && metrics__start(st.metrics, metrics_health, NULL, errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "sessiontrace: %s\n", errbuf);
+		goto cleanup;
+	}
 	if (st.discover) {
 		/* Watch first, then scan: a server starting in between is not missed. */
 		if (probe__watch_processes(st.probe, on_proc))

@@ -294,8 +294,7 @@ static int listen_on(const char *host, unsigned port, char *err, size_t errsz)
 	return fd;
 }
 
-int metrics__serve(struct metrics *m, const char *spec, metrics_health_fn health, void *ctx,
-		   char *err, size_t errsz)
+int metrics__listen(struct metrics *m, const char *spec, char *err, size_t errsz)
 {
 	char host[256];
 	unsigned port;
@@ -309,19 +308,27 @@ int metrics__serve(struct metrics *m, const char *spec, metrics_health_fn health
 	fd = listen_on(host, port, err, errsz);
 	if (fd < 0)
 		return fd;
+	m->listen_fd = fd;
+	return 0;
+}
+
+int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char *err,
+		   size_t errsz)
+{
+	if (m->listen_fd < 0) {
+		snprintf(err, errsz, "metrics: not listening");
+		return -EINVAL;
+	}
 	m->health = health;
 	m->health_ctx = ctx;
-	m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0,
-				    NULL, NULL, handle, m,
-				    MHD_OPTION_LISTEN_SOCKET, fd,
+	m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, m,
+				    MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				    MHD_OPTION_END);
 	if (!m->httpd) {
-		close(fd);
-		snprintf(err, errsz, "cannot serve metrics on %s: libmicrohttpd failed to start", spec);
+		snprintf(err, errsz, "cannot serve metrics: libmicrohttpd failed to start");
 		return -EIO;
 	}
-	m->listen_fd = fd; /* MHD does not close a socket it was given */
-	return 0;
+	return 0; /* MHD does not close a socket it was given: metrics__free does */
 }

@@ -44,10 +44,14 @@ char *metrics__render(struct metrics *m, size_t *len);
  */
 int metrics__parse_addr(const char *spec, char *host, size_t hostsz, unsigned *port);
 /*
- * Serve /metrics and / on spec. On failure: -errno and a one-line reason in
- * err. health is called for every scrape.
+ * Two steps, so that a bad address fails before anything is attached and the
+ * HTTP thread starts only after capabilities were dropped (they are per
+ * thread): listen() binds spec (-errno and a one-line reason in err);
+ * start() serves /metrics and / from it on a thread; health is called for
+ * every scrape.
  */
-int metrics__serve(struct metrics *m, const char *spec, metrics_health_fn health, void *ctx,
-		   char *err, size_t errsz);
+int metrics__listen(struct metrics *m, const char *spec, char *err, size_t errsz);
+int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char *err,
+		   size_t errsz);
 
 #endif

@@ -321,7 +321,8 @@ int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char 
 	}
 	m->health = health;
 	m->health_ctx = ctx;
-	m->httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, m,
+	/* epoll where it exists: the tracer may hold more than FD_SETSIZE descriptors */
+	m->httpd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, m,
 				    MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,

@@ -1,6 +1,7 @@
 """Faults (issue 7): the tracer killed mid-storm, a target killed mid-storm,
 the interpreter file replaced on disk, a reused pid, a full ring buffer, and
 a kernel without BTF or uprobes. Servers first, then the tracer."""
+import http.client
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import INTERPRETERS, TRACER_BIN, http_request
+from conftest import INTERPRETERS, TRACER_BIN, free_port, http_request
 
 SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits")
 
@@ -211,7 +212,8 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
     """The tracer is stopped (SIGSTOP) while a storm fills the ring buffer:
     every failure is a hit, and records + lost == hits == failures sent."""
     s = servers.start(debian, "mw_no_session")
-    t = tracers.start([s])
+    mport = free_port()
+    t = tracers.start([s], extra=["-m", str(mport)])
     t.send(signal.SIGSTOP)
     storm = Storm(s.port, "/flood", nthreads=3)
     deadline = time.time() + 90
@@ -221,7 +223,20 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
     sent = storm.stop()
     assert set(storm.statuses) == {500}, storm.statuses
     t.send(signal.SIGCONT)
-    time.sleep(1)
+    # the metrics count every hit: the lost ones in the __lost__ series
+    deadline = time.time() + 60
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", mport, timeout=10)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        conn.close()
+        series = {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'^sessiontrace_assertions_total\{service="([^"]*)",.*\} (\d+)$', text, re.M)}
+        if sum(series.values()) >= sent or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert sum(series.values()) == sent, (series, sent)
+    assert re.search(rf"^sessiontrace_probe_hits_total {sent}$", text, re.M), text
     t.send(signal.SIGINT)
     assert t.wait() == 0
     m = SUMMARY.search("\n".join(t.stderr_lines()))
@@ -229,6 +244,8 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
     assert hits == sent, (hits, sent)
     assert records + lost == hits, (records, lost, hits)
     assert lost > 0, "the ring buffer did not overflow"
+    assert series.get("__lost__") == lost, (series, lost)
+    assert re.search(rf"^sessiontrace_events_lost_total {lost}$", text, re.M), text
     assert len(t.read_records()) == records
 
 

@@ -7,7 +7,7 @@ ARCH       := x86
 CFLAGS     ?= -g -O2
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES   := -Iinclude -Iuser -I$(OUT)
-LIBS       := -lbpf -lelf -lz -lmicrohttpd -ljson-c -lcap-ng -lpthread
+LIBS       := -lbpf -lelf -lz -lmicrohttpd -ljson-c -lcap-ng -lcapstone -lpthread
 # Debian's interpreter: pytest and the app packages are Debian packages.
 PYTEST     ?= /usr/bin/python3 -m pytest
 
@@ -80,9 +80,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
-# Regenerate user/layouts.inc from every CPython's own headers found here.
+# Regenerate user/layouts.inc and user/debugoffsets.inc from every CPython's
+# own headers found here (pyenv, Debian, scripts/rootfs.sh's trees).
 layouts:
 	$(Q)scripts/gen-layouts.sh > user/layouts.inc
+	$(Q)scripts/gen-debugoffsets.sh > user/debugoffsets.inc
 
 clean:
 	$(Q)rm -rf $(OUT)

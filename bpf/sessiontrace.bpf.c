@@ -440,7 +440,7 @@ static long walk_cb(__u32 i, struct walk_ctx *w)
 	owner = L->frame_owner >= 0 ? ((__u8 *)fb)[L->frame_owner & 127] : 0;
 	if (L->tagged)
 		code &= ~3ULL;
-	if (L->frame_owner < 0 || owner != L->owner_cstack) {
+	if (L->frame_owner < 0 || owner < L->owner_cstack) {
 		struct st_frame *f = &w->ev->frames[w->n & (ST_MAX_FRAMES - 1)];
 
 		f->code = code;
@@ -512,6 +512,36 @@ static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, _
 		count(ST_C_LOST);
 }
 
+/*
+ * An AssertionError or KeyError object being raised: if it is a fresh one
+ * with one of our messages (or, for KeyError, property names), capture.
+ * Every "raise exc" of the same object comes here again; only the first
+ * raise has no traceback yet, and that is the frame that failed.
+ */
+static __always_inline void check_raise(const struct st_target *t, __u64 pid_tgid, __u64 tstate,
+					__u64 exc, __u32 kind)
+{
+	const struct st_py_layout *L = &t->layout;
+	__u64 args, msg;
+	int p;
+
+	count(ST_C_ASSERTS);
+	if (kind == ST_EXC_KEYERROR && read_ptr(exc + 8) == t->tuple_type) {
+		args = exc; /* not normalized yet: value is the args tuple */
+	} else {
+		if (read_ptr(exc + L->exc_traceback))
+			return;
+		args = read_ptr(exc + L->exc_args);
+	}
+	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) != 1)
+		return;
+	msg = read_ptr(args + L->tuple_items);
+	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
+	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
+		return;
+	capture(t, pid_tgid, tstate, exc, msg, kind, p, 0);
+}
+
 /* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the argument access is the same. */
 SEC("uprobe")
 int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
@@ -519,44 +549,40 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32;
 	const struct st_target *t;
-	const struct st_py_layout *L;
-	__u64 exc = (__u64)value, args, msg;
-	__u32 kind;
-	int p;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
 	if (!t || t->probe != ST_PROBE_RAISE)
 		return 0;
 	count(ST_C_RUNS);
-	if (!exc)
+	if (!value)
 		return 0;
 	if ((__u64)type == t->assertion_type)
-		kind = ST_EXC_ASSERT;
+		check_raise(t, pid_tgid, (__u64)tstate, (__u64)value, ST_EXC_ASSERT);
 	else if ((__u64)type == t->keyerror_type && t->keyerror_type)
-		kind = ST_EXC_KEYERROR;
-	else
+		check_raise(t, pid_tgid, (__u64)tstate, (__u64)value, ST_EXC_KEYERROR);
+	return 0;
+}
+
+/*
+ * 3.14+ assert probe: do_raise(tstate, exc, cause), which only a Python
+ * `raise` statement reaches; a failing assert raises the AssertionError
+ * instance its LOAD_COMMON_CONSTANT and CALL built. The RAISE_VARARGS
+ * handler stored the instruction pointer into the frame before the call,
+ * so the top frame's line is the raise's own.
+ */
+SEC("uprobe")
+int BPF_KPROBE(do_raise_probe, void *tstate, void *exc, void *cause)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	const struct st_target *t;
+
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t || t->probe != ST_PROBE_ASSERT)
 		return 0;
-	count(ST_C_ASSERTS);
-	L = &t->layout;
-	if (kind == ST_EXC_KEYERROR && read_ptr(exc + 8) == t->tuple_type) {
-		args = exc; /* not normalized yet: value is the args tuple */
-	} else {
-		/*
-		 * Every "raise exc" of the same object calls us again; only the
-		 * first raise has no traceback yet, and that is the frame that
-		 * failed.
-		 */
-		if (read_ptr(exc + L->exc_traceback))
-			return 0;
-		args = read_ptr(exc + L->exc_args);
-	}
-	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) != 1)
-		return 0;
-	msg = read_ptr(args + L->tuple_items);
-	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
-	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
-		return 0;
-	capture(t, pid_tgid, (__u64)tstate, exc, msg, kind, p, 0);
+	count(ST_C_RUNS);
+	if (exc && read_ptr((__u64)exc + 8) == t->assertion_type)
+		check_raise(t, pid_tgid, (__u64)tstate, (__u64)exc, ST_EXC_ASSERT);
 	return 0;
 }
 

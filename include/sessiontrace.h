@@ -44,7 +44,8 @@ struct st_py_layout {
 	__s16 frame_owner;        /* -1: frames have no owner byte */
 	__s16 frame_localsplus;
 	__s16 frame_read;         /* bytes covering code, previous, instr and owner */
-	__u8 owner_cstack;        /* owner value of C-stack shim frames, 0xff: none */
+	__u8 owner_cstack;        /* frames with an owner >= this are shims (C stack,
+				     3.14's interpreter entry frames); 0xff: none */
 	__u8 tagged;              /* 3.14: f_executable/localsplus are tagged (mask ~3) */
 	__s16 exc_args;
 	__s16 exc_traceback;
@@ -106,6 +107,9 @@ struct st_py_layout {
 	__u16 tpflags_managed_dict; /* Py_TPFLAGS_MANAGED_DICT (3.11+), else 0 */
 	__s16 module_dict;        /* PyModuleObject.md_dict */
 	__s32 interp_modules;     /* PyInterpreterState.modules | .imports.modules (sys.modules) */
+	/* opcode.h: where the assert probe goes (user/opcodes.c); -1: no such opcode */
+	__s16 op_load_assertion_error; /* 3.10-3.13 */
+	__s16 op_raise_varargs;
 };
 
 /* Per traced process (BPF map "targets", key: tgid as seen by the host). */

@@ -26,9 +26,9 @@ FUZZ_SRCS_linetable    := user/linetable.c
 FUZZ_SRCS_pystr        := user/pystr.c
 FUZZ_SRCS_jsonw        := user/jsonw.c
 FUZZ_SRCS_promfmt      := user/promfmt.c user/jsonw.c
-FUZZ_SRCS_debugoffsets := user/debugoffsets.c user/remote.c user/pylayout.c
-FUZZ_SRCS_elfsym       := user/elfsym.c user/pysyms.c
-FUZZ_LIBS_elfsym       := -lelf
+FUZZ_SRCS_debugoffsets := user/debugoffsets.c user/remote.c user/pylayout.c user/log.c
+FUZZ_SRCS_elfsym       := user/elfsym.c user/pysyms.c user/x86dec.c
+FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/pyobj.c user/pystr.c user/remote.c user/pylayout.c
 # report.c and what it calls (target.c, diagnose.c, pyobj.c, ...): every user
 # module but main.c and probe.c (BPF skeleton). user/target.c is #included by

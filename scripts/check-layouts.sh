@@ -1,20 +1,20 @@
 #!/bin/sh
-# Verifies user/layouts.inc against the real headers: every entry whose
-# interpreter headers exist here is regenerated and must match byte for byte.
+# Verifies user/layouts.inc against the real headers: every interpreter whose
+# headers exist here (patch releases and distro builds included) is
+# regenerated and must match its minor version's entry byte for byte.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/pyheaders.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 checked=0 failed=0 skipped=0
-for inc in /root/.pyenv/versions/3.10.*/include/python3.10 /usr/include/python3.11 \
-	/root/.pyenv/versions/3.11.*/include/python3.11 /root/.pyenv/versions/3.12.*/include/python3.12 \
-	/root/.pyenv/versions/3.13.*/include/python3.13; do
+for inc in $(pyheaders_list); do
 	if [ ! -f "$inc/Python.h" ]; then
 		echo "SKIPPED: layout check for $inc: headers not installed"
 		skipped=$((skipped + 1))
 		continue
 	fi
-	cc -I"$inc" -I"$inc/internal" -o "$tmp/pyoffsets" tools/pyoffsets.c
+	pyheaders_compile "$inc" "$tmp/pyoffsets" "$tmp"
 	# the first line names the patch release; compare the fields
 	"$tmp/pyoffsets" | sed 1d >"$tmp/entry"
 	if awk -v f="$tmp/entry" 'BEGIN { while ((getline l < f) > 0) want = want l "\n" }
@@ -26,5 +26,13 @@ for inc in /root/.pyenv/versions/3.10.*/include/python3.10 /usr/include/python3.
 	fi
 	checked=$((checked + 1))
 done
+# _Py_DebugOffsets field order: regenerated from the headers, must not differ
+if scripts/gen-debugoffsets.sh | cmp -s - user/debugoffsets.inc; then
+	echo "debug offsets ok: user/debugoffsets.inc"
+else
+	echo "DEBUG OFFSETS MISMATCH: user/debugoffsets.inc differs from the headers (run make layouts)"
+	failed=$((failed + 1))
+fi
+checked=$((checked + 1))
 echo "layouts: $((checked - failed)) passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

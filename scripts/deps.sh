@@ -8,7 +8,8 @@ libcmocka-dev binutils curl procps python3 python3-dev python3-pytest
 python3-starlette python3-fastapi python3-uvicorn python3-httptools
 python3-uvloop python3-itsdangerous python3-multipart gunicorn python3-hypercorn
 libmicrohttpd-dev libjson-c-dev prometheus wrk python3-bpfcc linux-headers-amd64
-libclang-rt-14-dev util-linux iproute2 libcap-ng-dev python3-yaml systemd"
+libclang-rt-14-dev util-linux iproute2 libcap-ng-dev python3-yaml systemd
+libcapstone-dev debootstrap python3-pytest-timeout"
 
 missing=""
 for p in $PKGS; do
@@ -46,3 +47,7 @@ if [ ! -e "$kdir/build" ] || [ ! -e "$kdir/source" ]; then
 		echo "deps: $kdir/build -> $arch, source -> $common"
 	fi
 fi
+
+# Debian 13 and sid root filesystems: their interpreters (python3.13 built by
+# GCC 14 and 16, 3.14, 3.15, Starlette 0.46 and 1.x) are tested and benched.
+"$(dirname "$0")/rootfs.sh"

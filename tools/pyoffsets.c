@@ -8,6 +8,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <opcode.h>
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
@@ -63,7 +64,12 @@ int main(void)
 					offsetof(_PyInterpreterFrame, instr_ptr),
 					offsetof(_PyInterpreterFrame, owner),
 					offsetof(_PyInterpreterFrame, localsplus)));
+#if PY_VERSION_HEX >= 0x030e0000
+	/* 3.14 added FRAME_OWNED_BY_INTERPRETER (3) before CSTACK (4): both are shims */
+	F("owner_cstack", FRAME_OWNED_BY_INTERPRETER);
+#else
 	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
+#endif
 #elif PY_VERSION_HEX >= 0x030c0000
 	F("tstate_frame", offsetof(PyThreadState, cframe));
 	F("cframe_current", offsetof(_PyCFrame, current_frame));
@@ -221,6 +227,12 @@ int main(void)
 #else
 	F("interp_modules", offsetof(PyInterpreterState, modules));
 #endif
+#ifdef LOAD_ASSERTION_ERROR
+	F("op_load_assertion_error", LOAD_ASSERTION_ERROR);
+#else
+	F("op_load_assertion_error", -1); /* 3.14: LOAD_COMMON_CONSTANT 0 instead */
+#endif
+	F("op_raise_varargs", RAISE_VARARGS);
 	printf("\t},\n");
 	return 0;
 }

@@ -386,6 +386,33 @@ bool elfsym__got_names(const struct elfsym *e, uint64_t vaddr, const char *name)
 	return for_each_rela(e, got_match, &c) == 1;
 }
 
+struct got_slot_ctx {
+	const struct elfsym *e;
+	const char *name;
+	uint64_t slot;
+};
+
+static int got_slot_match(const GElf_Rela *r, const GElf_Shdr *sh, void *ctx)
+{
+	struct got_slot_ctx *c = ctx;
+	struct got_ctx m = { .e = c->e, .vaddr = r->r_offset, .name = c->name };
+
+	if (!got_match(r, sh, &m))
+		return 0;
+	c->slot = r->r_offset;
+	return 1;
+}
+
+int elfsym__got_slot(const struct elfsym *e, const char *name, uint64_t *slot)
+{
+	struct got_slot_ctx c = { .e = e, .name = name };
+
+	if (for_each_rela(e, got_slot_match, &c) != 1)
+		return -ENOENT;
+	*slot = c.slot;
+	return 0;
+}
+
 int elfsym__for_each_data(const struct elfsym *e,
 			  int (*fn)(uint64_t vaddr, const void *data, size_t size, void *ctx),
 			  void *ctx)

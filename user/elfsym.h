@@ -50,6 +50,8 @@ void elfsym__relocs_free(struct elfsym_relocs *r);
 int elfsym__relative_at(const struct elfsym_relocs *r, uint64_t vaddr, uint64_t *addend);
 /* Whether an R_X86_64_GLOB_DAT/64 relocation fills the slot at vaddr with symbol name. */
 bool elfsym__got_names(const struct elfsym *e, uint64_t vaddr, const char *name);
+/* The slot an R_X86_64_GLOB_DAT/64 relocation fills with symbol name: 0 or -ENOENT. */
+int elfsym__got_slot(const struct elfsym *e, const char *name, uint64_t *slot);
 /*
  * Allocated, non-executable PROGBITS sections (.rodata, .data.rel.ro, ...):
  * calls fn with each one's link-time address and contents until fn returns

@@ -148,7 +148,7 @@ int linetable_addr2line(unsigned version_hex, const uint8_t *table, size_t len,
 	unsigned major = (version_hex >> 24) & 0xff;
 	unsigned minor = (version_hex >> 16) & 0xff;
 
-	if (major != 3 || minor < 10 || minor > 14)
+	if (major != 3 || minor < 10 || minor > 15)
 		return -1;
 	if (addrq < 0)
 		return firstlineno;

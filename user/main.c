@@ -441,6 +441,11 @@ static void comm_of(pid_t pid, char *buf, size_t sz)
 static int choose_probe(struct target *t)
 {
 	if (st.o->probe == ST_PROBE_RAISE || (st.o->probe == PROBE_AUTO && !t->assert_ok)) {
+		if (!t->raise_ok) {
+			fprintf(stderr, "sessiontrace: pid %d: no raise probe: %s\n", t->pid,
+				t->raise_why);
+			return -ENOTSUP;
+		}
 		if (st.o->probe == PROBE_AUTO)
 			pr_debug("pid %d: raise probe: %s\n", t->pid, t->assert_why);
 		t->bpf.probe = ST_PROBE_RAISE;

@@ -1,45 +1,71 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The LOAD_ASSERTION_ERROR handler inside _PyEval_EvalFrameDefault: entry
- * [opcode] of the computed-goto table opcode_targets (DESIGN.md, "assert
- * probe"). Found by symbol where .symtab has it, else by the table's shape,
- * and validated before use: the handler's first instructions load
- * PyExc_AssertionError.
+ * Where the zero-cost ("assert") probe goes, found from what the machine code
+ * does (README, "Probe sites"):
+ *
+ *  - 3.10-3.13: the LOAD_ASSERTION_ERROR handler, which runs only when an
+ *    assert fails. Valid when its first instructions load
+ *    PyExc_AssertionError; 3.11+ also store the current instruction into the
+ *    frame, from a register the BPF program then reads.
+ *  - 3.14+: no such opcode (LOAD_COMMON_CONSTANT loads AssertionError and
+ *    other constants with no branch on which). The next instruction of a
+ *    failing assert is RAISE_VARARGS, whose handler stores the instruction
+ *    pointer into the frame and calls do_raise(tstate, exc, cause): the probe
+ *    goes on do_raise's entry, which runs only for a Python `raise`
+ *    statement. do_raise is valid when it reports both of its errors
+ *    (PyExc_TypeError, PyExc_RuntimeError).
+ *
+ * Handlers are entries [opcode] of the computed-goto table opcode_targets,
+ * named in .symtab or found by shape (256 code pointers; every window of a
+ * longer run is a candidate and the handler decides). Opcode numbers and the
+ * frame's instruction pointer offset come from the layout (user/layouts.inc,
+ * generated from each version's opcode.h).
  */
 #ifndef ST_OPCODES_H
 #define ST_OPCODES_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+#include "sessiontrace.h"
 
 struct elfsym;
 
 #define OPCODES_NTARGETS 256
 
-struct assert_handler {
-	uint64_t table;   /* link-time address of opcode_targets */
-	uint64_t handler; /* link-time address of the handler */
-	bool by_symbol;   /* the table was named in .symtab */
-	/*
-	 * 3.11+: the register (x86 number 0-15) holding the current instruction
-	 * when the handler starts; it stores it to the frame (instr_off) only
-	 * after the probe has fired. -1 when not asked for.
-	 */
-	int ip_reg;
+enum assert_site_kind {
+	ASSERT_SITE_HANDLER = 0,  /* LOAD_ASSERTION_ERROR handler */
+	ASSERT_SITE_DO_RAISE = 1, /* do_raise(tstate, exc, cause) entry */
 };
 
-/* LOAD_ASSERTION_ERROR's number in CPython 3.<minor>, or -1 if not known. */
-int opcodes__load_assertion_error(unsigned minor);
+struct assert_site {
+	enum assert_site_kind kind;
+	uint64_t table;   /* link-time address of opcode_targets */
+	uint64_t handler; /* link-time address of the handler */
+	uint64_t probe;   /* where the uprobe goes: handler (past endbr64) or do_raise */
+	bool by_symbol;   /* the table was named in .symtab */
+	/*
+	 * HANDLER, 3.11+: the register (x86 number 0-15) holding the current
+	 * instruction at probe; the handler stores it to the frame only later.
+	 * -1 otherwise.
+	 */
+	int ip_reg;
+	uint64_t set_object; /* DO_RAISE: the function do_raise raises through, or 0 */
+};
 
 /*
- * Finds and validates the handler in interpreter file e of CPython 3.<minor>.
- * instr_off >= 0: the offset of the frame's instruction pointer, which the
- * handler must store, from a register, right after loading the exception
- * type (3.11+); it then finds that register. use_names=false ignores .symtab
- * (tests check the stripped path with it). 0, or a negative errno with a
- * one-line reason in why.
+ * Finds and validates the site in interpreter file e whose layout is L.
+ * use_names=false ignores .symtab (tests check the stripped path with it).
+ * 0, or a negative errno with a one-line reason in why.
  */
-int opcodes__assert_handler(const struct elfsym *e, unsigned minor, int instr_off,
-			    bool use_names, struct assert_handler *out, char *why, size_t whysz);
+int opcodes__assert_site(const struct elfsym *e, const struct st_py_layout *L, bool use_names,
+			 struct assert_site *out, char *why, size_t whysz);
+
+/*
+ * Does the code at addr refer to the variable name (an exported PyObject *)
+ * within its first n instructions? Directly (executables) or through the
+ * GOT slot the dynamic linker fills with it (shared objects, PIEs).
+ */
+bool opcodes__refers_to(const struct elfsym *e, uint64_t addr, size_t n, const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "opcodes.h"
 #include "probe.h"
 #include "props.h"
 #include "sessiontrace.skel.h"
@@ -149,9 +150,11 @@ static struct bpf_link *attach_file(struct probe *p, const struct target *t)
 	struct bpf_link *link;
 
 	if (t->bpf.probe == ST_PROBE_ASSERT) {
-		/* inside _PyEval_EvalFrameDefault: by file offset only */
+		/* unnamed code (a handler, a static function): by file offset only */
 		opts.func_name = NULL;
-		link = bpf_program__attach_uprobe_opts(p->skel->progs.assert_probe, -1,
+		link = bpf_program__attach_uprobe_opts(t->assert_site == ASSERT_SITE_DO_RAISE ?
+						       p->skel->progs.do_raise_probe :
+						       p->skel->progs.assert_probe, -1,
 						       t->open_path, t->assert_offset, &opts);
 	} else {
 		link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, -1,

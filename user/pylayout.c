@@ -12,7 +12,8 @@ static const struct st_py_layout layouts[] = {
  * table) has an integration test against a real server. Other layouts in the
  * table are known but not yet trusted.
  */
-static const unsigned supported[] = { 0x030a0000, 0x030b0000, 0x030c0000, 0x030d0000 };
+static const unsigned supported[] = { 0x030a0000, 0x030b0000, 0x030c0000, 0x030d0000,
+				       0x030e0000, 0x030f0000 };
 
 const struct st_py_layout *pylayout__find(unsigned version_hex)
 {
@@ -36,7 +37,7 @@ bool pylayout__supported(unsigned version_hex)
 
 const char *pylayout__supported_list(void)
 {
-	static char buf[64];
+	static char buf[96];
 	size_t i, n = 0;
 
 	if (buf[0])

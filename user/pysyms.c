@@ -3,6 +3,7 @@
 #include <string.h>
 #include "elfsym.h"
 #include "pysyms.h"
+#include "x86dec.h"
 
 #define MAX_TARGETS 16
 #define MAX_BODY    512
@@ -37,6 +38,35 @@ static size_t branch_targets(const struct elfsym *e, const char *func, uint64_t 
 		out[n++] = target;
 	}
 	return n;
+}
+
+#define WRAPPER_MAX 64
+
+static int wrapper_target(const struct elfsym *e, const char *func, struct raise_entry *out)
+{
+	struct x86dec_insn in[16];
+	struct elfsym_info si;
+	uint64_t target = 0;
+	int i, n;
+
+	if (elfsym__find(e, func, &si) || !si.size || si.size > WRAPPER_MAX)
+		return -ENOENT;
+	n = x86dec__decode(e, si.value, si.size, in, 16, false);
+	for (i = 0; i < n; i++) {
+		if (in[i].flow == X86_FLOW_NEXT)
+			continue;
+		/* one unconditional branch out, nothing else */
+		if (in[i].flow != X86_FLOW_JMP || !in[i].target || target ||
+		    (in[i].target >= si.value && in[i].target < si.value + si.size) ||
+		    !elfsym__is_code(e, in[i].target) || elfsym__in_section(e, in[i].target, ".plt"))
+			return -ENOENT;
+		target = in[i].target;
+	}
+	if (!target)
+		return -ENOENT;
+	out->vaddr = target;
+	out->name = NULL;
+	return 0;
 }
 
 int pysyms__raise_entry(const struct elfsym *e, bool use_names, struct raise_entry *out)
@@ -79,9 +109,17 @@ int pysyms__raise_entry(const struct elfsym *e, bool use_names, struct raise_ent
 		if (j < nb && k == nshared)
 			shared[nshared++] = a[i];
 	}
-	if (nshared != 1)
-		return -ENOENT;
-	out->vaddr = shared[0];
-	out->name = NULL;
-	return 0;
+	if (nshared == 1) {
+		out->vaddr = shared[0];
+		out->name = NULL;
+		return 0;
+	}
+	/*
+	 * GCC 16 (Debian sid) neither splits nor shares: PyErr_SetObject is a
+	 * wrapper that moves its arguments up one register, loads the thread
+	 * state into rdi and tail-jumps to _PyErr_SetObject(tstate, type,
+	 * value), while PyErr_SetNone goes to its own _PyErr_SetNone. The one
+	 * branch out of the wrapper, decoded, is the function.
+	 */
+	return wrapper_target(e, "PyErr_SetObject", out);
 }

@@ -189,56 +189,127 @@ static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u
 	return 0;
 }
 
-/* Where the LOAD_ASSERTION_ERROR handler starts, validated (user/opcodes.c). */
-static int assert_handler(struct target *t, const struct elfsym *e)
-{
-	unsigned minor = (t->version_hex >> 16) & 0xff;
-	struct assert_handler h;
-	int err;
-
-	/* <= 3.10 keep f_lasti current before dispatching; later ones store it in the handler */
-	err = opcodes__assert_handler(e, minor, minor >= 11 ? t->layout->frame_instr : -1, true, &h,
-				      t->assert_why, sizeof(t->assert_why));
-	if (err)
-		return err;
-	t->bpf.assert_ip_reg = h.ip_reg;
-	if (elfsym__vaddr_to_offset(e, h.handler, &t->assert_offset)) {
-		snprintf(t->assert_why, sizeof(t->assert_why), "handler 0x%llx outside the file",
-			 (unsigned long long)h.handler);
-		return -ENOENT;
-	}
-	pr_debug("pid %d: LOAD_ASSERTION_ERROR handler at 0x%llx (file offset 0x%llx), "
-		 "opcode_targets at 0x%llx%s\n", t->pid, (unsigned long long)h.handler,
-		 (unsigned long long)t->assert_offset, (unsigned long long)h.table,
-		 h.by_symbol ? " (.symtab)" : " (by shape)");
-	return 0;
-}
-
 /*
- * Can the assert probe serve this process? It needs the LOAD_ASSERTION_ERROR
- * handler (validated), the thread-state walk offsets, and asserts compiled
- * in: under python -O (Py_OptimizeFlag, still set by 3.12/3.13) request.session
- * raises KeyError instead, which only the raise probe sees.
+ * Can the assert probe serve this process? It needs its site (user/opcodes.c:
+ * the LOAD_ASSERTION_ERROR handler, or do_raise from 3.14), the thread-state
+ * walk offsets where the site has no thread state at hand, and asserts
+ * compiled in: under python -O (Py_OptimizeFlag, still set by 3.12+)
+ * request.session raises KeyError instead, which only the raise probe sees.
  */
-static void assert_probe_site(struct target *t, const struct elfsym *e, uint64_t bias)
+static void assert_probe_site(struct target *t, const struct elfsym *e)
 {
 	const struct st_py_layout *L = t->layout;
+	struct assert_site s;
 
 	t->assert_ok = false;
-	if (!t->bpf.runtime || L->runtime_interp_main <= 0 || L->interp_threads_head <= 0 ||
-	    L->tstate_thread_id <= 0) {
-		snprintf(t->assert_why, sizeof(t->assert_why),
-			 "no thread-state offsets for Python %s", t->python);
-		return;
-	}
 	if (t->optimize > 0) {
 		snprintf(t->assert_why, sizeof(t->assert_why),
 			 "runs with -O (asserts removed): the raise probe sees its KeyError");
 		return;
 	}
-	if (assert_handler(t, e))
+	if (opcodes__assert_site(e, L, true, &s, t->assert_why, sizeof(t->assert_why)))
 		return;
+	if (s.kind == ASSERT_SITE_HANDLER &&
+	    (!t->bpf.runtime || L->runtime_interp_main <= 0 || L->interp_threads_head <= 0 ||
+	     L->tstate_thread_id <= 0)) {
+		snprintf(t->assert_why, sizeof(t->assert_why),
+			 "no thread-state offsets for Python %s", t->python);
+		return;
+	}
+	if (elfsym__vaddr_to_offset(e, s.probe, &t->assert_offset)) {
+		snprintf(t->assert_why, sizeof(t->assert_why), "site 0x%llx outside the file",
+			 (unsigned long long)s.probe);
+		return;
+	}
+	t->bpf.assert_ip_reg = s.ip_reg;
+	t->assert_site = s.kind;
+	t->assert_set_object = s.set_object;
+	pr_debug("pid %d: assert probe on %s at 0x%llx (file offset 0x%llx), opcode_targets at "
+		 "0x%llx%s, ip register %d\n", t->pid,
+		 s.kind == ASSERT_SITE_HANDLER ? "the LOAD_ASSERTION_ERROR handler" : "do_raise",
+		 (unsigned long long)s.probe, (unsigned long long)t->assert_offset,
+		 (unsigned long long)s.table, s.by_symbol ? " (.symtab)" : " (by shape)", s.ip_reg);
 	t->assert_ok = true;
+}
+
+/*
+ * The raise probe's site: _PyErr_SetObject, named or not (user/pysyms.c).
+ * Only -P raise and python -O need it. Where do_raise was found, its call
+ * of _PyErr_SetObject must be the same function.
+ */
+static void raise_probe_site(struct target *t, const struct elfsym *e)
+{
+	struct raise_entry re;
+
+	t->raise_ok = false;
+	if (pysyms__raise_entry(e, true, &re) ||
+	    elfsym__vaddr_to_offset(e, re.vaddr, &t->raise_offset)) {
+		snprintf(t->raise_why, sizeof(t->raise_why), "cannot find _PyErr_SetObject in %s: "
+			 "no symbol, and PyErr_SetObject/PyErr_SetNone do not lead to one function",
+			 t->interp);
+		return;
+	}
+	if (t->assert_set_object && !re.name && re.vaddr != t->assert_set_object) {
+		snprintf(t->raise_why, sizeof(t->raise_why), "PyErr_SetObject leads to 0x%llx, "
+			 "do_raise raises through 0x%llx: no _PyErr_SetObject both agree on",
+			 (unsigned long long)re.vaddr, (unsigned long long)t->assert_set_object);
+		return;
+	}
+	t->raise_func = re.name;
+	t->raise_ok = true;
+	pr_debug("pid %d: raise probe at %s (file offset 0x%" PRIx64 ")\n", t->pid,
+		 re.name ? re.name : "the unnamed _PyErr_SetObject body", t->raise_offset);
+}
+
+/*
+ * 3.10 has no Py_Version: its patch level is in the PY_VERSION literal
+ * ("3.10.13") that Py_GetVersion() formats. Found as the one NUL-delimited
+ * "3.<minor>.<digits>[+]" string in the file's read-only data.
+ */
+struct version_scan {
+	char prefix[16];
+	size_t plen;
+	int patch; /* -1 none yet, -2 several */
+};
+
+static int scan_version(uint64_t vaddr, const void *data, size_t size, void *ctx)
+{
+	struct version_scan *v = ctx;
+	const char *d = data, *p = d, *end = d + size;
+
+	while ((p = memmem(p, end - p, v->prefix, v->plen))) {
+		const char *q = p + v->plen;
+		int patch = 0, digits = 0;
+
+		if (p > d && p[-1] != 0) {
+			p++;
+			continue;
+		}
+		while (q < end && *q >= '0' && *q <= '9' && digits < 4) {
+			patch = patch * 10 + (*q++ - '0');
+			digits++;
+		}
+		if (q < end && *q == '+')
+			q++;
+		if (digits && q < end && *q == 0) {
+			if (v->patch == -1)
+				v->patch = patch;
+			else if (v->patch != patch)
+				v->patch = -2;
+		}
+		p++;
+	}
+	return 0;
+}
+
+static int version_patch(const struct elfsym *e, unsigned version_hex)
+{
+	struct version_scan v = { .patch = -1 };
+
+	v.plen = snprintf(v.prefix, sizeof(v.prefix), "%u.%u.", version_hex >> 24,
+			  (version_hex >> 16) & 0xff);
+	elfsym__for_each_data(e, scan_version, &v);
+	return v.patch;
 }
 
 int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
@@ -303,14 +374,19 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	}
 	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver))) {
 		t->version_hex = ver;
-		snprintf(t->python, sizeof(t->python), "%u.%u.%u", ver >> 24, (ver >> 16) & 0xff,
-			 (ver >> 8) & 0xff);
 	} else {
-		/* Py_Version is 3.11+; before, the file name gives major.minor only */
+		int patch;
+
+		/* Py_Version is 3.11+; before, the file name gives major.minor */
 		t->version_hex = version_from_name(t->interp);
-		snprintf(t->python, sizeof(t->python), "%u.%u", t->version_hex >> 24,
-			 (t->version_hex >> 16) & 0xff);
+		patch = t->version_hex ? version_patch(e, t->version_hex) : -1;
+		if (patch >= 0 && patch <= 0xff)
+			t->version_hex |= (unsigned)patch << 8;
+		else
+			pr_debug("pid %d: no single patch level in %s\n", pid, t->interp);
 	}
+	snprintf(t->python, sizeof(t->python), "%u.%u.%u", t->version_hex >> 24,
+		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
 	if (!t->version_hex || !pylayout__supported(t->version_hex)) {
 		ret = -ENOTSUP;
 		seterr(err, errsz, "pid %d runs Python %s, which this build does not support "
@@ -318,9 +394,9 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		       pylayout__supported_list());
 		goto cleanup;
 	}
-	t->layout = pylayout__find(t->version_hex);
-	t->bpf.layout = *t->layout;
-	/* 3.13+ describes itself: never trust our table where it disagrees. */
+	t->bpf.layout = *pylayout__find(t->version_hex);
+	t->layout = &t->bpf.layout;
+	/* 3.13+ describes itself: every offset it publishes is taken from it. */
 	if (t->version_hex >= 0x030d0000) {
 		char why[256];
 
@@ -329,29 +405,13 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 			seterr(err, errsz, "pid %d: %s has no _PyRuntime symbol", pid, t->interp);
 			goto cleanup;
 		}
-		ret = debugoffsets__check(pid, v, t->version_hex, t->layout, why, sizeof(why));
+		ret = debugoffsets__apply(pid, v, t->version_hex, &t->bpf.layout, why, sizeof(why));
 		if (ret < 0) {
 			seterr(err, errsz, "pid %d (Python %s): %s", pid, t->python, why);
 			goto cleanup;
 		}
-		pr_debug("pid %d: layout agrees with the target's _Py_DebugOffsets (%d fields)\n",
-			 pid, ret);
+		pr_debug("pid %d: %d layout fields from the target's _Py_DebugOffsets\n", pid, ret);
 		ret = 0;
-	}
-	{
-		struct raise_entry re;
-
-		if (pysyms__raise_entry(e, true, &re) ||
-		    elfsym__vaddr_to_offset(e, re.vaddr, &t->raise_offset)) {
-			ret = -ENOENT;
-			seterr(err, errsz, "pid %d: cannot find _PyErr_SetObject in %s: no symbol, "
-			       "and PyErr_SetObject/PyErr_SetNone do not lead to one function",
-			       pid, t->interp);
-			goto cleanup;
-		}
-		t->raise_func = re.name;
-		pr_debug("pid %d: raise probe at %s (file offset 0x%" PRIx64 ")\n", pid,
-			 re.name ? re.name : "the unnamed _PyErr_SetObject body", t->raise_offset);
 	}
 	if (sym_addr(e, bias, "PyExc_AssertionError", &v) ||
 	    remote__read_u64(pid, v, &t->bpf.assertion_type) || !t->bpf.assertion_type ||
@@ -388,7 +448,14 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		t->bpf.keyerror_type = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
-	assert_probe_site(t, e, bias);
+	assert_probe_site(t, e);
+	raise_probe_site(t, e);
+	if (!t->assert_ok && !t->raise_ok) {
+		ret = -ENOENT;
+		seterr(err, errsz, "pid %d (Python %s): no probe site: %s; %s", pid, t->python,
+		       t->assert_why, t->raise_why);
+		goto cleanup;
+	}
 	t->codes = calloc(1, sizeof(*t->codes));
 	if (!t->codes) {
 		ret = -ENOMEM;

@@ -28,17 +28,21 @@ struct target {
 	char open_path[PATH_MAX + 32]; /* the mapped file itself: /proc/PID/map_files/... */
 	dev_t interp_dev;              /* its identity: one uprobe per file */
 	ino_t interp_ino;
-	char python[16];               /* "3.11.2" */
+	char python[16];               /* "3.11.2"; 3.10: from the PY_VERSION literal */
 	char service[128];
 	int optimize;                  /* Py_OptimizeFlag: python -O */             /* ASGI app spec ("main:app") or process name */
-	unsigned version_hex;
-	const struct st_py_layout *layout;
+	unsigned version_hex;          /* major, minor, patch (no release level) */
+	const struct st_py_layout *layout; /* = &bpf.layout: headers + _Py_DebugOffsets */
 	struct st_target bpf;          /* value of the BPF "targets" map */
+	bool raise_ok;                 /* the raise probe can be used: */
 	const char *raise_func;        /* symbol for the raise probe, or NULL: */
 	uint64_t raise_offset;         /* then its file offset */
+	char raise_why[PATH_MAX + 160]; /* else why not */
 	bool assert_ok;                /* the assert probe can be used: */
-	uint64_t assert_offset;        /* file offset of the LOAD_ASSERTION_ERROR handler */
-	char assert_why[160];          /* else why not */
+	int assert_site;               /* enum assert_site_kind (user/opcodes.h) */
+	uint64_t assert_offset;        /* file offset of its site */
+	uint64_t assert_set_object;    /* do_raise's _PyErr_SetObject (vaddr), or 0 */
+	char assert_why[256];          /* else why not */
 	bool attached;                 /* in the targets map (probe.c) */
 	bool exited;                   /* its pidfd said so (main.c) */
 	int pidfd;

@@ -171,7 +171,7 @@ def seeds_debugoffsets(outdir, label, minor):
         addr = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
     except (ValueError, AttributeError):
         return
-    blob = ctypes.string_at(addr, 1024)
+    blob = ctypes.string_at(addr, 2560)  # > struct debug_offsets (user/debugoffsets.h)
     for errsel in (0, 1, 3):
         write(outdir, "debugoffsets", "%s-runtime-e%d" % (label, errsel),
               struct.pack("<IB", ver, errsel) + blob)

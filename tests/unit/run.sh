@@ -11,14 +11,24 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 fixdir=${FIXTURE_DIR:-build/tests/fixtures}
 pyenv=${PYENV_ROOT:-/root/.pyenv}
-LINETABLE_PYTHONS=${LINETABLE_PYTHONS:-"/usr/bin/python3.11 3.10 3.11 3.12 3.13"}
+rootfs=${ST_ROOTFS:-/var/cache/sessiontrace/rootfs}
+LINETABLE_PYTHONS=${LINETABLE_PYTHONS:-"/usr/bin/python3.11 3.10 3.11 3.12 3.13
+$rootfs/trixie:/usr/bin/python3.13 $rootfs/sid:/usr/bin/python3.13
+$rootfs/sid:/usr/bin/python3.14 $rootfs/sid:/usr/bin/python3.15"}
 
 mkdir -p "$fixdir"
 fixtures=""
 failed=0
 
 for spec in $LINETABLE_PYTHONS; do
+	root=""
 	case $spec in
+	/*:/*)
+		# ROOTFS:PYTHON: a distro interpreter in scripts/rootfs.sh's tree
+		root=${spec%%:*}
+		py=${spec#*:}
+		label=$(basename "$root")-$(basename "$py")
+		;;
 	/*)
 		py=$spec
 		label=$(basename "$spec")-system
@@ -32,12 +42,23 @@ for spec in $LINETABLE_PYTHONS; do
 		label=pyenv-$spec
 		;;
 	esac
-	if [ -z "$py" ] || [ ! -x "$py" ]; then
+	if [ -z "$py" ] || [ ! -x "$root$py" ]; then
 		echo "SKIPPED: linetable fixture for $spec: interpreter not found"
 		continue
 	fi
 	out=$fixdir/lines-$label.txt
-	if tok=$("$py" "$here/gen_lines.py" "$out"); then
+	if [ -n "$root" ]; then
+		mkdir -p "$root/tmp/st-lines"
+		cp "$here/gen_lines.py" "$root/tmp/st-lines/"
+		if tok=$(chroot "$root" "$py" /tmp/st-lines/gen_lines.py /tmp/st-lines/out.txt) &&
+		   cp "$root/tmp/st-lines/out.txt" "$out"; then
+			fixtures="$fixtures ${tok%%:*}:$out"
+		else
+			echo "FAILED: linetable fixture for $spec"
+			failed=$((failed + 1))
+		fi
+		rm -rf "$root/tmp/st-lines"
+	elif tok=$("$py" "$here/gen_lines.py" "$out"); then
 		fixtures="$fixtures $tok"
 	else
 		echo "FAILED: linetable fixture for $spec ($py)"

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Our generated 3.13 layout against a live 3.13 interpreter's own
- * _Py_DebugOffsets: it must agree, and a single wrong field must be caught
- * and named. Needs root (process_vm_readv) and pyenv's 3.13.
+ * Every live 3.13+ interpreter here (pyenv's 3.13, and Debian 13's 3.13,
+ * sid's 3.13, 3.14 and 3.15 run in scripts/rootfs.sh's root filesystems):
+ * the offsets it publishes in _Py_DebugOffsets, applied to the layout
+ * generated from its own headers, change nothing (the two agree field by
+ * field), and target__new accepts it. Then the copy read from one of them,
+ * spoiled one way at a time, is refused with a reason naming what is wrong.
+ * Needs root (process_vm_readv, chroot); a missing interpreter is SKIPPED.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,99 +22,183 @@
 #include "debugoffsets.h"
 #include "elfsym.h"
 #include "pylayout.h"
+#include "remote.h"
 #include "target.h"
 
-#define PY313 "/root/.pyenv/versions/3.13.0/bin/python3.13"
-#define LIB313 "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0"
+#define ROOTFS "/var/cache/sessiontrace/rootfs"
 
-static pid_t child = -1;
+static const struct row {
+	const char *root; /* chroot into this first, or NULL */
+	const char *python;
+	const char *version;
+} rows[] = {
+	{ NULL, "/root/.pyenv/versions/3.13.0/bin/python3.13", "3.13.0" },
+	{ ROOTFS "/trixie", "/usr/bin/python3.13", "3.13.5" },
+	{ ROOTFS "/sid", "/usr/bin/python3.13", "3.13.18" },
+	{ ROOTFS "/sid", "/usr/bin/python3.14", "3.14.10" },
+	{ ROOTFS "/sid", "/usr/bin/python3.15", "3.15.2" },
+};
 
-static int setup(void **state)
+/* A child running the interpreter until killed; -1 when it cannot run here. */
+static pid_t spawn(const struct row *r)
 {
-	char line[64] = "";
+	char path[512], line[64] = "";
 	int fds[2];
+	pid_t pid;
 
-	if (access(PY313, X_OK) || geteuid() != 0)
-		return 0;
-	if (pipe(fds))
+	snprintf(path, sizeof(path), "%s%s", r->root ? r->root : "", r->python);
+	if (access(path, X_OK) || geteuid() != 0 || pipe(fds))
 		return -1;
-	child = fork();
-	if (child == 0) {
+	pid = fork();
+	if (pid == 0) {
 		dup2(fds[1], 1);
-		execl(PY313, PY313, "-c", "print('up', flush=True); import time; time.sleep(30)", NULL);
+		if (r->root && (chroot(r->root) || chdir("/")))
+			_exit(127);
+		execl(r->python, r->python, "-c",
+		      "print('up', flush=True); import time; time.sleep(60)", NULL);
 		_exit(127);
 	}
 	close(fds[1]);
 	/* wait until the interpreter runs Python code: its runtime is initialized */
-	if (read(fds[0], line, sizeof(line) - 1) <= 0)
+	if (read(fds[0], line, sizeof(line) - 1) <= 0) {
+		close(fds[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 		return -1;
+	}
 	close(fds[0]);
-	return 0;
+	return pid;
 }
 
-static int teardown(void **state)
+static void reap(pid_t pid)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
-	return 0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
-static void test_agrees_and_catches_mismatch(void **state)
+/* _PyRuntime's address in pid (target__new has found the file and bias). */
+static uint64_t runtime_addr(const struct target *t)
 {
-	struct st_py_layout bad;
-	struct target *t = NULL;
-	struct elfsym *e;
+	struct elfsym *e = elfsym__open(t->open_path);
 	struct elfsym_info si;
-	char err[256], maps[64], buf[512];
-	unsigned long long start = 0;
+	char maps[64], buf[1024];
+	unsigned long long start = 0, off;
+	uint64_t addr;
 	FILE *f;
-	int n;
 
-	if (child <= 0) {
-		print_message("SKIPPED: needs root and %s\n", PY313);
-		skip();
-	}
-	/* target__new runs the check itself: it must pass on the real process */
-	n = target__new(child, &t, err, sizeof(err));
-	assert_int_equal(n, 0);
-	assert_string_equal(t->python, "3.13.0");
-
-	e = elfsym__open(LIB313);
 	assert_non_null(e);
 	assert_int_equal(elfsym__find(e, "_PyRuntime", &si), 0);
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", child);
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", t->pid);
 	f = fopen(maps, "r");
 	assert_non_null(f);
 	while (fgets(buf, sizeof(buf), f))
-		if (strstr(buf, "libpython3.13.so") && sscanf(buf, "%llx-", &start) == 1)
+		if (strstr(buf, t->interp) && sscanf(buf, "%llx-%*x %*s %llx", &start, &off) == 2 &&
+		    off == 0)
 			break;
 	fclose(f);
 	assert_true(start != 0);
-	n = debugoffsets__check(child, start - elfsym__base_vaddr(e) + si.value, t->version_hex,
-				t->layout, err, sizeof(err));
-	assert_int_equal(n, 32);
-
-	bad = *t->layout;
-	bad.frame_previous += 8;
-	n = debugoffsets__check(child, start - elfsym__base_vaddr(e) + si.value, t->version_hex,
-				&bad, err, sizeof(err));
-	assert_int_equal(n, -EPROTO);
-	assert_non_null(strstr(err, "interpreter_frame.previous"));
-
-	/* a version without a known definition is refused, not guessed */
-	n = debugoffsets__check(child, start, 0x030e0000, t->layout, err, sizeof(err));
-	assert_int_equal(n, -ENOTSUP);
+	addr = (elfsym__is_dyn(e) ? start - elfsym__base_vaddr(e) : 0) + si.value;
 	elfsym__free(e);
+	return addr;
+}
+
+static void test_live_agree(void **state)
+{
+	size_t i, ran = 0;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct target *t = NULL;
+		char err[512];
+		pid_t pid = spawn(r);
+
+		if (pid < 0) {
+			printf("SKIPPED: %s%s: not runnable here (needs root and the interpreter)\n",
+			       r->root ? r->root : "", r->python);
+			continue;
+		}
+		if (target__new(pid, &t, err, sizeof(err))) {
+			reap(pid);
+			fail_msg("%s: %s", r->python, err);
+		}
+		assert_string_equal(t->python, r->version);
+		/* the headers' table and the target's own offsets: not one field apart */
+		if (memcmp(t->layout, pylayout__find(t->version_hex), sizeof(*t->layout))) {
+			reap(pid);
+			fail_msg("%s %s: _Py_DebugOffsets changed the headers' layout", r->python,
+				 r->version);
+		}
+		printf("ok: %s %s: layout from its headers equals its _Py_DebugOffsets\n",
+		       r->python, r->version);
+		target__free(t);
+		reap(pid);
+		ran++;
+	}
+	if (!ran)
+		skip();
+}
+
+static void test_refusals(void **state)
+{
+	const struct row *r = &rows[3]; /* sid 3.14 */
+	struct debug_offsets d, bad;
+	struct st_py_layout L;
+	struct target *t = NULL;
+	char err[512];
+	pid_t pid = spawn(r);
+	int n;
+
+	if (pid < 0) {
+		printf("SKIPPED: %s: not runnable here\n", r->python);
+		skip();
+	}
+	assert_int_equal(target__new(pid, &t, err, sizeof(err)), 0);
+	assert_int_equal(remote__read(pid, runtime_addr(t), &d, sizeof(d)), 0);
+	L = *pylayout__find(t->version_hex);
+	n = debugoffsets__apply_buf(&d, sizeof(d), t->version_hex, &L, err, sizeof(err));
+	assert_true(n >= 25);
+
+	bad = d;
+	memcpy(bad.cookie, "xdebugpx", 8);
+	assert_int_equal(debugoffsets__apply_buf(&bad, sizeof(bad), t->version_hex, &L, err,
+						 sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "does not start with _Py_DebugOffsets"));
+	/* another minor version's definition is not applied to it */
+	assert_int_equal(debugoffsets__apply_buf(&d, sizeof(d), 0x030f0000, &L, err, sizeof(err)),
+			 -EPROTO);
+	bad = d;
+	bad.free_threaded = 1;
+	assert_int_equal(debugoffsets__apply_buf(&bad, sizeof(bad), t->version_hex, &L, err,
+						 sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "free-threaded"));
+	/* interpreter_frame.previous: u64 number 1 of its group, which starts at v[28] */
+	bad = d;
+	bad.v[29] = 1 << 20;
+	assert_int_equal(debugoffsets__apply_buf(&bad, sizeof(bad), t->version_hex, &L, err,
+						 sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "interpreter_frame.previous"));
+	bad.v[29] = 4096;
+	assert_int_equal(debugoffsets__apply_buf(&bad, sizeof(bad), t->version_hex, &L, err,
+						 sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "frame"));
+	/* cut short before a field it needs */
+	assert_int_equal(debugoffsets__apply_buf(&d, offsetof(struct debug_offsets, v) + 40,
+						 t->version_hex, &L, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "shorter"));
+	/* a version without a definition is refused, not guessed */
+	assert_int_equal(debugoffsets__apply_buf(&d, sizeof(d), 0x03100000, &L, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "3.16"));
 	target__free(t);
+	reap(pid);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_agrees_and_catches_mismatch),
+		cmocka_unit_test(test_live_agree),
+		cmocka_unit_test(test_refusals),
 	};
 
-	return cmocka_run_group_tests_name("debugoffsets", tests, setup, teardown);
+	return cmocka_run_group_tests_name("debugoffsets", tests, NULL, NULL);
 }

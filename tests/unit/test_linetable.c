@@ -139,7 +139,8 @@ static const struct lt_case cases[] = {
 	/* versions */
 	{ "3.9 unsupported", 0x030900f0, TBL(T_ALL), 10, 2, -1 },
 	{ "3.9 unsupported, before start", 0x030900f0, TBL(T_ALL), 10, -2, -1 },
-	{ "3.15 unsupported", 0x030f0000, TBL(T_ALL), 10, 2, -1 },
+	{ "315 same format", 0x030f0000, TBL(T_ALL), 10, 8, 13 },
+	{ "3.16 unsupported", 0x03100000, TBL(T_ALL), 10, 2, -1 },
 	{ "2.7 unsupported", 0x020712f0, TBL(T_ALL), 10, 2, -1 },
 	{ "4.11 unsupported", 0x040b0000, TBL(T_ALL), 10, 2, -1 },
 	{ "micro/serial ignored", 0x030bfeff, TBL(T_ALL), 10, 2, 11 },
@@ -427,7 +428,7 @@ static void test_fixtures(void **state)
 static void test_random_tables(void **state)
 {
 	static const unsigned versions[] = {
-		V310, V311, V312, V313, V314, 0x030900f0, 0x030f0000,
+		V310, V311, V312, V313, V314, 0x030900f0, 0x030f0000, 0x03100000,
 	};
 	size_t iter, len, i;
 	uint8_t *t;
@@ -435,7 +436,7 @@ static void test_random_tables(void **state)
 
 	rng_state = 0x0123456789abcdefull;
 	for (iter = 0; iter < 200000; iter++) {
-		unsigned ver = versions[rng() % 7];
+		unsigned ver = versions[rng() % 8];
 
 		len = rng() % 48;
 		t = malloc(len ? len : 1);
@@ -459,13 +460,13 @@ static void test_random_tables(void **state)
 		if (rng() % 64 == 0)
 			addrq = (rng() & 1) ? INT_MAX : INT_MIN;
 		got = linetable_addr2line(ver, t, len, first, addrq);
-		if (addrq < 0 && ((ver >> 16) & 0xff) >= 10 && ((ver >> 16) & 0xff) <= 14)
+		if (addrq < 0 && ((ver >> 16) & 0xff) >= 10 && ((ver >> 16) & 0xff) <= 15)
 			assert_int_equal(got, first);
 		if (got == -1)
 			lo++;
 		else
 			hi++;
-		if (ver == 0x030900f0 || ver == 0x030f0000)
+		if (ver == 0x030900f0 || ver == 0x03100000)
 			assert_int_equal(got, -1);
 		else if (got != -1)
 			nominus++;

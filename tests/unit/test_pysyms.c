@@ -125,6 +125,42 @@ static void test_interpreters(void **state)
 	globfree(&g);
 }
 
+/*
+ * Debian 13 and sid builds (scripts/rootfs.sh): stripped, static, GCC 14
+ * and 16. The entry each must give, read off its disassembly: the target
+ * of PyErr_SetObject's tail jump (which on 3.14 is also do_raise's first
+ * call, test_opcodes), or 3.15's exported _PyErr_SetObject.
+ */
+static void test_distro_builds(void **state)
+{
+	static const struct { const char *path; uint64_t want; const char *name; } rows[] = {
+		{ "/var/cache/sessiontrace/rootfs/trixie/usr/bin/python3.13", 0x59ce80, NULL },
+		{ "/var/cache/sessiontrace/rootfs/sid/usr/bin/python3.13", 0x5fa2c0, NULL },
+		{ "/var/cache/sessiontrace/rootfs/sid/usr/bin/python3.14", 0x5d4910, NULL },
+		{ "/var/cache/sessiontrace/rootfs/sid/usr/bin/python3.15", 0x60df50, "_PyErr_SetObject" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct elfsym *e = elfsym__open(rows[i].path);
+		struct raise_entry re;
+
+		if (!e) {
+			printf("SKIPPED: %s: %s\n", rows[i].path, strerror(errno));
+			continue;
+		}
+		assert_int_equal(pysyms__raise_entry(e, true, &re), 0);
+		assert_true(re.vaddr == rows[i].want);
+		if (rows[i].name)
+			assert_string_equal(re.name, rows[i].name);
+		else
+			assert_null(re.name);
+		printf("ok: %s: raise entry 0x%llx%s\n", rows[i].path,
+		       (unsigned long long)re.vaddr, re.name ? " (named)" : "");
+		elfsym__free(e);
+	}
+}
+
 /* A file with neither name nor the exported pair: a clean -ENOENT. */
 static void test_not_python(void **state)
 {
@@ -141,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interpreters),
+		cmocka_unit_test(test_distro_builds),
 		cmocka_unit_test(test_not_python),
 	};
 

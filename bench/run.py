@@ -22,6 +22,11 @@ uvloop/httptools), each one worker pinned to CPU 0, load (wrk) on CPU 1:
             while idle and during the storm
   deep      failing requests whose stack is > 64 Python frames deep: BPF ns
             per captured hit, the non-matching runs subtracted
+  distro    the Debian 13 / sid interpreters of scripts/rootfs.sh (chroot):
+            a healthy Starlette endpoint behind SessionMiddleware, interleaved
+            untraced / assert-probe rounds: probe runs per request (tracer
+            counter and kernel run_cnt), throughput ratio, attach latency;
+            the raise probe's runs per request beside it
 
 Traced arms: the raise probe, and the assert probe too when
 `sessiontrace --help` mentions --probe and it attaches.
@@ -55,6 +60,9 @@ WORK = REPO / "build" / "bench"
 RESULTS = REPO / "bench" / "results.json"
 TRACER = Path(os.environ.get("SESSIONTRACE_BIN") or REPO / "build" / "sessiontrace")
 PYTHON = "/usr/bin/python3.11"
+ROOTFS = Path(os.environ.get("ST_ROOTFS", "/var/cache/sessiontrace/rootfs"))
+DISTRO = [("trixie", "python3.13"), ("sid", "python3.13"), ("sid", "python3.14"),
+          ("sid", "python3.15")]
 STATS_SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -166,14 +174,17 @@ def http_get(url, timeout=5.0):
 # --------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, module, name):
+    def __init__(self, module, name, root=None, python=PYTHON):
+        """root: run python with chroot ROOT (a scripts/rootfs.sh tree, which
+        has httptools but not uvloop)."""
         self.module = module
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = WORK / f"{name}.log"
-        argv = pin(0) + [PYTHON, "-m", "uvicorn", f"{module}:app", "--app-dir", str(APPS),
-                         "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-                         "--http", "httptools", "--loop", "uvloop"]
+        argv = pin(0) + (["chroot", str(root)] if root else []) + [
+            python, "-m", "uvicorn", f"{module}:app", "--app-dir", str(APPS),
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+            "--http", "httptools"] + ([] if root else ["--loop", "uvloop"])
         self.cmd = " ".join(argv)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -292,8 +303,11 @@ class Tracer:
         return out
 
     def probe_stats(self):
-        """(run_time_ns, run_cnt) of the program this tracer's probe runs."""
-        return self.prog_stats().get(f"{self.probe}_probe", (0, 0))
+        """(run_time_ns, run_cnt) of the programs this tracer's probe runs
+        (the assert probe is do_raise_probe from 3.14)."""
+        st = self.prog_stats()
+        names = ["assert_probe", "do_raise_probe"] if self.probe == "assert" else [f"{self.probe}_probe"]
+        return tuple(sum(st.get(n, (0, 0))[i] for n in names) for i in (0, 1))
 
     def stop(self):
         """SIGINT; returns the exit summary's counters."""
@@ -432,6 +446,88 @@ def bench_http(server, arms, probe_flag):
         out["arms"][arm] = d
     u = [x["untraced"] for x in rounds]
     out["untraced_spread"] = round((max(u) - min(u)) / statistics.median(u), 3)
+    return out
+
+
+def rootfs_mounts(root):
+    """bench/apps at the same path inside root, and /proc; returns what was
+    mounted (unmounted by the caller)."""
+    done = []
+    for target, args in ((str(root) + str(APPS), ["--bind", str(APPS)]),
+                         (str(root) + "/proc", ["-t", "proc", "proc"])):
+        if os.path.ismount(target):
+            continue
+        os.makedirs(target, exist_ok=True)
+        subprocess.run(["mount"] + args + [target], check=True)
+        done.append(target)
+    return done
+
+
+def bench_distro(probe_flag):
+    """One row per distro interpreter: the assert probe's runs per healthy
+    request (the figure that must be 0), its throughput ratio in interleaved
+    rounds, attach latency, and the raise probe's runs per request."""
+    out = {}
+    for suite, py in DISTRO:
+        root = ROOTFS / suite
+        name = f"{suite}-{py}"
+        if not (root / "usr" / "bin" / py).exists():
+            out[name] = {"skipped": f"{root}/usr/bin/{py} missing (scripts/rootfs.sh builds it)"}
+            log(f"  {name}: SKIPPED: {out[name]['skipped']}")
+            continue
+        mounted = rootfs_mounts(root)
+        s = Server("healthy_starlette", f"distro-{name}", root=root, python=f"/usr/bin/{py}")
+        try:
+            s.wait_ready("/healthy")
+            url = s.url + "/healthy"
+            wrk(url, 1, CFG["http_conns"])  # warm up
+            row = {"rounds": []}
+            agg = {"untraced": 0, "assert": 0, "runs": 0, "krun": 0, "requests": 0}
+            for r in range(CFG["http_rounds"]):
+                pair = {}
+                for arm in (["untraced", "assert"] if r % 2 == 0 else ["assert", "untraced"]):
+                    tr = None
+                    if arm == "assert":
+                        tr = Tracer(s.pid, "assert", probe_flag)
+                        row.setdefault("attach_ms", []).append(round(tr.wait_attached() * 1000, 1))
+                        row["python"] = next((ATTACHED_RE.search(l).group(2) for _, l in tr.lines
+                                              if ATTACHED_RE.search(l)), None)
+                        s0 = tr.probe_stats()
+                    w = wrk(url, CFG["http_secs"], CFG["http_conns"])
+                    if w["non2xx"] or w["socket_errors"]:
+                        raise BenchError(f"{name}: healthy endpoint failed: {w}")
+                    if tr:
+                        _, krun = delta(s0, tr.probe_stats())
+                        st = tr.stop()
+                        if st["records"]:
+                            raise BenchError(f"{name}: healthy endpoint produced records")
+                        agg["runs"] += st["runs"] or 0
+                        agg["krun"] += krun
+                        agg["requests"] += w["requests"]
+                    pair[arm] = w["rps"]
+                row["rounds"].append(pair)
+            ratios = [p["assert"] / p["untraced"] for p in row["rounds"]]
+            row.update({
+                "site": "do_raise" if py >= "python3.14" else "LOAD_ASSERTION_ERROR",
+                "assert_runs_per_request": round(agg["runs"] / agg["requests"], 4),
+                "assert_kernel_runs_per_request": round(agg["krun"] / agg["requests"], 4),
+                "ratio_median": round(statistics.median(ratios), 3),
+                "attach_median_ms": round(statistics.median(row["attach_ms"]), 1),
+            })
+            tr = Tracer(s.pid, "raise", probe_flag)
+            tr.wait_attached()
+            w = wrk(url, CFG["http_secs"], CFG["http_conns"])
+            st = tr.stop()
+            row["raise_runs_per_request"] = round((st["runs"] or 0) / w["requests"], 3)
+            out[name] = row
+            log(f"  {name} ({row['python']}): assert probe on {row['site']}: "
+                f"{row['assert_runs_per_request']} runs/request (kernel "
+                f"{row['assert_kernel_runs_per_request']}), ratio {row['ratio_median']}, "
+                f"attach {row['attach_median_ms']} ms; raise probe {row['raise_runs_per_request']} runs/request")
+        finally:
+            s.stop()
+            for target in reversed(mounted):
+                subprocess.run(["umount", "-l", target], check=False)
     return out
 
 
@@ -726,6 +822,20 @@ def report(R):
         a = R["attach"][arm]
         p(f"  {arm:<30}{a['median_ms']:>7.1f} ms{a['max_ms']:>7.1f} ms")
 
+    if R.get("distro"):
+        p("")
+        p("distro interpreters (chroot): healthy Starlette endpoint + SessionMiddleware, asyncio + httptools,")
+        p("%d interleaved rounds x %d s untraced / assert probe" % (CFG["http_rounds"], CFG["http_secs"]))
+        p("  interpreter        python    assert probe site      runs/req (kernel)  traced/untraced"
+          "  attach ms  raise probe runs/req")
+        for name, d in R["distro"].items():
+            if "skipped" in d:
+                p(f"  {name:<19}SKIPPED: {d['skipped']}")
+                continue
+            runs = f"{d['assert_runs_per_request']:.3f} ({d['assert_kernel_runs_per_request']:.3f})"
+            p(f"  {name:<19}{d['python'] or '?':<10}{d['site']:<23}{runs:<19}{d['ratio_median']:>15.3f}"
+              f"{d['attach_median_ms']:>11.1f}{d['raise_runs_per_request']:>22.2f}")
+
     h = R["http"]
     p("")
     p("healthy FastAPI endpoint + SessionMiddleware: wrk -c%d, %d interleaved rounds x %d s per arm" % (
@@ -906,6 +1016,8 @@ def main():
         R["hits"] = {}
         for arm in arms:
             R["hits"][arm] = bench_hits(arm, probe_flag, R["loop"]["arms"]["raise"]["bpf_ns_per_run"])
+        log("distro interpreters")
+        R["distro"] = bench_distro(probe_flag)
         log("storm")
         R["storm"] = {}
         for arm in arms:

@@ -15,6 +15,7 @@
 #include "linetable.h"
 #include "log.h"
 #include "pylayout.h"
+#include "pyobj.h"
 #include "pystr.h"
 #include "pysyms.h"
 #include "remote.h"
@@ -262,54 +263,27 @@ static void raise_probe_site(struct target *t, const struct elfsym *e)
 }
 
 /*
- * 3.10 has no Py_Version: its patch level is in the PY_VERSION literal
- * ("3.10.13") that Py_GetVersion() formats. Found as the one NUL-delimited
- * "3.<minor>.<digits>[+]" string in the file's read-only data.
+ * 3.10 has no Py_Version: its patch level is in sys.version ("3.10.13 (main,
+ * ...)"), read from the running interpreter. 0, or -errno (then X.Y only).
  */
-struct version_scan {
-	char prefix[16];
-	size_t plen;
-	int patch; /* -1 none yet, -2 several */
-};
-
-static int scan_version(uint64_t vaddr, const void *data, size_t size, void *ctx)
+static int version_from_sys(struct target *t)
 {
-	struct version_scan *v = ctx;
-	const char *d = data, *p = d, *end = d + size;
+	struct pyobj r;
+	unsigned major, minor, patch;
+	char buf[64];
+	__u64 sys, v;
 
-	while ((p = memmem(p, end - p, v->prefix, v->plen))) {
-		const char *q = p + v->plen;
-		int patch = 0, digits = 0;
-
-		if (p > d && p[-1] != 0) {
-			p++;
-			continue;
-		}
-		while (q < end && *q >= '0' && *q <= '9' && digits < 4) {
-			patch = patch * 10 + (*q++ - '0');
-			digits++;
-		}
-		if (q < end && *q == '+')
-			q++;
-		if (digits && q < end && *q == 0) {
-			if (v->patch == -1)
-				v->patch = patch;
-			else if (v->patch != patch)
-				v->patch = -2;
-		}
-		p++;
-	}
+	pyobj__init(&r, t, 4096);
+	if (pyobj__module(&r, t->bpf.runtime, "sys", &sys) ||
+	    pyobj__module_attr(&r, sys, "version", &v) ||
+	    pyobj__str(&r, v, buf, sizeof(buf), NULL, NULL))
+		return -ENOENT;
+	if (sscanf(buf, "%u.%u.%u", &major, &minor, &patch) != 3 || patch > 0xff ||
+	    ((major << 24) | (minor << 16)) != (t->version_hex & 0xffff0000))
+		return -EPROTO;
+	t->version_hex |= patch << 8;
+	snprintf(t->python, sizeof(t->python), "%u.%u.%u", major, minor, patch);
 	return 0;
-}
-
-static int version_patch(const struct elfsym *e, unsigned version_hex)
-{
-	struct version_scan v = { .patch = -1 };
-
-	v.plen = snprintf(v.prefix, sizeof(v.prefix), "%u.%u.", version_hex >> 24,
-			  (version_hex >> 16) & 0xff);
-	elfsym__for_each_data(e, scan_version, &v);
-	return v.patch;
 }
 
 int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
@@ -374,19 +348,14 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	}
 	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver))) {
 		t->version_hex = ver;
+		snprintf(t->python, sizeof(t->python), "%u.%u.%u", ver >> 24, (ver >> 16) & 0xff,
+			 (ver >> 8) & 0xff);
 	} else {
-		int patch;
-
-		/* Py_Version is 3.11+; before, the file name gives major.minor */
+		/* Py_Version is 3.11+; before, the file name gives major.minor (sys.version below) */
 		t->version_hex = version_from_name(t->interp);
-		patch = t->version_hex ? version_patch(e, t->version_hex) : -1;
-		if (patch >= 0 && patch <= 0xff)
-			t->version_hex |= (unsigned)patch << 8;
-		else
-			pr_debug("pid %d: no single patch level in %s\n", pid, t->interp);
+		snprintf(t->python, sizeof(t->python), "%u.%u", t->version_hex >> 24,
+			 (t->version_hex >> 16) & 0xff);
 	}
-	snprintf(t->python, sizeof(t->python), "%u.%u.%u", t->version_hex >> 24,
-		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
 	if (!t->version_hex || !pylayout__supported(t->version_hex)) {
 		ret = -ENOTSUP;
 		seterr(err, errsz, "pid %d runs Python %s, which this build does not support "
@@ -448,6 +417,8 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		t->bpf.keyerror_type = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
+	if (t->version_hex < 0x030b0000 && version_from_sys(t))
+		pr_debug("pid %d: sys.version unreadable: Python %s\n", pid, t->python);
 	assert_probe_site(t, e);
 	raise_probe_site(t, e);
 	if (!t->assert_ok && !t->raise_ok) {

@@ -28,7 +28,7 @@ struct target {
 	char open_path[PATH_MAX + 32]; /* the mapped file itself: /proc/PID/map_files/... */
 	dev_t interp_dev;              /* its identity: one uprobe per file */
 	ino_t interp_ino;
-	char python[16];               /* "3.11.2"; 3.10: from the PY_VERSION literal */
+	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
 	char service[128];
 	int optimize;                  /* Py_OptimizeFlag: python -O */             /* ASGI app spec ("main:app") or process name */
 	unsigned version_hex;          /* major, minor, patch (no release level) */

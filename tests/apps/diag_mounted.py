@@ -3,9 +3,10 @@
 request.session without it.
 
 The admin sub-app lists its middleware with Starlette >= 0.35's
-``Middleware(cls, *args, **kwargs)`` shape (attributes cls, args, kwargs;
-Debian has Starlette 0.26, so the shape is reproduced by hand and made
-iterable the way 0.26's build_middleware_stack unpacks it). Until /admin
+``Middleware(cls, *args, **kwargs)`` shape (attributes cls, args, kwargs):
+the real class where the Starlette is that new (Debian 13: 0.46, sid: 1.9);
+Debian 12 has Starlette 0.26, so there the shape is reproduced by hand and
+made iterable the way 0.26's build_middleware_stack unpacks it. Until /admin
 serves a request its middleware_stack is None and the tracer can only read
 user_middleware.
 
@@ -14,6 +15,7 @@ user_middleware.
 * ``/admin/ok``: 200, the session works under /admin
 * ``/ok``: 200
 """
+import starlette
 from starlette.applications import Starlette
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -21,17 +23,20 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 
-class Middleware035:
-    """starlette.middleware.Middleware as of Starlette 0.35: cls, args, kwargs."""
+if tuple(int(x) for x in starlette.__version__.split(".")[:2]) >= (0, 35):
+    from starlette.middleware import Middleware as Middleware035  # the real one
+else:
+    class Middleware035:
+        """starlette.middleware.Middleware as of Starlette 0.35: cls, args, kwargs."""
 
-    def __init__(self, cls, *args, **kwargs):
-        self.cls = cls
-        self.args = args
-        self.kwargs = kwargs
+        def __init__(self, cls, *args, **kwargs):
+            self.cls = cls
+            self.args = args
+            self.kwargs = kwargs
 
-    def __iter__(self):
-        # what Starlette 0.26's build_middleware_stack unpacks: (cls, options)
-        return iter((self.cls, self.kwargs))
+        def __iter__(self):
+            # what Starlette 0.26's build_middleware_stack unpacks: (cls, options)
+            return iter((self.cls, self.kwargs))
 
 
 async def login(request: Request) -> PlainTextResponse:

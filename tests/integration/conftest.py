@@ -1,8 +1,11 @@
 """Fixtures and helpers for sessiontrace's integration tests.
 
-* interpreters: ``interp`` is parametrized over debian-3.11 and pyenv 3.10-3.13;
-  an interpreter that is missing or cannot import starlette+uvicorn makes its
-  tests SKIP with the reason.
+* interpreters: ``interp`` is parametrized over debian-3.11, pyenv 3.10-3.13
+  and the distro builds of scripts/rootfs.sh (Debian 13's python3.13, sid's
+  3.13, 3.14 and 3.15, each run with ``chroot ROOT``; tests/apps is bind-mounted
+  at the same path inside). An interpreter that is missing or cannot import
+  starlette+uvicorn makes its tests SKIP with the reason, or FAIL under
+  CI=true, where every one of them must be there.
 * servers: ``servers.start(interp, "module")`` runs
   ``<python> -m uvicorn module:app --host 127.0.0.1 --port P --app-dir tests/apps``
   and waits until it answers HTTP; every server is killed at teardown.
@@ -35,6 +38,7 @@ import pytest
 sys.dont_write_bytecode = True
 
 REPO = Path(__file__).resolve().parents[2]
+ROOTFS = Path(os.environ.get("ST_ROOTFS", "/var/cache/sessiontrace/rootfs"))
 APPS = REPO / "tests" / "apps"
 PYENV_SITE = APPS / "pyenv_site"
 # SESSIONTRACE_BIN overrides the binary under test (e.g. an installed copy).
@@ -80,8 +84,10 @@ class Interp:
     python: str
     pyenv: bool  # needs the sitecustomize path and the pure-Python h11/asyncio stack
     version: Optional[str] = None  # platform.python_version(), filled by probe()
+    starlette: tuple = ()  # starlette.__version__ as (major, minor), filled by probe()
     skip_reason: Optional[str] = None
     extra_env: Dict[str, str] = field(default_factory=dict)  # e.g. LD_LIBRARY_PATH
+    root: Optional[str] = None  # a scripts/rootfs.sh tree: python is run in chroot ROOT
     _probed: bool = False
     _module_ok: Dict[str, Optional[str]] = field(default_factory=dict)
 
@@ -92,25 +98,44 @@ class Interp:
         env["PYTHONUNBUFFERED"] = "1"
         if self.pyenv:
             env["PYTHONPATH"] = str(PYENV_SITE)
+        if self.root:
+            # chroot(1) starts in /: the apps directory (mounted at the same
+            # path inside) takes the place of the working directory
+            env["PYTHONPATH"] = str(APPS)
         env.update(self.extra_env)
         return env
+
+    def argv(self) -> List[str]:
+        """The interpreter as a command: ``chroot ROOT python`` for a rootfs one."""
+        return (["chroot", self.root] if self.root else []) + [self.python]
+
+    @property
+    def host_path(self) -> str:
+        return (self.root or "") + self.python
 
     def uvicorn_flags(self) -> List[str]:
         return ["--http", "h11", "--loop", "asyncio"] if self.pyenv else []
 
     def run(self, code: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
-        return subprocess.run([self.python, "-c", code], env=self.env(), cwd=str(APPS),
+        return subprocess.run(self.argv() + ["-c", code], env=self.env(), cwd=str(APPS),
                               capture_output=True, text=True, timeout=timeout)
 
     def probe(self) -> None:
         if self._probed:
             return
         self._probed = True
-        if not os.access(self.python, os.X_OK):
-            self.skip_reason = f"{self.name}: interpreter {self.python} not found"
+        if not os.access(self.host_path, os.X_OK):
+            self.skip_reason = (f"{self.name}: interpreter {self.host_path} not found"
+                                + (" (scripts/rootfs.sh builds it)" if self.root else ""))
             return
+        if self.root:
+            if os.geteuid() != 0:
+                self.skip_reason = f"{self.name}: running it with chroot needs root"
+                return
+            rootfs_mounts(self.root)
         code = ("import platform, starlette, uvicorn, itsdangerous, "
-                "starlette.middleware.sessions; print(platform.python_version())")
+                "starlette.middleware.sessions; print(platform.python_version(), "
+                "starlette.__version__)")
         try:
             r = self.run(code)
         except subprocess.TimeoutExpired:
@@ -121,7 +146,8 @@ class Interp:
             self.skip_reason = (f"{self.name}: {self.python} cannot import "
                                 f"starlette+uvicorn+itsdangerous: {last}")
             return
-        self.version = r.stdout.strip()
+        self.version, sv = r.stdout.split()
+        self.starlette = tuple(int(x) for x in sv.split(".")[:2])
 
     @property
     def minor(self) -> int:
@@ -129,9 +155,9 @@ class Interp:
 
     @property
     def tracer_version(self) -> str:
-        """What the tracer reports: X.Y.Z from Py_Version (3.11+); before 3.11
-        the interpreter does not export its patch level, only X.Y is known."""
-        return self.version if self.minor >= 11 else ".".join(self.version.split(".")[:2])
+        """What the tracer reports: X.Y.Z (Py_Version from 3.11, the PY_VERSION
+        literal before)."""
+        return self.version
 
     def fn(self, qualname: str) -> str:
         """Function name as recorded: co_qualname from 3.11, co_name before."""
@@ -140,6 +166,9 @@ class Interp:
     def require(self) -> "Interp":
         self.probe()
         if self.skip_reason:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"CI=true and an interpreter the suite expects is missing: "
+                            f"{self.skip_reason}")
             pytest.skip(self.skip_reason)
         return self
 
@@ -161,7 +190,35 @@ INTERPRETERS = {
     "pyenv-3.11": Interp("pyenv-3.11", "/root/.pyenv/versions/3.11.7/bin/python3.11", pyenv=True),
     "pyenv-3.12": Interp("pyenv-3.12", "/root/.pyenv/versions/3.12.1/bin/python3.12", pyenv=True),
     "pyenv-3.13": Interp("pyenv-3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13", pyenv=True),
+    "trixie-3.13": Interp("trixie-3.13", "/usr/bin/python3.13", pyenv=False,
+                          root=str(ROOTFS / "trixie")),
+    "sid-3.13": Interp("sid-3.13", "/usr/bin/python3.13", pyenv=False, root=str(ROOTFS / "sid")),
+    "sid-3.14": Interp("sid-3.14", "/usr/bin/python3.14", pyenv=False, root=str(ROOTFS / "sid")),
+    "sid-3.15": Interp("sid-3.15", "/usr/bin/python3.15", pyenv=False, root=str(ROOTFS / "sid")),
 }
+DISTRO = ["trixie-3.13", "sid-3.13", "sid-3.14", "sid-3.15"]
+
+_MOUNTED: List[str] = []
+
+
+def rootfs_mounts(root: str) -> None:
+    """tests/apps at the same path inside root, and a /proc there (once);
+    undone at the end of the session."""
+    for target, args in ((root + str(APPS), ["--bind", str(APPS)]),
+                         (root + "/proc", ["-t", "proc", "proc"])):
+        if os.path.ismount(target):
+            continue
+        os.makedirs(target, exist_ok=True)
+        subprocess.run(["mount"] + args + [target], check=True)
+        _MOUNTED.append(target)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _rootfs_unmount():
+    yield
+    for target in reversed(_MOUNTED):
+        subprocess.run(["umount", "-l", target], check=False)
+    _MOUNTED.clear()
 
 
 @pytest.fixture(params=list(INTERPRETERS), ids=list(INTERPRETERS))
@@ -291,11 +348,15 @@ class Server:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         if argv is None:
-            cmd = [interp.python] + list(python_flags or []) + ["-m", "uvicorn", f"{module}:app",
+            cmd = interp.argv() + list(python_flags or []) + ["-m", "uvicorn", f"{module}:app",
                    "--host", "127.0.0.1", "--port", str(self.port),
                    "--app-dir", str(APPS), "--no-access-log"] + interp.uvicorn_flags()
         else:
-            cmd = [a.format(port=self.port, python=interp.python, apps=APPS) for a in argv]
+            cmd = []
+            for a in argv:
+                # a bare {python} is the whole interpreter command (chroot ROOT python)
+                cmd += interp.argv() if a == "{python}" else \
+                    [a.format(port=self.port, python=interp.python, apps=APPS)]
         self.proc = subprocess.Popen(cmd, cwd=str(REPO), env=interp.env(),
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -46,7 +46,8 @@ def send_raw(port, target):
 
 def test_hostile_paths(interp, tracers, servers):
     s = servers.start(interp, "hostile_app")
-    log = f"/tmp/sessiontrace-hostile-{s.pid}.log"
+    # the app writes it in its own /tmp: inside the rootfs for a chroot interpreter
+    log = f"{interp.root or ''}/tmp/sessiontrace-hostile-{s.pid}.log"
     if os.path.exists(log):
         os.unlink(log)
     t = tracers.start([s], quiet=False)

@@ -279,19 +279,28 @@ NS_SCRIPT = {
     "debian": ('mount -t tmpfs stctr /mnt && cp "$PY" /mnt/python3.11 && '
                'PYTHONHOME=/usr exec /mnt/python3.11 -m uvicorn mw_no_session:app '
                '--host 127.0.0.1 --port "$PORT" --app-dir "$APPS" --no-access-log'),
+    # a distro interpreter (scripts/rootfs.sh) copied to a tmpfs in its root
+    # filesystem that only the namespace sees, then run with chroot
+    "rootfs": ('mount -t tmpfs stctr "$ROOT/mnt" && cp "$ROOT$PY" "$ROOT/mnt/" && '
+               'PYTHONHOME=/usr exec chroot "$ROOT" "/mnt/${PY##*/}" -m uvicorn '
+               'mw_no_session:app --host 127.0.0.1 --port "$PORT" --app-dir "$APPS" '
+               '--no-access-log'),
 }
 
 
-@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12"])
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "sid-3.14"])
 @pytest.mark.parametrize("mode", ["p", "discovery"])
 def test_namespaces(name, mode, tracers, servers, tmp_path):
+    """pid + mount namespaces (unshare), the interpreter file only inside;
+    sid-3.14: unshare plus chroot into a Debian sid root filesystem."""
     from conftest import INTERPRETERS
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is not installed; scripts/deps.sh installs it")
     interp = INTERPRETERS[name].require()
-    kind = "pyenv" if interp.pyenv else "debian"
+    kind = "rootfs" if interp.root else "pyenv" if interp.pyenv else "debian"
     lib = Path(interp.python).parents[1] / "lib" / f"libpython3.{interp.minor}.so.1.0"
     interp = dataclasses.replace(interp, extra_env={"LIB": str(lib), "PY": interp.python,
+                                                    "ROOT": interp.root or "",
                                                     "APPS": str(Path(__file__).parents[1] / "apps")},
                                  _module_ok={})
     s = servers.start(interp, "mw_no_session", argv=[
@@ -301,9 +310,11 @@ def test_namespaces(name, mode, tracers, servers, tmp_path):
     with open(f"/proc/{py}/status") as f:
         nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
     assert nspid == [str(py), "1"], nspid
-    interp_file = "/mnt/" + (lib.name if kind == "pyenv" else "python3.11")
-    assert interp_file in mapped_files(py)
-    assert not os.path.exists(interp_file), "the interpreter must exist only inside"
+    interp_file = "/mnt/" + {"pyenv": lib.name, "debian": "python3.11",
+                             "rootfs": Path(interp.python).name}[kind]
+    assert [f for f in mapped_files(py) if f.endswith(interp_file)], mapped_files(py)
+    assert not os.path.exists((interp.root or "") + interp_file), \
+        "the interpreter must exist only inside"
 
     if mode == "p":
         json_path = tmp_path / "ns.jsonl"

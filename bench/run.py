@@ -175,16 +175,17 @@ def http_get(url, timeout=5.0):
 
 class Server:
     def __init__(self, module, name, root=None, python=PYTHON):
-        """root: run python with chroot ROOT (a scripts/rootfs.sh tree, which
-        has httptools but not uvloop)."""
+        """root: run python with chroot ROOT (a scripts/rootfs.sh tree: no
+        uvloop; httptools where it imports, else h11)."""
         self.module = module
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = WORK / f"{name}.log"
         argv = pin(0) + (["chroot", str(root)] if root else []) + [
             python, "-m", "uvicorn", f"{module}:app", "--app-dir", str(APPS),
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
-            "--http", "httptools"] + ([] if root else ["--loop", "uvloop"])
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"] + (
+            # sid's httptools is built for 3.14 only: uvicorn's auto picks h11 elsewhere
+            [] if root else ["--http", "httptools", "--loop", "uvloop"])
         self.cmd = " ".join(argv)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -824,7 +825,8 @@ def report(R):
 
     if R.get("distro"):
         p("")
-        p("distro interpreters (chroot): healthy Starlette endpoint + SessionMiddleware, asyncio + httptools,")
+        p("distro interpreters (chroot): healthy Starlette endpoint + SessionMiddleware, asyncio, uvicorn's")
+        p("auto HTTP (httptools where the distro's build imports: trixie, sid 3.14; else h11),")
         p("%d interleaved rounds x %d s untraced / assert probe" % (CFG["http_rounds"], CFG["http_secs"]))
         p("  interpreter        python    assert probe site      runs/req (kernel)  traced/untraced"
           "  attach ms  raise probe runs/req")

@@ -68,9 +68,10 @@ static const char usage[] =
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
 "                      or all (default: all)\n"
-"  -P, --probe MODE    assert: a uprobe on the interpreter's LOAD_ASSERTION_ERROR\n"
-"                      handler, which runs only when an assert fails (no cost on\n"
-"                      healthy requests); raise: on _PyErr_SetObject, every\n"
+"  -P, --probe MODE    assert: a uprobe that runs only when an assert fails\n"
+"                      (the LOAD_ASSERTION_ERROR handler; from 3.14, do_raise,\n"
+"                      which only Python raise statements reach): no cost on\n"
+"                      healthy requests; raise: on _PyErr_SetObject, every\n"
 "                      exception (needed for python -O); auto (default): assert\n"
 "                      where it validates, raise elsewhere\n"
 "  -q, --quiet         no human report on stdout\n"
@@ -649,6 +650,7 @@ int main(int argc, char **argv)
 	__u64 cnt[ST_NCOUNTERS];
 	struct target *given[MAX_PIDS] = {};
 	int sfd = -1, ret = 1, err, i;
+	unsigned progs = 0;
 	long long start, deadline = 0;
 	char errbuf[512];
 	bool stop = false;
@@ -669,7 +671,11 @@ int main(int argc, char **argv)
 	log__set_level(o.verbose >= 1 ? LOG_DEBUG : LOG_WARN);
 	libbpf_set_print(libbpf_print);
 
-	/* Resolve every given target before touching the kernel: bad input attaches nothing. */
+	/*
+	 * Resolve every given target and its probe before touching the kernel:
+	 * bad input attaches nothing, and only the programs they need are loaded
+	 * (discovery may meet any interpreter: all of them).
+	 */
 	for (i = 0; i < o.npids; i++) {
 		err = target__new(o.pids[i], &given[i], errbuf, sizeof(errbuf));
 		if (err) {
@@ -677,7 +683,14 @@ int main(int argc, char **argv)
 			ret = 2;
 			goto cleanup;
 		}
+		if (choose_probe(given[i])) {
+			ret = 2;
+			goto cleanup;
+		}
+		progs |= probe__prog_for(given[i]);
 	}
+	if (st.discover)
+		progs = PROBE_PROG_ALL;
 	if (o.json) {
 		st.json = jsonlog__open(o.json, o.json_max_size,
 					o.json_keep ? (unsigned)o.json_keep : JSONLOG_DEFAULT_KEEP,
@@ -710,7 +723,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sessiontrace: %s\n", errbuf);
 		goto cleanup;
 	}
-	st.probe = probe__new(on_event, NULL);
+	st.probe = probe__new(on_event, NULL, progs);
 	if (!st.probe)
 		goto cleanup;
 	for (i = 0; i < o.npids; i++) {

@@ -39,6 +39,7 @@ struct probe {
 	struct attachment *att;
 	size_t natt, capatt;
 	struct bpf_link *exec_link, *fork_link;
+	unsigned progs; /* enum probe_progs loaded */
 };
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -78,7 +79,14 @@ int probe__kernel_check(char *err, size_t errsz)
 	return 0;
 }
 
-struct probe *probe__new(probe_event_fn fn, void *ctx)
+unsigned probe__prog_for(const struct target *t)
+{
+	if (t->bpf.probe == ST_PROBE_RAISE)
+		return PROBE_PROG_RAISE;
+	return t->assert_site == ASSERT_SITE_DO_RAISE ? PROBE_PROG_DO_RAISE : PROBE_PROG_ASSERT;
+}
+
+struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs)
 {
 	struct probe *p;
 	size_t i;
@@ -95,6 +103,10 @@ struct probe *probe__new(probe_event_fn fn, void *ctx)
 		pr_warn("failed to open the BPF object: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	p->progs = progs;
+	bpf_program__set_autoload(p->skel->progs.raise_probe, progs & PROBE_PROG_RAISE);
+	bpf_program__set_autoload(p->skel->progs.assert_probe, progs & PROBE_PROG_ASSERT);
+	bpf_program__set_autoload(p->skel->progs.do_raise_probe, progs & PROBE_PROG_DO_RAISE);
 	for (i = 0; i < ST_NPROPS && i < ST_NPATTERNS; i++) {
 		size_t n = strlen(st_prop_messages[i]);
 
@@ -173,6 +185,11 @@ int probe__attach(struct probe *p, struct target *t)
 	struct attachment *a = find_attachment(p, t);
 	__u32 key = t->pid;
 	int err;
+
+	if (!(p->progs & probe__prog_for(t))) {
+		pr_warn("pid %d: its probe program was not loaded\n", t->pid);
+		return -ENOTSUP;
+	}
 
 	if (!a) {
 		if (p->natt == p->capatt) {

@@ -13,13 +13,28 @@ typedef void (*probe_event_fn)(void *ctx, const struct st_event *ev);
 /* Called for every exec in the system and every fork of a traced process. */
 typedef void (*probe_proc_fn)(void *ctx, const struct st_proc_event *ev);
 
-/* Opens and loads the BPF object. NULL and errno on failure (message printed). */
 /* Does this kernel have what the probes need (BTF, uprobes)? 0, or a reason in err. */
 int probe__kernel_check(char *err, size_t errsz);
-struct probe *probe__new(probe_event_fn fn, void *ctx);
+
+/* Which probe programs to load: verifying each costs ~50 ms at start. */
+enum probe_progs {
+	PROBE_PROG_RAISE = 1 << 0,    /* raise_probe: _PyErr_SetObject */
+	PROBE_PROG_ASSERT = 1 << 1,   /* assert_probe: LOAD_ASSERTION_ERROR handler */
+	PROBE_PROG_DO_RAISE = 1 << 2, /* do_raise_probe: 3.14+ */
+	PROBE_PROG_ALL = 7,
+};
+/* The program target t needs, once t->bpf.probe is chosen. */
+unsigned probe__prog_for(const struct target *t);
 /*
- * Adds t to the targets map; attaches the raise probe to its interpreter file
- * unless another target already runs the same file.
+ * Opens and loads the BPF object with the probe programs in progs (enum
+ * probe_progs) and the discovery ones. NULL and errno on failure (message
+ * printed).
+ */
+struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs);
+/*
+ * Adds t to the targets map; attaches its probe to its interpreter file
+ * unless another target already runs the same file. -ENOTSUP when its
+ * program was not loaded.
  */
 int probe__attach(struct probe *p, struct target *t);
 /* Detaches and forgets t; safe to call twice. */

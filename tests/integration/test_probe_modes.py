@@ -66,7 +66,8 @@ def kernel_runs(tracer_pid: int, names=("assert_probe", "do_raise_probe", "raise
         if json.loads(r.stdout).get("name") in names:
             total += int(info["run_cnt"])
             seen += 1
-    assert seen == len(names), f"tracer {tracer_pid}: {seen} of its programs found"
+    # -p loads only the program its targets need
+    assert seen >= 1, f"tracer {tracer_pid}: none of {names} loaded"
     return total
 
 

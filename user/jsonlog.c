@@ -21,13 +21,16 @@ struct jsonlog {
 static int open_file(struct jsonlog *l, char *err, size_t errsz)
 {
 	struct stat sb;
-	int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
-		      0600);
+	/* O_NONBLOCK: a FIFO planted at the path must not block us; cleared below */
+	int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+		      O_NONBLOCK, 0600);
 
 	if (fd < 0) {
 		int e = errno;
 
-		if (err)
+		if (err && e == ENXIO) /* a FIFO nobody reads */
+			snprintf(err, errsz, "%s is not a regular file", l->path);
+		else if (err)
 			snprintf(err, errsz, "cannot open %s: %s", l->path, strerror(e));
 		return -e;
 	}
@@ -36,6 +39,23 @@ static int open_file(struct jsonlog *l, char *err, size_t errsz)
 			snprintf(err, errsz, "%s is not a regular file", l->path);
 		close(fd);
 		return -EINVAL;
+	}
+	/* someone else's file: they could read, truncate or swap what we write */
+	if (sb.st_uid != geteuid()) {
+		if (err)
+			snprintf(err, errsz, "%s is owned by uid %u, not by this user (uid %u): "
+				 "refusing to write records to it", l->path, (unsigned)sb.st_uid,
+				 (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
+		int e = errno;
+
+		if (err)
+			snprintf(err, errsz, "cannot use %s: %s", l->path, strerror(e));
+		close(fd);
+		return -e;
 	}
 	if (sb.st_mode & 077)
 		pr_warn("%s is readable by others (mode %03o); records contain request paths\n",

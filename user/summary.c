@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "hashmap.h"
 #include "jsonw.h"
 #include "summary.h"
 
@@ -27,17 +28,28 @@ struct group {
 struct groups {
 	struct group *v;
 	size_t n, cap;
+	struct hashmap index; /* key (the group's own string) -> position in v + 1 */
 };
 
+/*
+ * Records files are untrusted input (they may come from elsewhere): every
+ * line is read into a bounded buffer, longer ones are skipped and counted,
+ * every string printed to a terminal is escaped, grouping is by hash.
+ */
 struct summary {
 	struct groups g[NDIMS];
-	unsigned long long records, invalid;
+	unsigned long long records, invalid, overlong;
 	char first[40], last[40];
 };
 
 struct summary *summary__new(void)
 {
-	return calloc(1, sizeof(struct summary));
+	struct summary *s = calloc(1, sizeof(struct summary));
+	size_t d;
+
+	for (d = 0; s && d < NDIMS; d++)
+		hashmap__init(&s->g[d].index, hashmap__hash_str, hashmap__equal_str, NULL);
+	return s;
 }
 
 void summary__free(struct summary *s)
@@ -52,6 +64,7 @@ void summary__free(struct summary *s)
 			free(s->g[d].v[i].hint);
 		}
 		free(s->g[d].v);
+		hashmap__clear(&s->g[d].index);
 	}
 	free(s);
 }
@@ -69,13 +82,10 @@ static void seen(char *first, char *last, const char *ts)
 static int account(struct groups *g, const char *key, const char *ts, const char *hint)
 {
 	struct group *x = NULL;
-	size_t i;
+	uintptr_t at;
 
-	for (i = 0; i < g->n; i++)
-		if (!strcmp(g->v[i].key, key)) {
-			x = &g->v[i];
-			break;
-		}
+	if (hashmap__find(&g->index, (uintptr_t)key, &at))
+		x = &g->v[at - 1];
 	if (!x) {
 		if (g->n == g->cap) {
 			size_t cap = g->cap ? g->cap * 2 : 16;
@@ -91,6 +101,10 @@ static int account(struct groups *g, const char *key, const char *ts, const char
 		x->key = strdup(key);
 		if (!x->key)
 			return -ENOMEM;
+		if (hashmap__set(&g->index, (uintptr_t)x->key, g->n + 1)) {
+			free(x->key);
+			return -ENOMEM;
+		}
 		g->n++;
 	}
 	if (hint && !x->hint)
@@ -178,13 +192,21 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static void sorted(const struct summary *s)
+/* Groups by count; the index follows them (printing may come before more lines). */
+static void sorted(const struct summary *cs)
 {
-	size_t d;
+	struct summary *s = (struct summary *)cs;
+	size_t d, i;
 
-	for (d = 0; d < NDIMS; d++)
-		if (s->g[d].n)
-			qsort(s->g[d].v, s->g[d].n, sizeof(*s->g[d].v), by_count);
+	for (d = 0; d < NDIMS; d++) {
+		struct groups *g = &s->g[d];
+
+		if (!g->n)
+			continue;
+		qsort(g->v, g->n, sizeof(*g->v), by_count);
+		for (i = 0; i < g->n; i++)
+			hashmap__set(&g->index, (uintptr_t)g->v[i].key, i + 1); /* keys exist: no alloc */
+	}
 }
 
 static void put_term(FILE *out, const char *str)
@@ -198,16 +220,33 @@ static void put_term(FILE *out, const char *str)
 	strbuf_free(&sb);
 }
 
+/* Escaped, then padded to width columns (timestamps: ASCII once escaped). */
+static void put_term_width(FILE *out, const char *str, int width)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	term_add_str(&sb, str, strlen(str));
+	fprintf(out, "%-*s", width, sb.buf ? sb.buf : "");
+	strbuf_free(&sb);
+}
+
 void summary__print_text(const struct summary *s, FILE *out)
 {
 	size_t d, i;
 
 	sorted(s);
 	fprintf(out, "%llu records", s->records);
-	if (s->records)
-		fprintf(out, ", first %s, last %s", s->first, s->last);
+	if (s->records) {
+		fputs(", first ", out);
+		put_term(out, s->first);
+		fputs(", last ", out);
+		put_term(out, s->last);
+	}
 	if (s->invalid)
 		fprintf(out, " (%llu lines were not records and were skipped)", s->invalid);
+	if (s->overlong)
+		fprintf(out, " (%llu of them longer than %u bytes)", s->overlong, LINE_MAX_BYTES);
 	fputc('\n', out);
 	for (d = 0; d < NDIMS; d++) {
 		if (!s->g[d].n)
@@ -217,7 +256,11 @@ void summary__print_text(const struct summary *s, FILE *out)
 		for (i = 0; i < s->g[d].n; i++) {
 			const struct group *x = &s->g[d].v[i];
 
-			fprintf(out, "  %8llu  %-27s  %-27s  ", x->count, x->first, x->last);
+			fprintf(out, "  %8llu  ", x->count);
+			put_term_width(out, x->first, 27);
+			fputs("  ", out);
+			put_term_width(out, x->last, 27);
+			fputs("  ", out);
 			put_term(out, x->key);
 			fputc('\n', out);
 			if (x->hint) {
@@ -237,6 +280,7 @@ void summary__print_json(const struct summary *s, FILE *out)
 	sorted(s);
 	json_object_object_add(root, "records", json_object_new_int64((int64_t)s->records));
 	json_object_object_add(root, "invalid_lines", json_object_new_int64((int64_t)s->invalid));
+	json_object_object_add(root, "overlong_lines", json_object_new_int64((int64_t)s->overlong));
 	json_object_object_add(root, "first_seen", s->first[0] ? json_object_new_string(s->first) : NULL);
 	json_object_object_add(root, "last_seen", s->last[0] ? json_object_new_string(s->last) : NULL);
 	for (d = 0; d < NDIMS; d++) {
@@ -271,7 +315,8 @@ static const char usage[] =
 "FILE.2, ...; any order): how many failures, by cause (with the fix), by route\n"
 "template, by the code that read the session (accessor) and by service, each\n"
 "with when it was first and last seen. Lines that are not records are skipped\n"
-"and counted. '-' reads standard input.\n"
+"and counted (also lines over 4 MiB). '-' reads standard input. Exit status:\n"
+"0, 1 when nothing in the files is a record, 2 on a file that cannot be read.\n"
 "\n"
 "  -f, --format FMT   text (default) or json (one object)\n"
 "  -h, --help         this text\n"
@@ -280,24 +325,54 @@ static const char usage[] =
 "  sessiontrace report /var/log/sessiontrace/records.jsonl*\n"
 "  sessiontrace report --format json records.jsonl | jq '.by_route[0]'\n";
 
+/*
+ * One line into buf (at most cap bytes, no newline, NUL-terminated). A longer
+ * line is read to its end but not kept: *overlong. 1: a line, 0: end of file.
+ */
+static int read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong)
+{
+	int c;
+
+	*len = 0;
+	*overlong = false;
+	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+		if (*len < cap)
+			buf[(*len)++] = (char)c;
+		else
+			*overlong = true;
+	}
+	buf[*len] = 0;
+	return c != EOF || *len || *overlong;
+}
+
 static int read_file(struct summary *s, const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char *line;
+	size_t n;
+	bool overlong;
 	int err = 0;
 
 	if (!f) {
 		fprintf(stderr, "sessiontrace report: cannot open %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	while ((n = getline(&line, &cap, f)) > 0)
-		if (summary__add_line(s, line, (size_t)n) == -ENOMEM) {
+	line = malloc(LINE_MAX_BYTES + 1);
+	if (!line) {
+		fprintf(stderr, "sessiontrace report: out of memory\n");
+		err = 1;
+	}
+	while (!err && read_line(f, line, LINE_MAX_BYTES, &n, &overlong)) {
+		if (overlong) {
+			s->invalid++;
+			s->overlong++;
+			continue;
+		}
+		if (summary__add_line(s, line, n) == -ENOMEM) {
 			fprintf(stderr, "sessiontrace report: out of memory\n");
 			err = 1;
-			break;
 		}
+	}
 	if (!err && ferror(f)) {
 		fprintf(stderr, "sessiontrace report: error reading %s\n", path);
 		err = 2;
@@ -349,6 +424,12 @@ int summary__main(int argc, char **argv)
 		return 1;
 	for (i = optind; i < argc && !ret; i++)
 		ret = read_file(s, argv[i]);
+	if (!ret && !s->records && s->invalid) {
+		fprintf(stderr, "sessiontrace report: no records in %s: %llu lines, none a "
+			"sessiontrace record\n", argc - optind == 1 ? argv[optind] : "the files given",
+			s->invalid);
+		ret = 1;
+	}
 	if (!ret) {
 		if (json)
 			summary__print_json(s, stdout);

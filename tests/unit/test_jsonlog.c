@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -171,7 +172,7 @@ static void test_summary(void **state)
 	summary__print_json(s, f);
 	fclose(f);
 	assert_string_equal(buf,
-		"{\"records\":3,\"invalid_lines\":4,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
+		"{\"records\":3,\"invalid_lines\":4,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
 		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\","
 		"\"by_cause\":[{\"cause\":\"middleware_order\",\"count\":2,"
 		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\","
@@ -203,6 +204,120 @@ static void test_summary(void **state)
 	summary__free(s);
 }
 
+/* sessiontrace report on a file it did not write: run as the subcommand. */
+static int report_on(const char *content, size_t len, char **out)
+{
+	char path[] = "/tmp/st-report-XXXXXX";
+	char *argv[] = { "report", path, NULL };
+	size_t olen = 0;
+	FILE *f, *saved = stdout;
+	int fd = mkstemp(path), ret;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	close(fd);
+	f = open_memstream(out, &olen);
+	stdout = f;
+	ret = summary__main(2, argv);
+	stdout = saved;
+	fclose(f);
+	unlink(path);
+	return ret;
+}
+
+static void test_report_hostile_files(void **state)
+{
+	static const char esc_ts[] =
+		"{\"ts\":\"\\u001b]0;owned\\u0007\\u001b[2J2026\",\"stack\":[],\"cause\":\"c\"}\n";
+	size_t big = (4u << 20) + 100, i;
+	char *content, *out = NULL;
+
+	/* ESC and BEL in ts: escaped wherever it is printed */
+	assert_int_equal(report_on(esc_ts, sizeof(esc_ts) - 1, &out), 0);
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strchr(out, '\x07'));
+	assert_non_null(strstr(out, "first \\x1b]0;owned"));
+	free(out);
+
+	/* a line over 4 MiB is skipped and counted, the record after it kept */
+	content = malloc(big + 200);
+	assert_non_null(content);
+	memset(content, 'A', big);
+	content[big] = '\n';
+	i = big + 1;
+	i += (size_t)sprintf(content + i, "{\"ts\":\"2026-11-24T10:00:01.000000Z\",\"stack\":[]}\n");
+	out = NULL;
+	assert_int_equal(report_on(content, i, &out), 0);
+	assert_non_null(strstr(out, "1 records"));
+	assert_non_null(strstr(out, "(1 lines were not records and were skipped) (1 of them longer"));
+	free(out);
+	free(content);
+
+	/* nothing readable: one line on stderr, exit 1; an empty file is 0 records, exit 0 */
+	out = NULL;
+	assert_int_equal(report_on("not json\n[]\n", 12, &out), 1);
+	assert_string_equal(out, "");
+	free(out);
+	out = NULL;
+	assert_int_equal(report_on("", 0, &out), 0);
+	assert_non_null(strstr(out, "0 records"));
+	free(out);
+}
+
+/* Many distinct groups: hashed, each counted exactly. */
+static void test_report_many_groups(void **state)
+{
+	struct summary *s = summary__new();
+	char line[256], *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(line, sizeof(line), "{\"ts\":\"2026-11-24T10:00:01.000000Z\",\"stack\":[],"
+			 "\"route\":\"/r/%zu\"}", i % 5000);
+		assert_int_equal(summary__add_line(s, line, strlen(line)), 0);
+	}
+	f = open_memstream(&buf, &len);
+	summary__print_json(s, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "{\"route\":\"/r/0\",\"count\":4,"));
+	assert_non_null(strstr(buf, "{\"route\":\"/r/4999\",\"count\":4,"));
+	assert_null(strstr(buf, "\"count\":5"));
+	free(buf);
+	summary__free(s);
+}
+
+/* A records path that is not ours to write: refused with one reason, nothing written. */
+static void test_records_file_refused(void **state)
+{
+	char err[512];
+	struct jsonlog *l;
+
+	unlink("/tmp/st-jl-fifo");
+	assert_int_equal(mkfifo("/tmp/st-jl-fifo", 0600), 0);
+	l = jsonlog__open("/tmp/st-jl-fifo", 0, 1, err, sizeof(err));
+	assert_null(l);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink("/tmp/st-jl-fifo");
+
+	unlink("/tmp/st-jl-link");
+	assert_int_equal(symlink("/tmp/st-jl-target", "/tmp/st-jl-link"), 0);
+	assert_null(jsonlog__open("/tmp/st-jl-link", 0, 1, err, sizeof(err)));
+	unlink("/tmp/st-jl-link");
+
+	if (geteuid() != 0) {
+		printf("SKIPPED: records file owned by another user: needs root to chown\n");
+		return;
+	}
+	unlink("/tmp/st-jl-other");
+	assert_int_equal(close(open("/tmp/st-jl-other", O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(chown("/tmp/st-jl-other", 65534, 65534), 0);
+	l = jsonlog__open("/tmp/st-jl-other", 0, 1, err, sizeof(err));
+	assert_null(l);
+	assert_non_null(strstr(err, "owned by uid 65534"));
+	unlink("/tmp/st-jl-other");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +325,9 @@ int main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_report_hostile_files),
+		cmocka_unit_test(test_report_many_groups),
+		cmocka_unit_test(test_records_file_refused),
 	};
 	int ret = cmocka_run_group_tests_name("jsonlog", tests, NULL, NULL);
 	char cmd[64];

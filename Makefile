@@ -69,12 +69,13 @@ unit: $(UNIT_BINS)
 integration: $(OUT)/sessiontrace
 	$(Q)PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration
 
-# The two commands of README.md.
+# The two commands of README.md. The integration tests come last: pytest's
+# summary is the last line of `make test`.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(if $(strip $(EXTRA_TEST)),$(MAKE) --no-print-directory $(EXTRA_TEST))
+	$(Q)$(MAKE) --no-print-directory integration
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -90,6 +91,6 @@ clean:
 	$(Q)rm -rf $(OUT)
 
 # Other concerns (fuzzing, benchmarks) live in mk/*.mk. Each may append
-# to EXTRA_TEST: targets `make test` runs after the integration tests.
+# to EXTRA_TEST: targets `make test` runs before the integration tests.
 EXTRA_TEST :=
 include $(wildcard mk/*.mk)

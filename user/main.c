@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include <cap-ng.h>
 #include "discover.h"
+#include "drops.h"
 #include "jsonlog.h"
 #include "log.h"
 #include "metrics.h"
@@ -128,7 +129,8 @@ struct state {
 	struct pending pending[MAX_PENDING];
 	int npending;
 	bool discover;
-	unsigned long long records, write_errors, not_hits, stale, traced;
+	unsigned long long records, write_errors, traced;
+	unsigned long long dropped[DROP_N]; /* enum drop_reason */
 	bool write_failing;
 	struct jsonlog *json;
 };
@@ -161,22 +163,30 @@ static struct target *find_target(pid_t pid)
 	return NULL;
 }
 
+static void dropped(enum drop_reason why)
+{
+	/* read by the metrics thread */
+	__atomic_add_fetch(&st.dropped[why], 1, __ATOMIC_RELAXED);
+}
+
 static void on_event(void *ctx, const struct st_event *ev)
 {
 	struct target *t = find_target(ev->pid);
-	int err;
+	int err, drop;
 
-	if (!t)
+	if (!t) {
+		dropped(DROP_PROCESS_GONE);
 		return;
+	}
 	/* a record raised by an earlier process with the same pid */
 	if (ev->start_ticks != t->start_time) {
-		st.stale++;
+		dropped(DROP_STALE_PID);
 		pr_debug("pid %u: dropped a record of an earlier process with that pid\n", ev->pid);
 		return;
 	}
-	err = report__event(st.report, t, ev);
-	if (err == 1) {
-		st.not_hits++;
+	err = report__event(st.report, t, ev, &drop);
+	if (drop >= 0) {
+		dropped(drop);
 		return;
 	}
 	st.records++;
@@ -599,12 +609,15 @@ static void on_proc(void *ctx, const struct st_proc_event *ev)
 static void metrics_health(struct metrics_health *h, void *ctx)
 {
 	__u64 cnt[ST_NCOUNTERS];
+	int i;
 
 	h->attached = (unsigned long long)__atomic_load_n(&st.ntargets, __ATOMIC_RELAXED);
 	if (st.probe && !probe__counters(st.probe, cnt)) {
 		h->lost = cnt[ST_C_LOST];
 		h->hits = cnt[ST_C_HITS];
 	}
+	for (i = 0; i < DROP_N; i++)
+		h->dropped[i] = __atomic_load_n(&st.dropped[i], __ATOMIC_RELAXED);
 }
 
 /*
@@ -817,14 +830,29 @@ int main(int argc, char **argv)
 cleanup:
 	if (st.probe) {
 		probe__counters(st.probe, cnt);
-		if (ret == 0)
+		if (ret == 0) {
+			/* every hit is a record, lost, or dropped for a reason: the sums match */
+			unsigned long long ndrop = 0;
+			char why[256] = "";
+			size_t wn = 0;
+
+			for (i = 0; i < DROP_N; i++) {
+				ndrop += st.dropped[i];
+				if (st.dropped[i] && wn < sizeof(why))
+					wn += snprintf(why + wn, sizeof(why) - wn, "%s%s %llu",
+						       wn ? ", " : " (", drop_reason_names[i],
+						       st.dropped[i]);
+			}
+			if (wn && wn < sizeof(why) - 1)
+				snprintf(why + wn, sizeof(why) - wn, ")");
 			fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu hits, "
 				"%llu AssertionError/KeyError raises examined, %llu probe runs, "
-				"%llu processes traced\n",
+				"%llu processes traced, %llu dropped%s\n",
 				st.records, (unsigned long long)cnt[ST_C_LOST],
 				(unsigned long long)cnt[ST_C_HITS],
 				(unsigned long long)cnt[ST_C_ASSERTS],
-				(unsigned long long)cnt[ST_C_RUNS], st.traced);
+				(unsigned long long)cnt[ST_C_RUNS], st.traced, ndrop, why);
+		}
 		if (ret == 0 && st.write_errors)
 			fprintf(stderr, "sessiontrace: %llu of the %llu records could not be written to "
 				"%s\n", st.write_errors, st.records, o.json);

@@ -167,6 +167,14 @@ char *metrics__render(struct metrics *m, size_t *len)
 	prom_add_header(&sb, "sessiontrace_events_lost_total", "counter",
 			"Records that did not fit in the ring buffer.");
 	prom_add_sample(&sb, "sessiontrace_events_lost_total", NULL, NULL, 0, h.lost);
+	prom_add_header(&sb, "sessiontrace_hits_dropped_total", "counter",
+			"Captured hits that became no record, by reason (hits = records + lost + "
+			"dropped).");
+	for (i = 0; i < DROP_N; i++) {
+		const char *rkey[] = { "reason" }, *rval[] = { drop_reason_names[i] };
+
+		prom_add_sample(&sb, "sessiontrace_hits_dropped_total", rkey, rval, 1, h.dropped[i]);
+	}
 	prom_add_header(&sb, "sessiontrace_attached_processes", "gauge",
 			"Processes the probes are attached to.");
 	prom_add_sample(&sb, "sessiontrace_attached_processes", NULL, NULL, 0, h.attached);

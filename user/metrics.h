@@ -13,6 +13,7 @@
 #define ST_METRICS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "drops.h"
 
 #define METRICS_DEFAULT_SERIES 1000
 #define METRICS_MAX_SERIES     100000
@@ -24,6 +25,7 @@ struct metrics;
 /* What the health metrics show, filled at scrape time (on the HTTP thread). */
 struct metrics_health {
 	unsigned long long attached, lost, hits;
+	unsigned long long dropped[DROP_N]; /* enum drop_reason */
 };
 typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 

@@ -11,6 +11,7 @@
 #include "props.h"
 #include "pystr.h"
 #include <linux/types.h>
+#include "drops.h"
 #include "report.h"
 #include "target.h"
 
@@ -308,7 +309,7 @@ static void text_diagnosis(struct strbuf *x, const struct diagnosis *dg, const c
 	}
 }
 
-int report__event(struct report *r, struct target *t, const struct st_event *ev)
+int report__event(struct report *r, struct target *t, const struct st_event *ev, int *drop)
 {
 	static struct diagnosis dg;
 	static struct dstr msg, type, method, path, root, client;
@@ -320,6 +321,7 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	bool req;
 	char ts[64], comm[sizeof(ev->comm) + 1];
 
+	*drop = -1;
 	format_ts(ev, ts, sizeof(ts));
 	memcpy(comm, ev->comm, sizeof(ev->comm));
 	comm[sizeof(ev->comm)] = 0;
@@ -340,8 +342,10 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 			client.len += pn;
 		}
 	}
-	if (ev->pattern > ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR)
-		return 1;
+	if (ev->pattern > ST_NPROPS || ev->exc_kind > ST_EXC_KEYERROR) {
+		*drop = DROP_MALFORMED;
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		struct st_frame f = ev->frames[i];
 
@@ -361,8 +365,11 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		for (p = 0; p < ST_NPROPS; p++)
 			if (n && raised_by_property(&frames[0], st_prop_names[p]))
 				break;
-		if (p == ST_NPROPS || !(t->bpf.kinds & (1U << p)))
-			return 1;
+		if (p == ST_NPROPS || !(t->bpf.kinds & (1U << p))) {
+			*drop = p == ST_NPROPS ? DROP_LOOK_ALIKE : DROP_KIND_FILTERED;
+			target__event_end(t);
+			return 0;
+		}
 		prop = st_prop_names[p];
 		msg.len = snprintf(msg.s, sizeof(msg.s), "%s", st_prop_messages[p]);
 		msg.present = true;
@@ -371,8 +378,11 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		prop = st_prop_names[ev->pattern];
 	}
 	if (ev->exc_kind == ST_EXC_KEYERROR) {
-		if (!n || !raised_by_property(&frames[0], prop))
-			return 1;
+		if (!n || !raised_by_property(&frames[0], prop)) {
+			*drop = DROP_LOOK_ALIKE;
+			target__event_end(t);
+			return 0;
+		}
 		/* str(KeyError('session')) */
 		msg.len = snprintf(msg.s, sizeof(msg.s), "'%s'", prop);
 		msg.present = true;
@@ -380,8 +390,11 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	}
 	exc_type = ev->exc_kind == ST_EXC_KEYERROR ? "KeyError" : "AssertionError";
 	err = diagnose__event(r->diag, t, ev, frames, n, &dg);
-	if (err)
-		return err;
+	if (err) {
+		*drop = DROP_OUT_OF_MEMORY;
+		target__event_end(t);
+		return 0;
+	}
 
 	strbuf_reset(j);
 	strbuf_addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"ns_pid\":%d,\"tid\":%u,\"comm\":", ts,
@@ -429,13 +442,18 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 	r->labels.method = req && method.present ? method.s : "";
 	r->labels.cause = diagnose__cause_name(dg.cause);
 	strbuf_add(j, "}\n", 2);
-	if (j->oom)
-		return -ENOMEM;
+	if (j->oom) {
+		*drop = DROP_OUT_OF_MEMORY;
+		target__event_end(t);
+		return 0;
+	}
 	if (r->out)
 		err = jsonlog__write(r->out, j->buf, j->len);
 
-	if (!r->console)
+	if (!r->console) {
+		target__event_end(t);
 		return err;
+	}
 	strbuf_reset(x);
 	strbuf_addf(x, "%s pid=%u", ts, ev->pid);
 	if (t->ns_pid != (pid_t)ev->pid)
@@ -484,6 +502,7 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev)
 		fwrite(x->buf, 1, x->len, r->console);
 		fflush(r->console);
 	}
+	target__event_end(t);
 	return err;
 }
 

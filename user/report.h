@@ -14,11 +14,11 @@ struct jsonlog;
 /* console: stream for the human report, or NULL (-q); json: the records file, or NULL. */
 struct report *report__new(FILE *console, struct jsonlog *json);
 /*
- * 0 when reported; 1 when the event is not a hit after all (a KeyError not
- * raised by the request property itself) and nothing was written; -errno
- * when writing the JSON record failed.
+ * One event: *drop = -1 when it became a record (console, JSON, labels),
+ * else the enum drop_reason why not (nothing written). Returns 0, or -errno
+ * when writing the JSON record failed (the record still counts).
  */
-int report__event(struct report *r, struct target *t, const struct st_event *ev);
+int report__event(struct report *r, struct target *t, const struct st_event *ev, int *drop);
 void report__free(struct report *r);
 
 /* The metric labels of the last record reported (valid until the next event). */

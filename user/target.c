@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "debugoffsets.h"
 #include "elfsym.h"
+#include "hashmap.h"
 #include "opcodes.h"
 #include "linetable.h"
 #include "log.h"
@@ -21,12 +22,12 @@
 #include "remote.h"
 #include "target.h"
 
-#define CODE_CACHE_SIZE 4096     /* power of 2 */
+#define CODE_CACHE_FULL 2048     /* entries before an eviction is due */
+#define CODE_CACHE_BYTES (16u << 20) /* strings and line tables before one is due */
 #define NAME_MAX_CHARS  1024     /* longest qualname/filename read from a target */
-#define LINETABLE_MAX   (1 << 20)
+#define LINETABLE_MAX   (256u << 10) /* one code object's line table (else: no line) */
 
 struct code_entry {
-	uint64_t addr;   /* 0: empty slot */
 	char *function;
 	char *file;
 	int firstlineno;
@@ -34,9 +35,16 @@ struct code_entry {
 	size_t linetable_len;
 };
 
+/*
+ * Symbolized code objects by address. Lifetimes: entries are freed only
+ * between events (target__event_end), so the frames of the event being
+ * reported point into live entries; during an event the map keeps taking
+ * them (one event adds at most ST_MAX_FRAMES). Bounded by entries and by
+ * bytes (each line table is capped too).
+ */
 struct code_cache {
-	struct code_entry slots[CODE_CACHE_SIZE];
-	size_t used;
+	struct hashmap map; /* address -> struct code_entry * */
+	size_t bytes;       /* strings and line tables held */
 };
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
@@ -428,6 +436,8 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		goto cleanup;
 	}
 	t->codes = calloc(1, sizeof(*t->codes));
+	if (t->codes)
+		hashmap__init(&t->codes->map, hashmap__hash_u64, hashmap__equal_u64, NULL);
 	if (!t->codes) {
 		ret = -ENOMEM;
 		seterr(err, errsz, "out of memory");
@@ -450,23 +460,33 @@ cleanup:
 	return ret ? ret : -EINVAL;
 }
 
-static void code_entry_clear(struct code_entry *c)
+static void code_entry_free(struct code_entry *c)
 {
+	if (!c)
+		return;
 	free(c->function);
 	free(c->file);
 	free(c->linetable);
-	memset(c, 0, sizeof(*c));
+	free(c);
+}
+
+static void code_cache_clear(struct code_cache *cc)
+{
+	struct hashmap_entry *e;
+	size_t bkt;
+
+	hashmap__for_each_entry(&cc->map, e, bkt)
+		code_entry_free((struct code_entry *)e->value);
+	hashmap__clear(&cc->map);
+	cc->bytes = 0;
 }
 
 void target__free(struct target *t)
 {
-	size_t i;
-
 	if (!t)
 		return;
 	if (t->codes) {
-		for (i = 0; i < CODE_CACHE_SIZE; i++)
-			code_entry_clear(&t->codes->slots[i]);
+		code_cache_clear(t->codes);
 		free(t->codes);
 	}
 	if (t->pidfd >= 0)
@@ -531,7 +551,6 @@ static int load_code(struct target *t, uint64_t addr, struct code_entry *c)
 
 	if (need > sizeof(hdr) || remote__read(t->pid, addr, hdr, need))
 		return -EFAULT;
-	c->addr = addr;
 	c->function = read_str(t, *(uint64_t *)&hdr[L->code_qualname >= 0 ? L->code_qualname : L->code_name]);
 	c->file = read_str(t, *(uint64_t *)&hdr[L->code_filename]);
 	memcpy(&first, &hdr[L->code_firstlineno], sizeof(first));
@@ -542,35 +561,36 @@ static int load_code(struct target *t, uint64_t addr, struct code_entry *c)
 		if (c->linetable && !remote__read(t->pid, lt + L->bytes_sval, c->linetable, size))
 			c->linetable_len = size;
 	}
+	t->codes->bytes += c->linetable_len + (c->function ? strlen(c->function) : 0) +
+			   (c->file ? strlen(c->file) : 0);
 	return 0;
 }
 
 static struct code_entry *code_lookup(struct target *t, uint64_t addr)
 {
 	struct code_cache *cc = t->codes;
-	size_t i, h = (addr >> 4) * 0x9E3779B97F4A7C15ULL;
 	struct code_entry *c;
+	uintptr_t v;
 
-	for (i = 0; i < CODE_CACHE_SIZE; i++) {
-		c = &cc->slots[(h + i) & (CODE_CACHE_SIZE - 1)];
-		if (c->addr == addr)
-			return c;
-		if (!c->addr)
-			break;
-	}
-	if (cc->used >= CODE_CACHE_SIZE / 2) {
-		/* Full enough: start over rather than probe forever. */
-		for (i = 0; i < CODE_CACHE_SIZE; i++)
-			code_entry_clear(&cc->slots[i]);
-		cc->used = 0;
-		c = &cc->slots[h & (CODE_CACHE_SIZE - 1)];
-	}
-	if (load_code(t, addr, c)) {
-		code_entry_clear(c);
+	if (hashmap__find(&cc->map, addr, &v))
+		return (struct code_entry *)v;
+	c = calloc(1, sizeof(*c));
+	if (!c || load_code(t, addr, c) || hashmap__set(&cc->map, addr, (uintptr_t)c)) {
+		code_entry_free(c);
 		return NULL;
 	}
-	cc->used++;
 	return c;
+}
+
+void target__event_end(struct target *t)
+{
+	struct code_cache *cc = t->codes;
+
+	if (!cc || (hashmap__size(&cc->map) < CODE_CACHE_FULL && cc->bytes < CODE_CACHE_BYTES))
+		return;
+	/* full enough: start over */
+	code_cache_clear(cc);
+	t->code_evictions++;
 }
 
 void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out)

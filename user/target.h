@@ -47,6 +47,7 @@ struct target {
 	bool exited;                   /* its pidfd said so (main.c) */
 	int pidfd;
 	struct code_cache *codes;
+	unsigned long long code_evictions; /* times the code cache started over */
 };
 
 /*
@@ -55,8 +56,14 @@ struct target {
  */
 int target__new(pid_t pid, struct target **out, char *err, size_t errsz);
 void target__free(struct target *t);
-/* Symbolize one frame; never fails (unknowns become "?" and -1). */
+/*
+ * Symbolize one frame; never fails (unknowns become "?" and -1). The strings
+ * stay valid until target__event_end(): the code cache evicts only between
+ * events, never under the frames of the one being reported.
+ */
 void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out);
+/* The current event is done with its frames: the cache may evict now. */
+void target__event_end(struct target *t);
 /* true while the same process (not a reused pid) is alive. */
 bool target__alive(const struct target *t);
 /* Assert probe: move the top frame from LOAD_ASSERTION_ERROR to its raise. */

@@ -596,6 +596,7 @@ class Tracer:
             + "\n".join(self.stderr_lines())
         if "-q" in self.args:
             assert self.stdout() == b"", f"-q but stdout is {self.stdout()[:500]!r}"
+        self.check_accounting()
         records = []
         if self.json_path is not None:
             assert self.json_path.exists(), f"-j {self.json_path} was not created"
@@ -603,6 +604,29 @@ class Tracer:
             assert mode == 0o600, f"-j file mode is {oct(mode)}, want 0o600"
             records = self.read_records()
         return records
+
+    SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits, .*, (\d+) dropped"
+                         r"(?: \(([^)]*)\))?$")
+
+    def summary(self) -> dict:
+        """The exit summary's counters: records, lost, hits, dropped and
+        dropped by reason."""
+        for line in self.stderr_lines():
+            m = self.SUMMARY.search(line)
+            if m:
+                why = dict((k, int(v)) for k, v in
+                           (p.rsplit(" ", 1) for p in m.group(5).split(", "))) if m.group(5) else {}
+                return dict(records=int(m.group(1)), lost=int(m.group(2)), hits=int(m.group(3)),
+                            dropped=int(m.group(4)), why=why)
+        pytest.fail("no exit summary on stderr:\n" + "\n".join(self.stderr_lines()))
+
+    def check_accounting(self) -> dict:
+        """Every hit the BPF program counted is a record, lost, or dropped
+        for a named reason: records + lost + dropped == hits, exactly."""
+        sm = self.summary()
+        assert sm["records"] + sm["lost"] + sm["dropped"] == sm["hits"], sm
+        assert sum(sm["why"].values()) == sm["dropped"], sm
+        return sm
 
     def kill(self) -> None:
         if self.proc.poll() is None:

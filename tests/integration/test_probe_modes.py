@@ -150,6 +150,9 @@ def test_assert_probe_healthy_zero_runs(interp, tracers, servers, bpf_stats):
     assert t.stop() == []
     sm = summary(t)
     assert sm["runs"] == 3 and sm["hits"] == (0 if do_raise else 3), sm
+    # the LOAD_ASSERTION_ERROR site captures every failing assert; user space
+    # names why these three are not records
+    assert t.summary()["why"] == ({} if do_raise else {"look_alike": 3}), t.summary()
 
     t = tracers.start([s], extra=["--probe", "assert"])
     t.wait_attached(s.pid, interp.tracer_version, probe="assert")

@@ -282,7 +282,7 @@ NS_SCRIPT = {
     # a distro interpreter (scripts/rootfs.sh) copied to a tmpfs in its root
     # filesystem that only the namespace sees, then run with chroot
     "rootfs": ('mount -t tmpfs stctr "$ROOT/mnt" && cp "$ROOT$PY" "$ROOT/mnt/" && '
-               'PYTHONHOME=/usr exec chroot "$ROOT" "/mnt/${PY##*/}" -m uvicorn '
+               'PYTHONHOME=/usr exec chroot "$ROOT" "/mnt/$(basename "$PY")" -m uvicorn '
                'mw_no_session:app --host 127.0.0.1 --port "$PORT" --app-dir "$APPS" '
                '--no-access-log'),
 }

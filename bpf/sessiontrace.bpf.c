@@ -39,14 +39,6 @@ struct {
 	__uint(max_entries, 256 << 10);
 } procs SEC(".maps");
 
-/* The record is built here, then copied into the ring buffer in one go. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct st_event);
-} scratch SEC(".maps");
-
 /* Indexed by enum st_counter; per CPU, summed by user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -471,13 +463,21 @@ static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, _
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct walk_ctx w = {};
 	struct st_event *ev;
-	__u32 zero = 0;
+	__u64 flags;
 
 	count(ST_C_HITS);
-	ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!ev)
+	/*
+	 * Built straight in its ring-buffer reservation: uprobe programs run
+	 * with migration, not preemption, disabled, so a per-CPU scratch buffer
+	 * could be shared by two threads failing at once on one CPU. A
+	 * reservation is this hit's own.
+	 */
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(ST_C_LOST);
 		return;
-	/* The scratch record is reused: clear what user space reads as headers. */
+	}
+	/* the reservation holds an older record's bytes: clear what user space reads as headers */
 	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->pid = pid_tgid >> 32;
@@ -506,10 +506,9 @@ static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, _
 	 * A wakeup costs ~12 us here (irq_work): user space drains the buffer on
 	 * a short timer instead, and is woken only when it fills up.
 	 */
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev),
-			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ST_RB_WAKEUP_BYTES ?
-			       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
-		count(ST_C_LOST);
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ST_RB_WAKEUP_BYTES ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(ev, flags);
 }
 
 /*

@@ -166,6 +166,8 @@ int debugoffsets__apply(pid_t pid, uint64_t runtime_addr, unsigned version_hex,
 {
 	struct debug_offsets d;
 
+	if (!find_schema(version_hex)) /* say so before reading anything */
+		return debugoffsets__apply_buf(NULL, 0, version_hex, L, err, errsz);
 	if (remote__read(pid, runtime_addr, &d, sizeof(d))) {
 		snprintf(err, errsz, "cannot read _Py_DebugOffsets at 0x%llx",
 			 (unsigned long long)runtime_addr);

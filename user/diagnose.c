@@ -115,9 +115,17 @@ struct proc {
 	struct node *nodes[MAX_NODES];
 };
 
+/*
+ * Lifetimes: a diagnosis holds node pointers across node_get() calls (the
+ * trail of apps walked, the recursion of find_under/find_holder/descend).
+ * So node_get never frees a node: one it replaces or evicts is retired, and
+ * retired nodes are freed when the next diagnosis starts.
+ */
 struct diagnose {
 	struct proc procs[MAX_PROCS];
 	unsigned long long clock;
+	struct node **retired;
+	size_t nretired, capretired;
 };
 
 /* One diagnosis in progress. */
@@ -444,6 +452,32 @@ struct diagnose *diagnose__new(void)
 	return calloc(1, sizeof(struct diagnose));
 }
 
+/* Keep n alive until the current diagnosis ends; if that fails, it is leaked, not freed. */
+static void node_retire(struct diagnose *d, struct node *n)
+{
+	if (d->nretired == d->capretired) {
+		size_t cap = d->capretired ? d->capretired * 2 : MAX_NODES;
+		struct node **v = realloc(d->retired, cap * sizeof(*v));
+
+		if (!v) {
+			pr_warn("out of memory: an app cache node is kept for good\n");
+			return;
+		}
+		d->retired = v;
+		d->capretired = cap;
+	}
+	d->retired[d->nretired++] = n;
+}
+
+static void retired_free(struct diagnose *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nretired; i++)
+		node_free(d->retired[i]);
+	d->nretired = 0;
+}
+
 void diagnose__free(struct diagnose *d)
 {
 	unsigned i;
@@ -452,6 +486,8 @@ void diagnose__free(struct diagnose *d)
 		return;
 	for (i = 0; i < MAX_PROCS; i++)
 		proc_clear(&d->procs[i]);
+	retired_free(d);
+	free(d->retired);
 	free(d);
 }
 
@@ -703,9 +739,9 @@ static struct node *node_get(struct ctx *c, __u64 addr)
 	if (!ti || !(ti->cls & (CLS_APP | CLS_ROUTER)))
 		return NULL;
 	if (slot == p->nnodes && p->nnodes == MAX_NODES) {
-		/* full: start over rather than grow */
+		/* full: start over rather than grow (the old ones live to the event's end) */
 		for (i = 0; i < p->nnodes; i++)
-			node_free(p->nodes[i]);
+			node_retire(c->d, p->nodes[i]);
 		p->nnodes = 0;
 		slot = 0;
 	}
@@ -727,11 +763,10 @@ static struct node *node_get(struct ctx *c, __u64 addr)
 	} else {
 		read_routes(c, n, addr);
 	}
-	if (slot < p->nnodes) {
-		node_free(p->nodes[slot]);
-	} else {
+	if (slot < p->nnodes)
+		node_retire(c->d, p->nodes[slot]); /* a caller may still hold the old one */
+	else
 		p->nnodes++;
-	}
 	p->nodes[slot] = n;
 	return n;
 }
@@ -1087,6 +1122,8 @@ int diagnose__event(struct diagnose *d, struct target *t, const struct st_event 
 	unsigned i, k;
 	bool found = false;
 
+	/* between diagnoses: nothing holds the nodes retired by the last one */
+	retired_free(d);
 	memset(dg, 0, sizeof(*dg));
 	dg->serving = -1;
 	dg->required = -1;

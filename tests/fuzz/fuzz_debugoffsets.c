@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		base = pylayout__find(0x030d0000);
 	FUZZ_CHECK(base, "no 3.13 layout in this build");
 	L = *base;
-	minor = (version >> 16) & 0xffff;
+	minor = (version >> 16) & 0xff;
 	err = malloc(errsz ? errsz : 1);
 	if (!err)
 		abort();

@@ -24,8 +24,8 @@
 #include "linetable.h"
 
 static const unsigned versions[] = {
-	0x030a0df0, 0x030b07f0, 0x030c01f0, 0x030d00f0, 0x030e00a0,
-	0x03090000, 0x030f0000, 0x020700f0, 0x040a0000,
+	0x030a0df0, 0x030b07f0, 0x030c01f0, 0x030d00f0, 0x030e00a0, 0x030f02f0,
+	0x03090000, 0x03100000, 0x020700f0, 0x040a0000,
 };
 #define NVERSIONS (sizeof(versions) / sizeof(versions[0]))
 #define MAX_ENTRIES 256
@@ -38,7 +38,7 @@ static uint32_t le32(const uint8_t *p)
 
 static bool known(unsigned v)
 {
-	return (v >> 24) == 3 && ((v >> 16) & 0xff) >= 10 && ((v >> 16) & 0xff) <= 14;
+	return (v >> 24) == 3 && ((v >> 16) & 0xff) >= 10 && ((v >> 16) & 0xff) <= 15;
 }
 
 static void raw_mode(unsigned ver, int first, const uint8_t *data, size_t size)

@@ -28,7 +28,7 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit integration clean layouts
+.PHONY: all deps demo test unit integration asan integration-asan clean layouts
 
 all: $(OUT)/sessiontrace
 
@@ -69,12 +69,29 @@ unit: $(UNIT_BINS)
 integration: $(OUT)/sessiontrace
 	$(Q)PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration
 
+# The tracer built with ASan + UBSan (every report fatal), and the soak subset
+# on it: code-object churn, a storm, the hostile app, report on hostile files.
+ASAN_OUT    := $(OUT)/asan
+ASAN_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=all
+asan:
+	$(Q)$(MAKE) --no-print-directory OUT=$(ASAN_OUT) CFLAGS="$(ASAN_CFLAGS)" \
+		$(ASAN_OUT)/sessiontrace
+
+integration-asan: asan
+	$(Q)SESSIONTRACE_BIN=$(ASAN_OUT)/sessiontrace \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98 \
+		PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration/test_soak.py \
+		"tests/integration/test_hostile.py::test_hostile_paths[debian-3.11]"
+
 # The two commands of README.md. The integration tests come last: pytest's
 # summary is the last line of `make test`.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(if $(strip $(EXTRA_TEST)),$(MAKE) --no-print-directory $(EXTRA_TEST))
+	$(Q)$(MAKE) --no-print-directory integration-asan
 	$(Q)$(MAKE) --no-print-directory integration
 
 demo: deps

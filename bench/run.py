@@ -231,8 +231,8 @@ def tracer_has_probe_flag():
 class Tracer:
     """build/sessiontrace -p PID -q [--probe P] [-j FILE]."""
 
-    def __init__(self, pid, probe, probe_flag, json_path=None):
-        self.args = [str(TRACER), "-p", str(pid), "-q"]
+    def __init__(self, pid, probe, probe_flag, json_path=None, extra=()):
+        self.args = [str(TRACER), "-p", str(pid), "-q"] + list(extra)
         if probe_flag:
             self.args += ["--probe", probe]
         if json_path:
@@ -717,6 +717,52 @@ def bench_storm(server, arm, probe_flag, nonmatch_ns):
     return res
 
 
+def bench_responsive(server, probe_flag):
+    """During a storm (every request fails, wrk in the background): how long
+    SIGHUP (records file reopened), SIGTERM (exit) and -d (exit after the
+    duration) take to be handled. The event loop drains at most 256 records
+    per pass, then looks at signals, exits and the deadline."""
+    res = {}
+    jpath = WORK / "responsive.jsonl"
+    jpath.unlink(missing_ok=True)
+    secs = CFG["storm_secs"]
+    argv = pin(1) + ["wrk", "-t1", f"-c{CFG['storm_conns']}", f"-d{secs + 10}s", "--timeout", "10s",
+                     server.url + "/fail"]
+    bg = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        tr = Tracer(server.pid, "assert", probe_flag, jpath, extra=["-v"])
+        tr.wait_attached()
+        time.sleep(2.0)
+        sent = time.monotonic()
+        tr.proc.send_signal(signal.SIGHUP)
+        deadline = sent + 10
+        hup = None
+        while time.monotonic() < deadline and hup is None:
+            with tr.cond:
+                hup = next((t for t, l in tr.lines if "SIGHUP: reopened" in l and t >= sent), None)
+                if hup is None:
+                    tr.cond.wait(0.01)
+        res["sighup_ms"] = round((hup - sent) * 1000, 1) if hup else None
+        sent = time.monotonic()
+        tr.proc.send_signal(signal.SIGTERM)
+        tr.proc.wait(timeout=30)
+        res["sigterm_exit_ms"] = round((time.monotonic() - sent) * 1000, 1)
+        PROCS.remove(tr.proc)
+        tr.reader.join(timeout=5)
+        tr = Tracer(server.pid, "assert", probe_flag, jpath, extra=["-d", "2"])
+        tr.wait_attached()
+        att = next(t for t, l in tr.lines if ATTACHED_RE.search(l))
+        tr.proc.wait(timeout=30)
+        res["duration_overrun_ms"] = round((time.monotonic() - att - 2.0) * 1000, 1)
+        PROCS.remove(tr.proc)
+    finally:
+        stop(bg, signal.SIGTERM)
+    log(f"  responsiveness during a storm: SIGHUP {res['sighup_ms']} ms, SIGTERM -> exit "
+        f"{res['sigterm_exit_ms']} ms, -d 2 ended {res['duration_overrun_ms']} ms late")
+    return res
+
+
 def bench_hits(arm, probe_flag, foreign_ns):
     """hit_loop.py: RATE session failures a second from DEPTH frames down,
     no server. Every probe run in that process is a hit, so BPF ns per hit
@@ -823,6 +869,12 @@ def report(R):
         a = R["attach"][arm]
         p(f"  {arm:<30}{a['median_ms']:>7.1f} ms{a['max_ms']:>7.1f} ms")
 
+    if R.get("responsive"):
+        r = R["responsive"]
+        p("")
+        p("event loop during a storm (assert probe, every request failing): SIGHUP handled in %s ms, "
+          "SIGTERM -> exit %s ms, -d 2 exited %s ms after its deadline" % (
+              r["sighup_ms"], r["sigterm_exit_ms"], r["duration_overrun_ms"]))
     if R.get("distro"):
         p("")
         p("distro interpreters (chroot): healthy Starlette endpoint + SessionMiddleware, asyncio, uvicorn's")
@@ -1025,6 +1077,9 @@ def main():
         for arm in arms:
             nonmatch = R["http"]["arms"][arm]["bpf_ns_per_run"]
             R["storm"][arm] = bench_storm(storm, arm, probe_flag, nonmatch)
+        if "assert" in arms:
+            log("responsiveness")
+            R["responsive"] = bench_responsive(storm, probe_flag)
         R["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         R["elapsed_s"] = round(time.monotonic() - started, 1)
         R["estimate"] = estimate(R)

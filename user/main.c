@@ -37,6 +37,7 @@
 #define RETRY_MS    50
 #define FORK_GRACE_MS 50  /* multiprocessing forks then execs: trace what it becomes */
 #define ANCESTORS   8    /* parent levels searched for a server */
+#define DRAIN_BUDGET 256 /* records per pass of the event loop (~20 ms of work) */
 
 static const char usage[] =
 "Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
@@ -664,6 +665,7 @@ int main(int argc, char **argv)
 	struct target *given[MAX_PIDS] = {};
 	int sfd = -1, ret = 1, err, i;
 	unsigned progs = 0;
+	bool more = false;
 	long long start, deadline = 0;
 	char errbuf[512];
 	bool stop = false;
@@ -773,7 +775,9 @@ int main(int argc, char **argv)
 	while (!stop) {
 		int timeout = -1, nfd = 0, ntarg;
 
-		if (st.npending)
+		if (more)
+			timeout = 0; /* records still waiting: look at signals and exits, go on */
+		else if (st.npending)
 			timeout = RETRY_MS;
 		else if (st.ntargets)
 			timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
@@ -801,11 +805,12 @@ int main(int argc, char **argv)
 			if (pfd[i].revents)
 				st.targets[i - 2]->exited = true;
 		/* Records first: an exiting process's last records are still its own. */
-		err = probe__drain(st.probe);
+		err = probe__drain(st.probe, DRAIN_BUDGET);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s\n", strerror(-err));
 			goto cleanup;
 		}
+		more = err == 1;
 		for (i = st.ntargets - 1; i >= 0; i--)
 			if (st.targets[i]->exited)
 				drop_target(i, "exited");
@@ -825,7 +830,13 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Records already in the ring buffer belong to this run. */
-	probe__drain(st.probe);
+	/*
+	 * Stop the producers first (a storm would otherwise keep the final drain
+	 * going), then take every record they made: the counts add up exactly.
+	 */
+	for (i = 0; i < st.ntargets; i++)
+		probe__detach(st.probe, st.targets[i]);
+	probe__drain(st.probe, 0);
 	ret = 0;
 cleanup:
 	if (st.probe) {

@@ -40,7 +40,11 @@ struct probe {
 	size_t natt, capatt;
 	struct bpf_link *exec_link, *fork_link;
 	unsigned progs; /* enum probe_progs loaded */
+	unsigned budget, consumed; /* records per drain (0: no bound) */
 };
+
+/* Returned by on_sample once a drain's budget is spent: the sample is consumed. */
+#define BUDGET_SPENT (-EAGAIN)
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
@@ -49,6 +53,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct st_event))
 		return 0;
 	p->fn(p->ctx, data);
+	if (p->budget && ++p->consumed >= p->budget)
+		return BUDGET_SPENT; /* libbpf stops here, this sample consumed */
 	return 0;
 }
 
@@ -265,10 +271,18 @@ int probe__poll(struct probe *p, int timeout_ms)
 	return ring_buffer__poll(p->rb, timeout_ms);
 }
 
-int probe__drain(struct probe *p)
+int probe__drain(struct probe *p, unsigned max)
 {
-	/* records are submitted without wakeups: consume whatever is there */
-	return ring_buffer__consume(p->rb);
+	int err;
+
+	/* records are submitted without wakeups: consume what is there, up to max */
+	p->budget = max;
+	p->consumed = 0;
+	err = ring_buffer__consume(p->rb);
+	p->budget = 0;
+	if (err == BUDGET_SPENT)
+		return 1;
+	return err < 0 ? err : 0;
 }
 
 int probe__epoll_fd(const struct probe *p)

@@ -43,8 +43,12 @@ void probe__detach(struct probe *p, struct target *t);
 /* Start reporting exec/fork events to fn (discovery). */
 int probe__watch_processes(struct probe *p, probe_proc_fn fn);
 int probe__poll(struct probe *p, int timeout_ms);
-/* Consume every record there is, woken or not. Returns records or -errno. */
-int probe__drain(struct probe *p);
+/*
+ * Consume the records there are, woken or not, at most max (0: all). Returns
+ * 1 when max were consumed and more may wait, 0 when the buffer is empty, or
+ * -errno. A bounded drain keeps signals, -d and exits prompt during a storm.
+ */
+int probe__drain(struct probe *p, unsigned max);
 int probe__epoll_fd(const struct probe *p);
 /* Sums of the per-CPU counters (enum st_counter). */
 int probe__counters(const struct probe *p, __u64 out[ST_NCOUNTERS]);

@@ -557,9 +557,10 @@ class Tracer:
             out.append(rec)
         return out
 
-    def wait_records(self, n: int, timeout: float = RECORD_TIMEOUT, settle: float = 0.5) -> List[dict]:
-        """Wait (bounded) until at least n records are in the file, then a
-        little longer so that surplus records would show up too."""
+    def wait_records(self, n: int, timeout: float = RECORD_TIMEOUT, settle: float = 0.0) -> List[dict]:
+        """Wait (bounded) until at least n records are in the file. Surplus
+        records are caught by stop(), which drains every record there is;
+        settle > 0 only where no later condition exists to wait for."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self.read_records()) >= n:

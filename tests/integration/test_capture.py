@@ -220,10 +220,10 @@ def test_healthy_app_no_records(interp, tracers, servers):
 
     t = tracers.start([s, canary])
     during = _healthy_round(s.port)
-    time.sleep(1.0)  # records of the healthy traffic would be out by now
-    assert [r for r in t.read_records() if r["property"] == "session"] == []
-    # Proves the tracer was live while the healthy traffic ran: one real hit
-    # in the other traced server must be the one and only record.
+    # Proves the tracer was live while the healthy traffic ran, and that its
+    # events were all handled: records leave the ring buffer in order, so
+    # once the canary's hit after it is recorded, any healthy one would be
+    # too. It must be the one and only record.
     canary_path = f"/canary/{uuid.uuid4().hex[:8]}"
     assert http_request(canary.port, canary_path).status == 500
     t.wait_records(1)

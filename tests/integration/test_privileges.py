@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -89,14 +90,19 @@ def test_unit_capabilities_suffice(debian, tracers, servers, tmp_path, mode):
     args = ["-p", str(s.pid)] if mode == "pid" else []
     p = subprocess.Popen(setpriv(caps) + [str(TRACER_BIN), "-q", "-j", str(out), "-d", "6"] + args,
                          stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(p.stderr), daemon=True)
+    reader.start()
     try:
-        deadline = time.time() + 5
-        while time.time() < deadline and not (out.exists() or p.poll() is not None):
-            time.sleep(0.05)
-        time.sleep(2)  # attached (the line is read at the end)
+        deadline = time.time() + 10
+        while time.time() < deadline and p.poll() is None and \
+                not any(l.startswith(f"attached pid={s.pid} ") for l in list(lines)):
+            time.sleep(0.02)
         for i in range(2):
             assert http_request(s.port, f"/unit/{mode}/{i}").status == 500
-        _, err = p.communicate(timeout=20)
+        p.wait(timeout=20)
+        reader.join(timeout=5)
+        err = "".join(lines)
     finally:
         if p.poll() is None:
             p.kill()

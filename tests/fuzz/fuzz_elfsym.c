@@ -92,7 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!elfsym__vaddr_to_offset(e, re.vaddr, &off), "raise entry not mapped");
 	}
 	if (!pysyms__raise_entry(e, true, &re) && re.name)
-		FUZZ_CHECK(!strcmp(re.name, "_PyErr_SetObject"), "raise entry %s", re.name);
+		FUZZ_CHECK(!strcmp(re.name, "_PyErr_SetObject") ||
+			   !strcmp(re.name, "_PyErr_SetObject.part.0"), "raise entry %s", re.name);
 	elfsym__free(e);
 	return 0;
 }

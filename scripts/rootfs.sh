@@ -25,8 +25,14 @@ build() {
 	fi
 	command -v debootstrap >/dev/null || { echo "rootfs: debootstrap is not installed" >&2; exit 1; }
 	echo "rootfs: building $suite in $dir (about a minute)"
-	umount "$dir/proc" 2>/dev/null || true
-	rm -rf "$dir"
+	# a half-built tree may still have the tests' mounts (proc, a bind mount
+	# of tests/apps): unmount them, and never let rm cross into one
+	if [ -d "$dir" ]; then
+		findmnt -rn -o TARGET | grep -F "$dir/" | sort -r | while read -r m; do
+			umount -l "$m" 2>/dev/null || true
+		done
+	fi
+	rm -rf --one-file-system "$dir"
 	mkdir -p "$base"
 	debootstrap --variant=minbase --include="$PKGS_COMMON" "$suite" "$dir" "$mirror" \
 		> "$base/$suite.log" 2>&1 || { echo "rootfs: debootstrap $suite failed, see $base/$suite.log" >&2; exit 1; }

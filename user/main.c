@@ -186,6 +186,7 @@ static void on_event(void *ctx, const struct st_event *ev)
 		return;
 	}
 	err = report__event(st.report, t, ev, &drop);
+	target__event_end(t); /* its frames are no longer used: the code cache may evict */
 	if (drop >= 0) {
 		dropped(drop);
 		return;

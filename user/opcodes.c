@@ -132,8 +132,8 @@ static bool validate_handler(struct finder *f, uint64_t h, struct assert_site *s
 	s->handler = h;
 	s->probe = in[start].addr;
 	s->ip_reg = -1;
-	/* <= 3.10 keep f_lasti current before dispatching */
-	if (f->L->version_hex < 0x030b0000)
+	/* no adaptive code (<= 3.10): frames keep f_lasti current before dispatching */
+	if (f->L->code_adaptive < 0)
 		return true;
 	for (i = start; i < n; i++) {
 		if (ip_store(f, &in[i]) && !(written & (1U << in[i].reg))) {

@@ -367,7 +367,6 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev,
 				break;
 		if (p == ST_NPROPS || !(t->bpf.kinds & (1U << p))) {
 			*drop = p == ST_NPROPS ? DROP_LOOK_ALIKE : DROP_KIND_FILTERED;
-			target__event_end(t);
 			return 0;
 		}
 		prop = st_prop_names[p];
@@ -380,7 +379,6 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev,
 	if (ev->exc_kind == ST_EXC_KEYERROR) {
 		if (!n || !raised_by_property(&frames[0], prop)) {
 			*drop = DROP_LOOK_ALIKE;
-			target__event_end(t);
 			return 0;
 		}
 		/* str(KeyError('session')) */
@@ -392,7 +390,6 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev,
 	err = diagnose__event(r->diag, t, ev, frames, n, &dg);
 	if (err) {
 		*drop = DROP_OUT_OF_MEMORY;
-		target__event_end(t);
 		return 0;
 	}
 
@@ -444,16 +441,13 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev,
 	strbuf_add(j, "}\n", 2);
 	if (j->oom) {
 		*drop = DROP_OUT_OF_MEMORY;
-		target__event_end(t);
 		return 0;
 	}
 	if (r->out)
 		err = jsonlog__write(r->out, j->buf, j->len);
 
-	if (!r->console) {
-		target__event_end(t);
+	if (!r->console)
 		return err;
-	}
 	strbuf_reset(x);
 	strbuf_addf(x, "%s pid=%u", ts, ev->pid);
 	if (t->ns_pid != (pid_t)ev->pid)
@@ -502,7 +496,6 @@ int report__event(struct report *r, struct target *t, const struct st_event *ev,
 		fwrite(x->buf, 1, x->len, r->console);
 		fflush(r->console);
 	}
-	target__event_end(t);
 	return err;
 }
 

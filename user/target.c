@@ -303,6 +303,7 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	struct stat sb;
 	__u64 v;
 	uint32_t ver = 0;
+	bool have_patch;
 	int ret;
 
 	*out = NULL;
@@ -354,7 +355,8 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		       pid, t->interp);
 		goto cleanup;
 	}
-	if (!sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver))) {
+	have_patch = !sym_addr(e, bias, "Py_Version", &v) && !remote__read(pid, v, &ver, sizeof(ver));
+	if (have_patch) {
 		t->version_hex = ver;
 		snprintf(t->python, sizeof(t->python), "%u.%u.%u", ver >> 24, (ver >> 16) & 0xff,
 			 (ver >> 8) & 0xff);
@@ -425,7 +427,7 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 		t->bpf.keyerror_type = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
-	if (t->version_hex < 0x030b0000 && version_from_sys(t))
+	if (!have_patch && version_from_sys(t))
 		pr_debug("pid %d: sys.version unreadable: Python %s\n", pid, t->python);
 	assert_probe_site(t, e);
 	raise_probe_site(t, e);

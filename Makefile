@@ -21,9 +21,12 @@ endif
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS  := $(wildcard user/*.c)
+# user/<stage>/*.c: see README.md "Architecture".
+USER_SRCS  := $(wildcard user/*/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-LIB_OBJS   := $(filter-out $(OUT)/user/main.o,$(USER_OBJS))
+LIB_OBJS   := $(filter-out $(OUT)/user/cli/main.o,$(USER_OBJS))
+# Only the objects that include a skeleton depend on it.
+SKEL_OBJS  := $(OUT)/user/attach/probe.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
@@ -32,7 +35,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 all: $(OUT)/sessiontrace
 
-$(OUT) $(OUT)/user $(OUT)/tests:
+$(OUT) $(OUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -47,9 +50,14 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/user/%.o: user/%.c $(wildcard user/*.h user/*.inc) include/sessiontrace.h $(SKELS) | $(OUT)/user
+# Header dependencies come from the compiler (-MMD): each object is rebuilt
+# when a header it includes changes, and only then.
+$(SKEL_OBJS): $(SKELS)
+
+$(OUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
 
 $(OUT)/sessiontrace: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -57,7 +65,9 @@ $(OUT)/sessiontrace: $(USER_OBJS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) $< $(LIB_OBJS) $(LIBS) -lcmocka -ldl -o $@
+	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -MMD -MP $< $(LIB_OBJS) $(LIBS) -lcmocka -ldl -o $@
+
+-include $(USER_OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -98,11 +108,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
-# Regenerate user/layouts.inc and user/debugoffsets.inc from every CPython's
+# Regenerate user/resolve/layouts.inc and debugoffsets.inc from every CPython's
 # own headers found here (pyenv, Debian, scripts/rootfs.sh's trees).
 layouts:
-	$(Q)scripts/gen-layouts.sh > user/layouts.inc
-	$(Q)scripts/gen-debugoffsets.sh > user/debugoffsets.inc
+	$(Q)scripts/gen-layouts.sh > user/resolve/layouts.inc
+	$(Q)scripts/gen-debugoffsets.sh > user/resolve/debugoffsets.inc
 
 clean:
 	$(Q)rm -rf $(OUT)

@@ -22,19 +22,19 @@ FUZZ_TARGETS    ?= $(ALL_FUZZ)
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # The user/*.c files each target links, besides its own tests/fuzz/fuzz_<name>.c.
-FUZZ_SRCS_linetable    := user/linetable.c
-FUZZ_SRCS_pystr        := user/pystr.c
-FUZZ_SRCS_jsonw        := user/jsonw.c
-FUZZ_SRCS_promfmt      := user/promfmt.c user/jsonw.c
-FUZZ_SRCS_debugoffsets := user/debugoffsets.c user/remote.c user/pylayout.c user/log.c
-FUZZ_SRCS_elfsym       := user/elfsym.c user/pysyms.c user/x86dec.c
+FUZZ_SRCS_linetable    := user/decode/linetable.c
+FUZZ_SRCS_pystr        := user/decode/pystr.c
+FUZZ_SRCS_escape       := user/util/escape.c user/util/strbuf.c
+FUZZ_SRCS_promfmt      := user/sink/promfmt.c user/util/escape.c user/util/strbuf.c
+FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/decode/remote.c user/resolve/pylayout.c user/util/log.c
+FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resolve/x86dec.c
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
-FUZZ_SRCS_pyobj        := user/pyobj.c user/pystr.c user/remote.c user/pylayout.c
+FUZZ_SRCS_pyobj        := user/decode/pyobj.c user/decode/pystr.c user/decode/remote.c user/resolve/pylayout.c
 # report.c and what it calls (target.c, diagnose.c, pyobj.c, ...): every user
-# module but main.c and probe.c (BPF skeleton). user/target.c is #included by
+# module but main.c and probe.c (BPF skeleton). user/resolve/target.c is #included by
 # the harness instead (its code cache type is private).
-FUZZ_SRCS_report       := $(filter-out user/main.c user/probe.c user/target.c,$(wildcard user/*.c))
-FUZZ_DEPS_report       := user/target.c
+FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/resolve/target.c,$(wildcard user/*/*.c))
+FUZZ_DEPS_report       := user/resolve/target.c
 FUZZ_LIBS_report       := $(LIBS)
 
 $(FUZZ_DIR):
@@ -42,7 +42,7 @@ $(FUZZ_DIR):
 
 define FUZZ_RULE
 $(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.h $(FUZZ_SRCS_$(1)) \
-		$(FUZZ_DEPS_$(1)) $(wildcard user/*.h user/*.inc) include/sessiontrace.h | $(FUZZ_DIR)
+		$(FUZZ_DEPS_$(1)) $(wildcard user/*/*.h user/*/*.inc) include/sessiontrace.h | $(FUZZ_DIR)
 	$$(call msg,FUZZ-CC,$$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) $(INCLUDES) $$< $(FUZZ_SRCS_$(1)) \
 		$(FUZZ_LIBS_$(1)) -o $$@
@@ -51,7 +51,7 @@ $(foreach t,$(ALL_FUZZ),$(eval $(call FUZZ_RULE,$(t))))
 
 # Seeds from every interpreter found (Debian's python3.11, pyenv 3.10-3.13).
 $(FUZZ_DIR)/corpus/.stamp: tests/fuzz/seeds.py tests/fuzz/seed_pyerr.c tests/unit/gen_lines.py \
-		user/layouts.inc include/sessiontrace.h | $(FUZZ_DIR)
+		user/resolve/layouts.inc include/sessiontrace.h | $(FUZZ_DIR)
 	$(call msg,SEEDS,$(FUZZ_DIR)/corpus)
 	$(Q)/usr/bin/python3 tests/fuzz/seeds.py --all $(FUZZ_DIR)/corpus
 	$(Q)touch $@

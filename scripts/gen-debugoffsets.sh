@@ -1,9 +1,9 @@
 #!/bin/sh
-# Prints user/debugoffsets.inc: the field order of _Py_DebugOffsets for each
+# Prints user/resolve/debugoffsets.inc: the field order of _Py_DebugOffsets for each
 # CPython minor version from 3.13, read from that version's own header
 # (3.13: internal/pycore_runtime.h, 3.14+: internal/pycore_debug_offsets.h).
 # Every member after cookie, version and free_threaded is a uint64_t.
-# Usage: scripts/gen-debugoffsets.sh > user/debugoffsets.inc (or: make layouts)
+# Usage: scripts/gen-debugoffsets.sh > user/resolve/debugoffsets.inc (or: make layouts)
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/pyheaders.sh

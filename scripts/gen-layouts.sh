@@ -1,8 +1,8 @@
 #!/bin/sh
-# Prints user/layouts.inc: one st_py_layout per CPython minor version, each
+# Prints user/resolve/layouts.inc: one st_py_layout per CPython minor version, each
 # derived by compiling tools/pyoffsets.c against that version's own headers
 # (pyenv's, Debian's, and those in scripts/rootfs.sh's root filesystems).
-# Usage: scripts/gen-layouts.sh > user/layouts.inc   (or: make layouts)
+# Usage: scripts/gen-layouts.sh > user/resolve/layouts.inc   (or: make layouts)
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/pyheaders.sh

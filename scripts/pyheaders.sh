@@ -5,7 +5,7 @@
 ST_ROOTFS=${ST_ROOTFS:-/var/cache/sessiontrace/rootfs}
 
 # One include directory per line; the first of each minor version is the one
-# user/layouts.inc is generated from, the others must give the same entry.
+# user/resolve/layouts.inc is generated from, the others must give the same entry.
 pyheaders_list() {
 	for inc in /root/.pyenv/versions/3.10.*/include/python3.10 \
 		/usr/include/python3.11 /root/.pyenv/versions/3.11.*/include/python3.11 \

@@ -3,7 +3,7 @@
  * Helpers shared by the libFuzzer targets in tests/fuzz: a failed property
  * aborts (libFuzzer then saves the input as a crash), a strict UTF-8 check,
  * a strict JSON validator, and a fixed-address "remote memory" arena that
- * code reading a traced process through process_vm_readv (user/remote.c)
+ * code reading a traced process through process_vm_readv (user/decode/remote.c)
  * can be pointed at by using our own pid.
  */
 #ifndef ST_FUZZ_COMMON_H
@@ -31,7 +31,7 @@
 /*
  * Decode one well-formed UTF-8 sequence (Unicode Table 3-7: no overlongs,
  * no surrogates, nothing above U+10FFFF). Returns its length, 0 if
- * ill-formed. Written independently of user/jsonw.c on purpose.
+ * ill-formed. Written independently of user/util/escape.c on purpose.
  */
 static inline size_t fz_utf8_one(const uint8_t *s, size_t n, uint32_t *cp)
 {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * debugoffsets__apply() (user/debugoffsets.c) on arbitrary bytes as the
+ * debugoffsets__apply() (user/resolve/debugoffsets.c) on arbitrary bytes as the
  * target's _Py_DebugOffsets, read through the real process_vm_readv path
- * (user/remote.c) from our own pid: the blob sits at the end of the fuzz
+ * (user/decode/remote.c) from our own pid: the blob sits at the end of the fuzz
  * arena, right before a guard page, so a short blob is a short read exactly
  * as at the end of a target's mapping.
  *
@@ -18,8 +18,8 @@
 #include "fuzz_common.h"
 #include <errno.h>
 #include <unistd.h>
-#include "debugoffsets.h"
-#include "pylayout.h"
+#include "resolve/debugoffsets.h"
+#include "resolve/pylayout.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

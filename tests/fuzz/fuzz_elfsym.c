@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * elfsym (user/elfsym.c, through libelf) and the stripped-binary branch
- * scan of pysyms (user/pysyms.c) on arbitrary and mutated ELF files: the
+ * elfsym (user/resolve/elfsym.c, through libelf) and the stripped-binary branch
+ * scan of pysyms (user/resolve/pysyms.c) on arbitrary and mutated ELF files: the
  * interpreter file of a traced process is not ours to trust (a container
  * image can ship any libpython). The input is written to a memfd and opened
  * by path (/proc/self/fd/N), as elfsym__open() opens /proc/PID/map_files.
@@ -15,8 +15,8 @@
 #include "fuzz_common.h"
 #include <errno.h>
 #include <unistd.h>
-#include "elfsym.h"
-#include "pysyms.h"
+#include "resolve/elfsym.h"
+#include "resolve/pysyms.h"
 
 static const char *const names[] = {
 	"_PyErr_SetObject", "PyErr_SetObject", "PyErr_SetNone", "Py_Version", "_PyRuntime",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * linetable_addr2line() (user/linetable.c), both formats: CPython 3.10
+ * linetable__addr2line() (user/decode/linetable.c), both formats: CPython 3.10
  * (sdelta, ldelta) pairs and the 3.11+ location table.
  *
  * Mode 0 (raw): the table, the version, co_firstlineno and the instruction
@@ -10,7 +10,7 @@
  *
  * Mode 1 (structured): the input is a list of entries (length, kind, line
  * delta, columns) that the harness encodes as CPython's compiler does, so
- * the right line of every offset is known; linetable_addr2line() must give
+ * the right line of every offset is known; linetable__addr2line() must give
  * exactly that for every offset, -1 past the end. Covers multi-byte signed
  * varints, -0, NONE entries, 3.10 empty ranges and no-line pairs, lines
  * running out of int range (then -1).
@@ -21,7 +21,7 @@
  */
 #include "fuzz_common.h"
 #include <limits.h>
-#include "linetable.h"
+#include "decode/linetable.h"
 
 static const unsigned versions[] = {
 	0x030a0df0, 0x030b07f0, 0x030c01f0, 0x030d00f0, 0x030e00a0, 0x030f02f0,
@@ -55,21 +55,21 @@ static void raw_mode(unsigned ver, int first, const uint8_t *data, size_t size)
 	if (!t)
 		abort();
 	memcpy(t, data, size);
-	got = linetable_addr2line(ver, size ? t : NULL, size, first, addrq);
+	got = linetable__addr2line(ver, size ? t : NULL, size, first, addrq);
 	if (!known(ver))
 		FUZZ_CHECK(got == -1, "unknown version 0x%x gave %d", ver, got);
 	else if (addrq < 0)
 		FUZZ_CHECK(got == first, "addrq %d gave %d, not firstlineno %d", addrq, got, first);
-	again = linetable_addr2line(ver, t, size, first, addrq);
+	again = linetable__addr2line(ver, t, size, first, addrq);
 	FUZZ_CHECK(again == got, "not deterministic: %d then %d", got, again);
 	/* neighbouring offsets, and the ones around the end of the table */
 	for (k = -2; k < 6; k++) {
 		int64_t near = (int64_t)addrq + k, end = (int64_t)size * 2 + k;
 
 		if (near >= INT_MIN && near <= INT_MAX)
-			linetable_addr2line(ver, t, size, first, (int)near);
+			linetable__addr2line(ver, t, size, first, (int)near);
 		if (end <= INT_MAX)
-			linetable_addr2line(ver, t, size, first, (int)end);
+			linetable__addr2line(ver, t, size, first, (int)end);
 	}
 	free(t);
 }
@@ -123,7 +123,7 @@ static void check_all(unsigned ver, const uint8_t *t, size_t len, int first,
 		while (e < nex && a >= ex[e].end)
 			e++;
 		want = e < nex ? ex[e].line : -1;
-		got = linetable_addr2line(ver, t, len, first, (int)a);
+		got = linetable__addr2line(ver, t, len, first, (int)a);
 		FUZZ_CHECK(got == want, "version 0x%x firstlineno %d offset %lld: line %d, want %d",
 			   ver, first, (long long)a, got, want);
 	}

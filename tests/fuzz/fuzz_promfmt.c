@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * prom_add_label_value() (user/promfmt.c) on arbitrary bytes, as a service
+ * promfmt__label_value() (user/sink/promfmt.c) on arbitrary bytes, as a service
  * name from a command line or a route template from a target can hold. The
  * output is valid UTF-8, has no raw newline and no unescaped '"' or '\', and
  * unescaping it gives back the input where the input is well-formed UTF-8.
  * A whole sample line built from it parses back to the same value.
  */
 #include "fuzz_common.h"
-#include "promfmt.h"
+#include "sink/promfmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -15,12 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i, n = 0;
 	uint8_t *un;
 
-	strbuf_init(&sb);
-	prom_add_label_value(&sb, (const char *)data, size);
+	strbuf__init(&sb);
+	promfmt__label_value(&sb, (const char *)data, size);
 	FUZZ_CHECK(!sb.oom, "oom");
 	if (!sb.len) {
 		FUZZ_CHECK(size == 0, "input lost");
-		strbuf_free(&sb);
+		strbuf__free(&sb);
 		return 0;
 	}
 	FUZZ_CHECK(fz_utf8_valid((uint8_t *)sb.buf, sb.len), "label value is not UTF-8");
@@ -42,6 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fz_utf8_valid(data, size))
 		FUZZ_CHECK(n == size && !memcmp(un, data, size), "well-formed input not preserved");
 	free(un);
-	strbuf_free(&sb);
+	strbuf__free(&sb);
 	return 0;
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The remote Python object reader (user/pyobj.c): dict scans, attribute
+ * The remote Python object reader (user/decode/pyobj.c): dict scans, attribute
  * lookup (every CPython 3.10-3.13 storage: __dict__ at tp_dictoffset,
  * 3.11 managed values, 3.12 tagged managed dict, 3.13 inline values),
  * str/int/tuple/list/type/cell/code reads, on fuzzed remote memory. Reads go
- * through the real process_vm_readv (user/remote.c) of our own pid into
+ * through the real process_vm_readv (user/decode/remote.c) of our own pid into
  * the fixed-address arena (fuzz_common.h); seeds are real objects of real
  * interpreters copied there with their pointers relocated (seeds.py).
  *
@@ -21,9 +21,9 @@
 #include "fuzz_common.h"
 #include <errno.h>
 #include <unistd.h>
-#include "pylayout.h"
-#include "pyobj.h"
-#include "target.h"
+#include "resolve/pylayout.h"
+#include "decode/pyobj.h"
+#include "resolve/target.h"
 
 /* must match seeds.py PYOBJ_TYPES: real type objects are copied there */
 #define FZ_UNICODE_TYPE (FZ_ARENA_BASE + 0x1000)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * pystr_to_utf8() (user/pystr.c) on raw str data of any kind and length,
+ * pystr__to_utf8() (user/decode/pystr.c) on raw str data of any kind and length,
  * into output buffers of every size from 0 up (exact-size heap buffers:
  * ASan sees one byte of overflow). Checked against an independent
  * conversion: the output is valid UTF-8, NUL-terminated within @outsz, a
@@ -11,7 +11,7 @@
  *        [str data...]
  */
 #include "fuzz_common.h"
-#include "pystr.h"
+#include "decode/pystr.h"
 
 static const unsigned kinds[] = { 1, 2, 4, 0, 3, 8 };
 
@@ -65,11 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((data[-3] & 0x40) && nbytes) {
 		/* NULL data with a length: nothing, and truncated */
-		len = pystr_to_utf8(NULL, nbytes, kind, out, outsz, &trunc);
+		len = pystr__to_utf8(NULL, nbytes, kind, out, outsz, &trunc);
 		FUZZ_CHECK(len == 0 && trunc && (!outsz || !out[0]), "NULL data: len %zu", len);
 		goto out;
 	}
-	len = pystr_to_utf8(nbytes ? in : NULL, nbytes, kind, out, outsz, &trunc);
+	len = pystr__to_utf8(nbytes ? in : NULL, nbytes, kind, out, outsz, &trunc);
 	if (!outsz) {
 		FUZZ_CHECK(len == 0, "wrote %zu bytes with outsz 0", len);
 	} else {
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *again = malloc(outsz);
 
 		FUZZ_CHECK(again, "malloc");
-		FUZZ_CHECK(pystr_to_utf8(in, nbytes, kind, again, outsz, NULL) == len &&
+		FUZZ_CHECK(pystr__to_utf8(in, nbytes, kind, again, outsz, NULL) == len &&
 			   !memcmp(again, out, len + 1), "differs with truncated == NULL");
 		free(again);
 	}

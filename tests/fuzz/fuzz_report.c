@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Record decoding: report__event() (user/report.c) on a fuzzed struct
+ * Record decoding: report__event() (user/decode/report.c) on a fuzzed struct
  * st_event, symbolizing its frames with the real target__frame() code path
- * (user/target.c: code object cache, co_qualname/co_filename str reads,
+ * (user/resolve/target.c: code object cache, co_qualname/co_filename str reads,
  * co_linetable read, line computation) reading "remote" memory through the
- * real process_vm_readv (user/remote.c) of our own pid. The code objects,
+ * real process_vm_readv (user/decode/remote.c) of our own pid. The code objects,
  * str objects and line tables it reads are the fuzz input's tail, copied
  * to the fixed-address arena (fuzz_common.h), so pointers in inputs are
  * absolute and reproducible; outside the arena they fault as in a target.
@@ -29,11 +29,11 @@
  *        mutations stay meaningful); in-arena pointers are absolute.
  */
 #include "fuzz_common.h"
-#include "../../user/target.c"
+#include "../../user/resolve/target.c"
 #include <fcntl.h>
-#include "drops.h"
-#include "jsonlog.h"
-#include "report.h"
+#include "decode/drops.h"
+#include "sink/jsonlog.h"
+#include "decode/report.h"
 
 #define FZ_UNICODE_TYPE (FZ_ARENA_BASE + 0x10)
 #define HDR_SIZE        (2 + 32)

@@ -14,7 +14,7 @@ objects, the raw PEP 393 data of real str objects of every kind, real code,
 str and bytes objects (copied byte for byte into fuzz_report's arena with
 their pointers relocated), and on 3.13 the real _Py_DebugOffsets at the
 start of _PyRuntime. Files go to OUTDIR/<target>/<interpreter>-<what>.
-Layout offsets come from user/layouts.inc (the tracer's own table).
+Layout offsets come from user/resolve/layouts.inc (the tracer's own table).
 """
 import os
 import re
@@ -49,7 +49,7 @@ STRINGS = [
 
 
 def layout():
-    """This interpreter's entry of user/layouts.inc, as a dict."""
+    """This interpreter's entry of user/resolve/layouts.inc, as a dict."""
     want = "0x03%02x0000" % sys.version_info[1]
     text = open(os.path.join(ROOT, "user", "layouts.inc")).read()
     for block in re.findall(r"\{(.*?)\n\t\}", text, re.S):
@@ -60,7 +60,7 @@ def layout():
             fields["attr_mode"] = modes[m]
         if fields.get("version_hex") == int(want, 16):
             return fields
-    raise SystemExit("seeds.py: no layout for %s in user/layouts.inc" % want)
+    raise SystemExit("seeds.py: no layout for %s in user/resolve/layouts.inc" % want)
 
 
 def write(outdir, target, name, data):
@@ -140,7 +140,7 @@ def seeds_linetable(outdir, label, minor):
               struct.pack("<Bii", sel, first, 0) + co.co_linetable)
 
 
-def seeds_pystr_jsonw(outdir, label, L, codes):
+def seeds_pystr_escape(outdir, label, L, codes):
     values = list(STRINGS)
     values += [co.co_filename for co in codes[:3]] + [co.co_name for co in codes[:50:10]]
     values += sys.path[:3]
@@ -153,9 +153,9 @@ def seeds_pystr_jsonw(outdir, label, L, codes):
             write(outdir, "pystr", "%s-str%02d-k%d-%d" % (label, i, kind, j),
                   struct.pack("<BH", ksel | small, outsz) + raw)
         # the raw str bytes as text are often not UTF-8: good JSON/terminal input
-        write(outdir, "jsonw", "%s-raw%02d-k%d" % (label, i, kind), bytes((len(raw) // 2 & 0xff,)) + raw)
+        write(outdir, "escape", "%s-raw%02d-k%d" % (label, i, kind), bytes((len(raw) // 2 & 0xff,)) + raw)
         u8 = s.encode("utf-8", "surrogatepass")
-        write(outdir, "jsonw", "%s-utf8-%02d" % (label, i), bytes((len(u8) // 2 & 0xff,)) + u8)
+        write(outdir, "escape", "%s-utf8-%02d" % (label, i), bytes((len(u8) // 2 & 0xff,)) + u8)
         # label values: the same text as a service name or route template would hold it
         write(outdir, "promfmt", "%s-utf8-%02d" % (label, i), u8)
         write(outdir, "promfmt", "%s-raw%02d-k%d" % (label, i, kind), raw)
@@ -171,7 +171,7 @@ def seeds_debugoffsets(outdir, label, minor):
         addr = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, "_PyRuntime"))
     except (ValueError, AttributeError):
         return
-    blob = ctypes.string_at(addr, 2560)  # > struct debug_offsets (user/debugoffsets.h)
+    blob = ctypes.string_at(addr, 2560)  # > struct debug_offsets (user/resolve/debugoffsets.h)
     for errsel in (0, 1, 3):
         write(outdir, "debugoffsets", "%s-runtime-e%d" % (label, errsel),
               struct.pack("<IB", ver, errsel) + blob)
@@ -509,7 +509,7 @@ def worker(outdir):
         "system" if sys.executable.startswith("/usr/") else "pyenv",))
     L = layout()
     seeds_linetable(outdir, label, minor)
-    seeds_pystr_jsonw(outdir, label, L, code_objects())
+    seeds_pystr_escape(outdir, label, L, code_objects())
     seeds_debugoffsets(outdir, label, minor)
     seeds_report(outdir, label, minor, L)
     seeds_pyobj(outdir, label, minor, L)

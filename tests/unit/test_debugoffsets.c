@@ -19,11 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "debugoffsets.h"
-#include "elfsym.h"
-#include "pylayout.h"
-#include "remote.h"
-#include "target.h"
+#include "resolve/debugoffsets.h"
+#include "resolve/elfsym.h"
+#include "resolve/pylayout.h"
+#include "decode/remote.h"
+#include "resolve/target.h"
 
 #define ROOTFS "/var/cache/sessiontrace/rootfs"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diagnose.h"
+#include "diagnose/diagnose.h"
 
 #define SE "starlette.middleware.errors.ServerErrorMiddleware"
 #define EX "starlette.middleware.exceptions.ExceptionMiddleware"

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <gelf.h>
-#include "elfsym.h"
+#include "resolve/elfsym.h"
 
 /* Exported from this (PIE) executable: -rdynamic is not needed for .symtab. */
 int elfsym_test_variable = 42;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * user/hashmap.c against a plain array as the oracle: random inserts,
+ * user/util/hashmap.c against a plain array as the oracle: random inserts,
  * replacements, lookups and deletes of integer keys (clustered the way
  * addresses in a target are), then string keys; sizes and every value exact.
  */
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "hashmap.h"
+#include "util/hashmap.h"
 
 #define NKEYS 4096
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The records file (user/jsonlog.c): size parsing, rotation that never splits
+ * The records file (user/sink/jsonlog.c): size parsing, rotation that never splits
  * a record nor loses one, reopen after a move; and the `report` summary
- * (user/summary.c) over crafted lines.
+ * (user/cli/summary.c) over crafted lines.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "jsonlog.h"
-#include "summary.h"
+#include "sink/jsonlog.h"
+#include "cli/summary.h"
 
 static const struct {
 	const char *in;

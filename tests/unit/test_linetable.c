@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * linetable_addr2line(): hand-written tables for every entry kind, then
+ * linetable__addr2line(): hand-written tables for every entry kind, then
  * (LINETABLE_FIXTURES="0xVERSIONHEX:path ...", written by gen_lines.py) the
  * line CPython itself reports for every instruction of thousands of real
  * code objects, then truncated, mutated and random tables that must not
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linetable.h"
+#include "decode/linetable.h"
 
 #define V310 0x030a0df0u
 #define V311 0x030b07f0u
@@ -161,7 +161,7 @@ static void test_cases(void **state)
 			assert_non_null(copy);
 			memcpy(copy, c->table, c->len);
 		}
-		got = linetable_addr2line(c->version, copy, c->len,
+		got = linetable__addr2line(c->version, copy, c->len,
 					  c->firstlineno, c->addrq);
 		free(copy);
 		if (got != c->want) {
@@ -240,7 +240,7 @@ static void check_truncations(unsigned ver, const uint8_t *t, size_t len,
 		assert_non_null(copy);
 		memcpy(copy, t, cut);
 		for (off = 0; off < n; off += step_off) {
-			int got = linetable_addr2line(ver, copy, cut, first,
+			int got = linetable__addr2line(ver, copy, cut, first,
 						      (int)(2 * off));
 
 			st->trunc_calls++;
@@ -271,7 +271,7 @@ static void check_mutations(unsigned ver, const uint8_t *t, size_t len,
 			copy[rng() % len] = (uint8_t)rng();
 		for (k = 0; k < 8; k++) {
 			off = (int)(rng() % (2 * n + 8));
-			(void)linetable_addr2line(ver, copy, len, first, off);
+			(void)linetable__addr2line(ver, copy, len, first, off);
 			st->mutate_calls++;
 		}
 	}
@@ -345,8 +345,8 @@ static void check_fixture(unsigned env_ver, const char *path)
 			assert_true(*p == '\0');
 
 			for (i = 0; i < n; i++) {
-				int even = linetable_addr2line(ver, table, len, first, (int)(2 * i));
-				int odd = linetable_addr2line(ver, table, len, first, (int)(2 * i + 1));
+				int even = linetable__addr2line(ver, table, len, first, (int)(2 * i));
+				int odd = linetable__addr2line(ver, table, len, first, (int)(2 * i + 1));
 
 				if (even != want[i] || odd != want[i]) {
 					if (st.mismatches + bad < 10)
@@ -355,8 +355,8 @@ static void check_fixture(unsigned env_ver, const char *path)
 					bad++;
 				}
 			}
-			if (linetable_addr2line(ver, table, len, first, nbytes) != -1 ||
-			    linetable_addr2line(ver, table, len, first, -2) != first) {
+			if (linetable__addr2line(ver, table, len, first, nbytes) != -1 ||
+			    linetable__addr2line(ver, table, len, first, -2) != first) {
 				print_error("%s: %s: wrong answer outside the code\n", path, name);
 				bad++;
 			}
@@ -459,7 +459,7 @@ static void test_random_tables(void **state)
 		addrq = (int)(rng() % 400) - 4;
 		if (rng() % 64 == 0)
 			addrq = (rng() & 1) ? INT_MAX : INT_MIN;
-		got = linetable_addr2line(ver, t, len, first, addrq);
+		got = linetable__addr2line(ver, t, len, first, addrq);
 		if (addrq < 0 && ((ver >> 16) & 0xff) >= 10 && ((ver >> 16) & 0xff) <= 15)
 			assert_int_equal(got, first);
 		if (got == -1)

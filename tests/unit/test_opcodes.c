@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "elfsym.h"
-#include "opcodes.h"
-#include "pylayout.h"
+#include "resolve/elfsym.h"
+#include "resolve/opcodes.h"
+#include "resolve/pylayout.h"
 
 #define ROOTFS "/var/cache/sessiontrace/rootfs"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The Prometheus exposition pieces (user/promfmt.c) and the bounded series
- * table (user/metrics.c): exact expected text, table-driven.
+ * The Prometheus exposition pieces (user/sink/promfmt.c) and the bounded series
+ * table (user/sink/metrics.c): exact expected text, table-driven.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "metrics.h"
-#include "promfmt.h"
+#include "sink/metrics.h"
+#include "sink/promfmt.h"
 
 static const struct {
 	const char *in;
@@ -43,8 +43,8 @@ static void test_label_values(void **state)
 		size_t n = label_rows[i].n ? label_rows[i].n : strlen(label_rows[i].in);
 		size_t wn = label_rows[i].n ? n : strlen(label_rows[i].want);
 
-		strbuf_init(&sb);
-		prom_add_label_value(&sb, label_rows[i].in, n);
+		strbuf__init(&sb);
+		promfmt__label_value(&sb, label_rows[i].in, n);
 		if (wn == 0) {
 			assert_true(sb.len == 0);
 		} else {
@@ -52,7 +52,7 @@ static void test_label_values(void **state)
 			if (sb.len != wn || memcmp(sb.buf, label_rows[i].want, wn))
 				fail_msg("row %zu: got '%.*s'", i, (int)sb.len, sb.buf);
 		}
-		strbuf_free(&sb);
+		strbuf__free(&sb);
 	}
 }
 
@@ -62,17 +62,17 @@ static void test_samples(void **state)
 	const char *vals[] = { "main:app", "/a/\"{x}\"", "", "missing_middleware" };
 	struct strbuf sb;
 
-	strbuf_init(&sb);
-	prom_add_header(&sb, "x_total", "counter", "Help with \\ and\nnewline.");
-	prom_add_sample(&sb, "x_total", keys, vals, 4, 42);
-	prom_add_sample(&sb, "y", NULL, NULL, 0, 0);
+	strbuf__init(&sb);
+	promfmt__header(&sb, "x_total", "counter", "Help with \\ and\nnewline.");
+	promfmt__sample(&sb, "x_total", keys, vals, 4, 42);
+	promfmt__sample(&sb, "y", NULL, NULL, 0, 0);
 	assert_string_equal(sb.buf,
 		"# HELP x_total Help with \\\\ and\\nnewline.\n"
 		"# TYPE x_total counter\n"
 		"x_total{service=\"main:app\",route=\"/a/\\\"{x}\\\"\",method=\"\","
 		"cause=\"missing_middleware\"} 42\n"
 		"y 0\n");
-	strbuf_free(&sb);
+	strbuf__free(&sb);
 }
 
 static unsigned long long sample(const char *text, const char *series)

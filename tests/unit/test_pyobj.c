@@ -22,9 +22,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pylayout.h"
-#include "pyobj.h"
-#include "target.h"
+#include "resolve/pylayout.h"
+#include "decode/pyobj.h"
+#include "resolve/target.h"
 
 #define HEAPTYPE (1ULL << 9)
 #define F_LONG   (1ULL << 24)

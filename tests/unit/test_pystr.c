@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* pystr_to_utf8(): table-driven, exact bytes out. */
+/* pystr__to_utf8(): table-driven, exact bytes out. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pystr.h"
+#include "decode/pystr.h"
 
 struct pystr_case {
 	const char *name;
@@ -106,7 +106,7 @@ static void run_case(const struct pystr_case *c)
 	assert_non_null(out);
 	memcpy(data, c->data, c->nbytes);
 	memset(out, SENTINEL, c->outsz ? c->outsz : 1);
-	got = pystr_to_utf8(data, c->nbytes, c->kind, out, c->outsz, &trunc);
+	got = pystr__to_utf8(data, c->nbytes, c->kind, out, c->outsz, &trunc);
 	if (got != c->want_len || trunc != c->want_trunc ||
 	    memcmp(out, c->want, c->want_len) != 0 ||
 	    (c->outsz && out[got] != '\0') ||
@@ -135,7 +135,7 @@ static void test_truncated_flag_is_sticky(void **state)
 	bool trunc = true;
 
 	/* a complete conversion never clears a flag set by the caller */
-	assert_int_equal(pystr_to_utf8("ab", 2, 1, out, sizeof(out), &trunc), 2);
+	assert_int_equal(pystr__to_utf8("ab", 2, 1, out, sizeof(out), &trunc), 2);
 	assert_string_equal(out, "ab");
 	assert_true(trunc);
 }
@@ -146,23 +146,23 @@ static void test_null_arguments(void **state)
 	bool trunc = false;
 
 	/* truncated may be NULL */
-	assert_int_equal(pystr_to_utf8("abcdef", 6, 1, out, 4, NULL), 3);
+	assert_int_equal(pystr__to_utf8("abcdef", 6, 1, out, 4, NULL), 3);
 	assert_string_equal(out, "abc");
-	assert_int_equal(pystr_to_utf8("ab", 2, 3, out, 4, NULL), 0);
+	assert_int_equal(pystr__to_utf8("ab", 2, 3, out, 4, NULL), 0);
 	assert_string_equal(out, "");
 
 	/* NULL data */
-	assert_int_equal(pystr_to_utf8(NULL, 0, 1, out, sizeof(out), &trunc), 0);
+	assert_int_equal(pystr__to_utf8(NULL, 0, 1, out, sizeof(out), &trunc), 0);
 	assert_string_equal(out, "");
 	assert_false(trunc);
 	memset(out, 'x', sizeof(out));
-	assert_int_equal(pystr_to_utf8(NULL, 4, 2, out, sizeof(out), &trunc), 0);
+	assert_int_equal(pystr__to_utf8(NULL, 4, 2, out, sizeof(out), &trunc), 0);
 	assert_string_equal(out, "");
 	assert_true(trunc);
 
 	/* NULL out: treated as outsz 0 */
 	trunc = false;
-	assert_int_equal(pystr_to_utf8("ab", 2, 1, NULL, 16, &trunc), 0);
+	assert_int_equal(pystr__to_utf8("ab", 2, 1, NULL, 16, &trunc), 0);
 	assert_true(trunc);
 }
 
@@ -181,7 +181,7 @@ static void test_all_code_points(void **state)
 		in[1] = cp >> 8;
 		in[2] = cp >> 16;
 		in[3] = cp >> 24;
-		n = pystr_to_utf8(in, kind, kind, (char *)out, sizeof(out), &trunc);
+		n = pystr__to_utf8(in, kind, kind, (char *)out, sizeof(out), &trunc);
 		assert_false(trunc);
 		if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
 			assert_int_equal(n, 3);

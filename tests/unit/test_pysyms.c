@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "elfsym.h"
-#include "pysyms.h"
+#include "resolve/elfsym.h"
+#include "resolve/pysyms.h"
 
 /* The unnamed entry of a copy of path made by strip(1), or 0 on failure. */
 static uint64_t stripped_entry(const char *path)

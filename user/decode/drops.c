@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "decode/drops.h"
+
+const char *const drop_reason_names[DROP_N] = {
+	[DROP_LOOK_ALIKE] = "look_alike",
+	[DROP_KIND_FILTERED] = "kind_filtered",
+	[DROP_MALFORMED] = "malformed",
+	[DROP_STALE_PID] = "stale_pid",
+	[DROP_PROCESS_GONE] = "process_gone",
+	[DROP_OUT_OF_MEMORY] = "out_of_memory",
+};

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "discover/discover.h"
+
+#define MAX_ARGS 256
+
+static const char *const servers[] = { "uvicorn", "gunicorn", "hypercorn" };
+
+/* multiprocessing helpers started by a server: Python, but never serving */
+static const char *const helpers[] = {
+	"multiprocessing.resource_tracker", "multiprocessing.forkserver",
+	"multiprocessing.semaphore_tracker",
+};
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* "uvicorn", "uvicorn.__main__", "gunicorn: master [app]", "hypercorn3" */
+static bool names_server(const char *name)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		n = strlen(servers[i]);
+		if (!strncmp(name, servers[i], n) &&
+		    (name[n] == 0 || name[n] == '.' || name[n] == ':' || name[n] == ' ' ||
+		     isdigit((unsigned char)name[n])))
+			return true;
+	}
+	return false;
+}
+
+static bool is_ident_start(char c)
+{
+	return isalpha((unsigned char)c) || c == '_';
+}
+
+/* "module.sub:attr" or "module:factory()": not "host:8000", "unix:/path", "[::1]:80" */
+static bool is_app_spec(const char *s)
+{
+	const char *colon = strchr(s, ':'), *p;
+
+	if (!colon || colon == s || !is_ident_start(s[0]) || !is_ident_start(colon[1]))
+		return false;
+	for (p = s; p < colon; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.')
+			return false;
+	for (p = colon + 1; *p && *p != '('; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.')
+			return false;
+	return *p == 0 || (*p == '(' && p[strlen(p) - 1] == ')');
+}
+
+static void find_service(char **argv, int argc, int from, char *service, size_t servicesz)
+{
+	int i;
+
+	if (servicesz)
+		service[0] = 0;
+	for (i = from; i < argc; i++) {
+		if (argv[i][0] != '-' && is_app_spec(argv[i])) {
+			snprintf(service, servicesz, "%s", argv[i]);
+			return;
+		}
+	}
+}
+
+/* CPython options that take a value as the next argument when not attached. */
+static bool takes_value(char opt)
+{
+	return opt == 'W' || opt == 'X';
+}
+
+enum discover_verdict discover__classify(const char *args, size_t len, char *service,
+					 size_t servicesz)
+{
+	char buf[4096], *argv[MAX_ARGS];
+	int argc = 0, i;
+	size_t off = 0;
+
+	if (servicesz)
+		service[0] = 0;
+	if (!len)
+		return DISCOVER_NO;
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, args, len);
+	buf[len] = 0;
+	while (off < len && argc < MAX_ARGS) {
+		argv[argc++] = buf + off;
+		off += strlen(buf + off) + 1;
+	}
+	/* gunicorn's setproctitle: "gunicorn: worker [app:app]" in one argument */
+	if (names_server(base_name(argv[0]))) {
+		const char *lb = strchr(argv[0], '['), *rb = lb ? strchr(lb, ']') : NULL;
+
+		find_service(argv, argc, 1, service, servicesz);
+		if (lb && rb && !rb[1] && servicesz && !service[0]) {
+			char spec[DISCOVER_SERVICE_MAX];
+
+			snprintf(spec, sizeof(spec), "%.*s", (int)(rb - lb - 1), lb + 1);
+			if (is_app_spec(spec))
+				snprintf(service, servicesz, "%s", spec);
+		}
+		return DISCOVER_SERVER;
+	}
+	if (strncmp(base_name(argv[0]), "python", 6))
+		return DISCOVER_NO;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1]) {
+			/* the script: /usr/bin/uvicorn, .../bin/gunicorn */
+			if (!names_server(base_name(a)))
+				return DISCOVER_NO;
+			find_service(argv, argc, i + 1, service, servicesz);
+			return DISCOVER_SERVER;
+		}
+		if (!strcmp(a, "--"))
+			continue;
+		if (a[1] == '-') {
+			/* --check-hash-based-pycs MODE is the only long option with a value */
+			if (!strcmp(a, "--check-hash-based-pycs"))
+				i++;
+			continue;
+		}
+		/* a cluster of short flags, possibly ending in one with a value */
+		for (const char *f = a + 1; *f; f++) {
+			if (*f == 'm' || *f == 'c') {
+				const char *val = f[1] ? f + 1 : (i + 1 < argc ? argv[++i] : "");
+				size_t h;
+
+				if (*f == 'c') {
+					for (h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++)
+						if (strstr(val, helpers[h]))
+							return DISCOVER_NEVER;
+					return DISCOVER_NO;
+				}
+				for (h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++)
+					if (!strcmp(val, helpers[h]))
+						return DISCOVER_NEVER;
+				if (!names_server(val))
+					return DISCOVER_NO;
+				find_service(argv, argc, i + 1, service, servicesz);
+				return DISCOVER_SERVER;
+			}
+			if (takes_value(*f)) {
+				if (!f[1])
+					i++;
+				break;
+			}
+		}
+	}
+	return DISCOVER_NO;
+}
+
+int discover__read(pid_t pid, pid_t *ppid, char *args, size_t argsz, size_t *len)
+{
+	char path[64], stat[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = 0;
+	/* comm may hold spaces and ')': the state and ppid follow the last ')' */
+	p = strrchr(stat, ')');
+	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*len = fread(args, 1, argsz, f);
+	fclose(f);
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int discover__scan(int (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	pid_t *pids = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int ret = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(pids, cap * sizeof(*pids));
+			if (!grown) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			pids = grown;
+		}
+		pids[n++] = (pid_t)v;
+	}
+	qsort(pids, n, sizeof(*pids), cmp_pid);
+	for (i = 0; i < n && !ret; i++)
+		ret = fn(pids[i], ctx);
+cleanup:
+	closedir(d);
+	free(pids);
+	return ret < 0 ? ret : 0;
+}

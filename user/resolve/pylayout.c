@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <stddef.h>
+#include <stdio.h>
+#include "resolve/pylayout.h"
+
+static const struct st_py_layout layouts[] = {
+#include "resolve/layouts.inc"
+};
+
+/*
+ * Minor versions whose every code path (frame walk, attribute storage, line
+ * table) has an integration test against a real server. Other layouts in the
+ * table are known but not yet trusted.
+ */
+static const unsigned supported[] = { 0x030a0000, 0x030b0000, 0x030c0000, 0x030d0000,
+				       0x030e0000, 0x030f0000 };
+
+const struct st_py_layout *pylayout__find(unsigned version_hex)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (layouts[i].version_hex == (version_hex & 0xffff0000))
+			return &layouts[i];
+	return NULL;
+}
+
+bool pylayout__supported(unsigned version_hex)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
+		if (supported[i] == (version_hex & 0xffff0000))
+			return pylayout__find(version_hex) != NULL;
+	return false;
+}
+
+const char *pylayout__supported_list(void)
+{
+	static char buf[96];
+	size_t i, n = 0;
+
+	if (buf[0])
+		return buf;
+	for (i = 0; i < sizeof(supported) / sizeof(supported[0]) && n < sizeof(buf) - 8; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s%u.%u", i ? ", " : "",
+			      supported[i] >> 24, (supported[i] >> 16) & 0xff);
+	return buf;
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "sink/metrics.h"
+#include "sink/promfmt.h"
+#include "util/version.h"
+
+#define SERVICE_MAX 128
+#define ROUTE_MAX   256
+#define METHOD_MAX  8
+#define CAUSE_MAX   32
+#define CONN_LIMIT  16
+#define CONN_TIMEOUT_S 10
+
+struct series {
+	char service[SERVICE_MAX], route[ROUTE_MAX], method[METHOD_MAX], cause[CAUSE_MAX];
+	unsigned long long count;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	struct series *series;
+	size_t n, max;
+	unsigned long long overflow;
+	struct MHD_Daemon *httpd;
+	int listen_fd;
+	metrics_health_fn health;
+	void *health_ctx;
+};
+
+static const char *const methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+
+struct metrics *metrics__new(size_t max_series)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->max = max_series;
+	m->series = calloc(max_series ? max_series : 1, sizeof(*m->series));
+	if (!m->series) {
+		free(m);
+		return NULL;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->listen_fd = -1;
+	return m;
+}
+
+void metrics__free(struct metrics *m)
+{
+	if (!m)
+		return;
+	if (m->httpd)
+		MHD_stop_daemon(m->httpd);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->series);
+	free(m);
+}
+
+/* Clients choose the method: only the standard ones become label values. */
+static const char *bounded_method(const char *method)
+{
+	size_t i;
+
+	if (!method || !method[0])
+		return "";
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!strcmp(method, methods[i]))
+			return methods[i];
+	return "OTHER";
+}
+
+static void copy(char *dst, size_t sz, const char *src)
+{
+	snprintf(dst, sz, "%s", src ? src : "");
+}
+
+void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
+		  const char *cause)
+{
+	struct series key;
+	size_t i;
+
+	copy(key.service, sizeof(key.service), service);
+	copy(key.route, sizeof(key.route), route);
+	copy(key.method, sizeof(key.method), bounded_method(method));
+	copy(key.cause, sizeof(key.cause), cause);
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		struct series *s = &m->series[i];
+
+		if (!strcmp(s->route, key.route) && !strcmp(s->method, key.method) &&
+		    !strcmp(s->cause, key.cause) && !strcmp(s->service, key.service))
+			break;
+	}
+	if (i < m->n) {
+		m->series[i].count++;
+	} else if (m->n < m->max) {
+		key.count = 1;
+		m->series[m->n++] = key;
+	} else {
+		m->overflow++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+size_t metrics__nseries(struct metrics *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->n;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+static const char *const series_keys[] = { "service", "route", "method", "cause" };
+
+static void add_fixed(struct strbuf *sb, const char *label, unsigned long long v)
+{
+	const char *vals[] = { label, label, label, label };
+
+	promfmt__sample(sb, "sessiontrace_assertions_total", series_keys, vals, 4, v);
+}
+
+char *metrics__render(struct metrics *m, size_t *len)
+{
+	struct metrics_health h = { 0 };
+	struct strbuf sb;
+	const char *vkey[] = { "version" }, *vval[] = { ST_VERSION };
+	size_t i;
+
+	strbuf__init(&sb);
+	if (m->health)
+		m->health(&h, m->health_ctx);
+	promfmt__header(&sb, "sessiontrace_assertions_total", "counter",
+			"Failing reads of request.session, request.auth or request.user, one per "
+			"failing access, by ASGI service, route template, HTTP method and cause.");
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n; i++) {
+		const struct series *s = &m->series[i];
+		const char *vals[] = { s->service, s->route, s->method, s->cause };
+
+		promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals, 4, s->count);
+	}
+	if (m->overflow)
+		add_fixed(&sb, METRICS_OVERFLOW, m->overflow);
+	pthread_mutex_unlock(&m->lock);
+	if (h.lost)
+		add_fixed(&sb, METRICS_LOST, h.lost);
+	promfmt__header(&sb, "sessiontrace_probe_hits_total", "counter",
+			"Failures the BPF probe captured (counted in BPF, also when the record was "
+			"lost).");
+	promfmt__sample(&sb, "sessiontrace_probe_hits_total", NULL, NULL, 0, h.hits);
+	promfmt__header(&sb, "sessiontrace_events_lost_total", "counter",
+			"Records that did not fit in the ring buffer.");
+	promfmt__sample(&sb, "sessiontrace_events_lost_total", NULL, NULL, 0, h.lost);
+	promfmt__header(&sb, "sessiontrace_hits_dropped_total", "counter",
+			"Captured hits that became no record, by reason (hits = records + lost + "
+			"dropped).");
+	for (i = 0; i < DROP_N; i++) {
+		const char *rkey[] = { "reason" }, *rval[] = { drop_reason_names[i] };
+
+		promfmt__sample(&sb, "sessiontrace_hits_dropped_total", rkey, rval, 1, h.dropped[i]);
+	}
+	promfmt__header(&sb, "sessiontrace_attached_processes", "gauge",
+			"Processes the probes are attached to.");
+	promfmt__sample(&sb, "sessiontrace_attached_processes", NULL, NULL, 0, h.attached);
+	promfmt__header(&sb, "sessiontrace_build_info", "gauge", "sessiontrace version.");
+	promfmt__sample(&sb, "sessiontrace_build_info", vkey, vval, 1, 1);
+	if (sb.oom) {
+		strbuf__free(&sb);
+		return NULL;
+	}
+	*len = sb.len;
+	return sb.buf;
+}
+
+int metrics__parse_addr(const char *spec, char *host, size_t hostsz, unsigned *port)
+{
+	const char *h = NULL, *p = spec, *colon;
+	unsigned long v = 0;
+	size_t hl = 0;
+
+	if (!spec || !*spec)
+		return -EINVAL;
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+
+		if (!close || close[1] != ':' || close == spec + 1)
+			return -EINVAL;
+		h = spec + 1;
+		hl = close - h;
+		p = close + 2;
+	} else if ((colon = strchr(spec, ':'))) {
+		if (strchr(colon + 1, ':') || colon == spec)
+			return -EINVAL; /* an IPv6 address needs brackets */
+		h = spec;
+		hl = colon - spec;
+		p = colon + 1;
+	}
+	if (hl >= hostsz || !*p || strlen(p) > 5)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	if (h) {
+		memcpy(host, h, hl);
+		host[hl] = 0;
+	} else {
+		snprintf(host, hostsz, "127.0.0.1");
+	}
+	*port = (unsigned)v;
+	return 0;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
+			       char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **state)
+{
+	static const char health[] = "sessiontrace: ok; metrics at /metrics\n";
+	static const char notfound[] = "not found\n";
+	static const char oom[] = "out of memory\n";
+	struct metrics *m = cls;
+	char *body;
+	size_t len;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", (char *)notfound,
+			       sizeof(notfound) - 1, MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/"))
+		return respond(c, MHD_HTTP_OK, "text/plain; charset=utf-8", (char *)health,
+			       sizeof(health) - 1, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics"))
+		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", (char *)notfound,
+			       sizeof(notfound) - 1, MHD_RESPMEM_PERSISTENT);
+	body = metrics__render(m, &len);
+	if (!body)
+		return respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", (char *)oom,
+			       sizeof(oom) - 1, MHD_RESPMEM_PERSISTENT);
+	return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
+		       MHD_RESPMEM_MUST_FREE);
+}
+
+/* Our own listening socket: bind errors get their errno and a clear message. */
+static int listen_on(const char *host, unsigned port, char *err, size_t errsz)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *ai = NULL;
+	char portstr[8];
+	int fd, one = 1, rc;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, &ai);
+	if (rc) {
+		snprintf(err, errsz, "cannot serve metrics on %s:%u: %s", host, port,
+			 gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
+		rc = -errno;
+		snprintf(err, errsz, "cannot serve metrics on %s:%u: %s", host, port,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int metrics__listen(struct metrics *m, const char *spec, char *err, size_t errsz)
+{
+	char host[256];
+	unsigned port;
+	int fd;
+
+	if (metrics__parse_addr(spec, host, sizeof(host), &port)) {
+		snprintf(err, errsz, "invalid --metrics '%s' (PORT, ADDR:PORT or [ADDR6]:PORT)",
+			 spec);
+		return -EINVAL;
+	}
+	fd = listen_on(host, port, err, errsz);
+	if (fd < 0)
+		return fd;
+	m->listen_fd = fd;
+	return 0;
+}
+
+int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char *err,
+		   size_t errsz)
+{
+	if (m->listen_fd < 0) {
+		snprintf(err, errsz, "metrics: not listening");
+		return -EINVAL;
+	}
+	m->health = health;
+	m->health_ctx = ctx;
+	/* epoll where it exists: the tracer may hold more than FD_SETSIZE descriptors */
+	m->httpd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, m,
+				    MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
+				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				    MHD_OPTION_END);
+	if (!m->httpd) {
+		snprintf(err, errsz, "cannot serve metrics: libmicrohttpd failed to start");
+		return -EIO;
+	}
+	return 0; /* MHD does not close a socket it was given: metrics__free does */
+}

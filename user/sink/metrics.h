@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Prometheus metrics: a bounded table of labelled counters, and /metrics
+ * served by libmicrohttpd on its own thread.
+ *
+ * sessiontrace_assertions_total{service,route,method,cause} counts hits from
+ * the records. At most max_series label sets exist; every hit beyond them is
+ * counted in one overflow series (all labels "__overflow__"), and hits whose
+ * record was lost in the ring buffer (counted in BPF) appear as the series
+ * with all labels "__lost__", so the sum over all series is every hit.
+ */
+#ifndef ST_METRICS_H
+#define ST_METRICS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "decode/drops.h"
+
+#define METRICS_DEFAULT_SERIES 1000
+#define METRICS_MAX_SERIES     100000
+#define METRICS_OVERFLOW       "__overflow__"
+#define METRICS_LOST           "__lost__"
+
+struct metrics;
+
+/* What the health metrics show, filled at scrape time (on the HTTP thread). */
+struct metrics_health {
+	unsigned long long attached, lost, hits;
+	unsigned long long dropped[DROP_N]; /* enum drop_reason */
+};
+typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
+
+struct metrics *metrics__new(size_t max_series);
+void metrics__free(struct metrics *m);
+
+/* One hit. Labels are copied (bounded); method is reduced to a known method or OTHER. */
+void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
+		  const char *cause);
+/* Number of label sets in use, overflow and lost series excluded. */
+size_t metrics__nseries(struct metrics *m);
+/* The whole exposition text (caller frees), as /metrics serves it. */
+char *metrics__render(struct metrics *m, size_t *len);
+
+/*
+ * "PORT" (loopback), "ADDR:PORT", "[ADDR6]:PORT": into host and port.
+ * 0 or -EINVAL.
+ */
+int metrics__parse_addr(const char *spec, char *host, size_t hostsz, unsigned *port);
+/*
+ * Two steps, so that a bad address fails before anything is attached and the
+ * HTTP thread starts only after capabilities were dropped (they are per
+ * thread): listen() binds spec (-errno and a one-line reason in err);
+ * start() serves /metrics and / from it on a thread; health is called for
+ * every scrape.
+ */
+int metrics__listen(struct metrics *m, const char *spec, char *err, size_t errsz);
+int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char *err,
+		   size_t errsz);
+
+#endif

@@ -30,11 +30,10 @@ FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/decode/remote.c user/
 FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resolve/x86dec.c
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/decode/pyobj.c user/decode/pystr.c user/decode/remote.c user/resolve/pylayout.c
-# report.c and what it calls (target.c, diagnose.c, pyobj.c, ...): every user
-# module but main.c and probe.c (BPF skeleton). user/resolve/target.c is #included by
-# the harness instead (its code cache type is private).
-FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/resolve/target.c,$(wildcard user/*/*.c))
-FUZZ_DEPS_report       := user/resolve/target.c
+# decode, diagnose, sinks and what they call: every user module but main.c
+# and the two that include the BPF skeleton or drive it.
+FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/daemon/tracer.c \
+			    user/daemon/targets.c,$(wildcard user/*/*.c))
 FUZZ_LIBS_report       := $(LIBS)
 
 $(FUZZ_DIR):

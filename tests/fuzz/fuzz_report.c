@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Record decoding: report__event() (user/decode/report.c) on a fuzzed struct
- * st_event, symbolizing its frames with the real target__frame() code path
- * (user/resolve/target.c: code object cache, co_qualname/co_filename str reads,
- * co_linetable read, line computation) reading "remote" memory through the
+ * Record decoding and the sinks: hit__decode() (user/decode/hit.c) on a
+ * fuzzed struct st_event, symbolizing its frames with the real symbolizer
+ * (user/decode/symbolizer.c: code object cache, co_qualname/co_filename str
+ * reads, co_linetable read, line computation), then diagnose__event() and
+ * the JSON record and console sinks, reading "remote" memory through the
  * real process_vm_readv (user/decode/remote.c) of our own pid. The code objects,
  * str objects and line tables it reads are the fuzz input's tail, copied
  * to the fixed-address arena (fuzz_common.h), so pointers in inputs are
  * absolute and reproducible; outside the arena they fault as in a target.
  *
- * target.c is included rather than linked only because struct code_cache
- * is private to it; nothing of it is replaced. The struct target is filled
- * in as target__new() would for a process running the chosen CPython minor
- * version, with PyUnicode_Type at FZ_UNICODE_TYPE.
+ * The struct target is filled in as target__new() would for a process
+ * running the chosen CPython minor version, with PyUnicode_Type at
+ * FZ_UNICODE_TYPE.
  *
  * Checked: the return value is 0 or 1 (not a hit: then nothing written);
  * a hit gives exactly one line on the JSON fd that is one strict JSON
@@ -29,11 +29,16 @@
  *        mutations stay meaningful); in-arena pointers are absolute.
  */
 #include "fuzz_common.h"
-#include "../../user/resolve/target.c"
 #include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "decode/drops.h"
-#include "sink/jsonlog.h"
-#include "decode/report.h"
+#include "decode/hit.h"
+#include "decode/symbolizer.h"
+#include "diagnose/diagnose.h"
+#include "resolve/pylayout.h"
+#include "resolve/target.h"
+#include "sink/sink.h"
 
 #define FZ_UNICODE_TYPE (FZ_ARENA_BASE + 0x10)
 #define HDR_SIZE        (2 + 32)
@@ -51,16 +56,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct st_event ev;
 	static int json_fd = -1;
-	static struct jsonlog *json;
+	static struct sink *json;
+	static struct hit h;
+	static struct diagnosis dg;
+	struct diagnose *d;
+	struct symbolizer *sym;
+	struct sink *con;
+	enum drop_reason why;
 	struct target *t;
-	struct report *r;
 	char *text = NULL;
 	size_t textlen = 0, i, k;
 	FILE *console;
 	off_t jlen;
 	uint8_t *jbuf;
 	uint32_t cp;
-	int ret, drop;
+	int ret;
 
 	if (size < HDR_SIZE)
 		return 0;
@@ -70,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* the records file as the tracer writes it; read back through json_fd */
 		snprintf(path, sizeof(path), "/tmp/fuzz-report-%d.jsonl", (int)getpid());
 		unlink(path);
-		json = jsonlog__open(path, 0, 1, err, sizeof(err));
-		FUZZ_CHECK(json, "jsonlog__open: %s", err);
+		json = record_sink__new(path, 0, 1, err, sizeof(err));
+		FUZZ_CHECK(json, "record_sink__new: %s", err);
 		json_fd = open(path, O_RDWR | O_CLOEXEC);
 		FUZZ_CHECK(json_fd >= 0, "open %s", path);
 		unlink(path);
@@ -93,7 +103,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(t, "calloc");
 	t->pid = getpid();
 	t->ns_pid = t->pid;
-	t->pidfd = -1;
 	t->version_hex = versions[data[0] & 3];
 	t->layout = pylayout__find(t->version_hex);
 	FUZZ_CHECK(t->layout, "no layout for 0x%x", t->version_hex);
@@ -104,21 +113,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
 	/* the service name comes from the target's command line: untrusted */
 	memcpy(t->service, data + 2, 32);
-	t->codes = calloc(1, sizeof(*t->codes));
-	FUZZ_CHECK(t->codes, "calloc");
-	hashmap__init(&t->codes->map, hashmap__hash_u64, hashmap__equal_u64, NULL);
+	sym = symbolizer__new(t);
+	d = diagnose__new();
+	FUZZ_CHECK(sym && d, "out of memory");
 
 	if (ftruncate(json_fd, 0) || lseek(json_fd, 0, SEEK_SET))
 		abort();
 	console = open_memstream(&text, &textlen);
 	FUZZ_CHECK(console, "open_memstream");
-	r = report__new(console, json);
-	FUZZ_CHECK(r, "report__new");
-	ret = report__event(r, t, &ev, &drop);
-	FUZZ_CHECK(ret == 0 && drop >= -1 && drop < DROP_N, "report__event returned %d, drop %d",
-		   ret, drop);
-	ret = drop >= 0; /* 1: not a record, for a named reason */
-	report__free(r);
+	con = console_sink__new(console);
+	FUZZ_CHECK(con, "console_sink__new");
+	ret = 1; /* not a record, for a named reason */
+	if (hit__decode(&h, t, sym, &ev, &why)) {
+		FUZZ_CHECK(!diagnose__event(d, &h, &dg), "diagnose__event failed");
+		FUZZ_CHECK(!sink__emit(json, &h, &dg), "JSON record not written");
+		FUZZ_CHECK(!sink__emit(con, &h, &dg), "console text not written");
+		ret = 0;
+	} else {
+		FUZZ_CHECK(why < DROP_N, "drop reason %d", why);
+	}
+	symbolizer__event_end(sym);
+	sink__free(con);
 	fclose(console);
 	jlen = lseek(json_fd, 0, SEEK_END);
 
@@ -149,6 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(text);
+	diagnose__free(d);
+	symbolizer__free(sym);
 	target__free(t);
 	return 0;
 }

@@ -51,7 +51,7 @@ STRINGS = [
 def layout():
     """This interpreter's entry of user/resolve/layouts.inc, as a dict."""
     want = "0x03%02x0000" % sys.version_info[1]
-    text = open(os.path.join(ROOT, "user", "layouts.inc")).read()
+    text = open(os.path.join(ROOT, "user", "resolve", "layouts.inc")).read()
     for block in re.findall(r"\{(.*?)\n\t\}", text, re.S):
         fields = dict((k, int(v, 0)) for k, v in
                       re.findall(r"\.(\w+) = (-?(?:0x[0-9a-fA-F]+|[0-9]+))\b", block))

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
-#include "discover/discover.h"
+#include "discover/classify.h"
 
 struct case_ {
 	const char *cmdline;

@@ -6,13 +6,12 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "util/log.h"
-#include "resolve/opcodes.h"
 #include "attach/probe.h"
 #include "decode/props.h"
-#include "sessiontrace.skel.h"
+#include "resolve/opcodes.h"
 #include "resolve/target.h"
-
+#include "sessiontrace.skel.h"
+#include "util/log.h"
 
 /*
  * One uprobe per interpreter file (pid -1: every process mapping it), shared
@@ -186,7 +185,7 @@ static struct bpf_link *attach_file(struct probe *p, const struct target *t)
 	return link;
 }
 
-int probe__attach(struct probe *p, struct target *t)
+int probe__attach(struct probe *p, const struct target *t)
 {
 	struct attachment *a = find_attachment(p, t);
 	__u32 key = t->pid;
@@ -228,18 +227,14 @@ int probe__attach(struct probe *p, struct target *t)
 		return err;
 	}
 	a->refs++;
-	t->attached = true;
 	return 0;
 }
 
-void probe__detach(struct probe *p, struct target *t)
+void probe__detach(struct probe *p, const struct target *t)
 {
 	__u32 key = t->pid;
 	struct attachment *a;
 
-	if (!t->attached)
-		return;
-	t->attached = false;
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.targets), &key);
 	a = find_attachment(p, t);
 	if (a && --a->refs == 0)
@@ -264,11 +259,6 @@ fail:
 	bpf_link__destroy(p->exec_link);
 	p->exec_link = NULL;
 	return err;
-}
-
-int probe__poll(struct probe *p, int timeout_ms)
-{
-	return ring_buffer__poll(p->rb, timeout_ms);
 }
 
 int probe__drain(struct probe *p, unsigned max)

@@ -36,13 +36,11 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs);
  * unless another target already runs the same file. -ENOTSUP when its
  * program was not loaded.
  */
-int probe__attach(struct probe *p, struct target *t);
-/* Detaches and forgets t; safe to call twice. */
-void probe__detach(struct probe *p, struct target *t);
-/* Consume ready records; waits at most timeout_ms. Returns records or -errno. */
+int probe__attach(struct probe *p, const struct target *t);
+/* Undoes one successful probe__attach of t (exactly once). */
+void probe__detach(struct probe *p, const struct target *t);
 /* Start reporting exec/fork events to fn (discovery). */
 int probe__watch_processes(struct probe *p, probe_proc_fn fn);
-int probe__poll(struct probe *p, int timeout_ms);
 /*
  * Consume the records there are, woken or not, at most max (0: all). Returns
  * 1 when max were consumed and more may wait, 0 when the buffer is empty, or

@@ -11,7 +11,7 @@
 #include "decode/props.h"
 #include "decode/pyobj.h"
 #include "decode/pystr.h"
-#include "decode/report.h"
+#include "decode/hit.h"
 #include "resolve/target.h"
 
 #define READS_PER_EVENT 40000 /* remote reads one diagnosis may cost, cached or not */
@@ -132,7 +132,7 @@ struct diagnose {
 struct ctx {
 	struct diagnose *d;
 	struct proc *p;
-	struct target *t;
+	const struct target *t;
 	struct pyobj r;
 	time_t now;
 	unsigned visits;         /* nodes visited by tree walks of this event */
@@ -1039,19 +1039,10 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* The event's path as UTF-8 (bounded), NUL-free. */
-static void event_str(const struct st_str_hdr *h, const char *data, size_t cap, char *out,
-		      size_t sz)
+/* A decoded string to match routes with: "" when the target put a NUL in it. */
+static const char *route_str(const struct hit_str *hs)
 {
-	size_t n = h->nbytes < cap ? h->nbytes : cap, len;
-	bool trunc = false;
-
-	out[0] = 0;
-	if (!(h->flags & ST_STR_PRESENT))
-		return;
-	len = pystr__to_utf8(data, n, h->kind, out, sz, &trunc);
-	if (memchr(out, 0, len))
-		out[0] = 0;
+	return memchr(hs->s, 0, hs->len) ? "" : hs->s;
 }
 
 /* The trail from the root under which the serving app sits deepest. */
@@ -1110,12 +1101,15 @@ static void match_route(struct ctx *c, struct trail *tr, const char *path,
 	tr->hops[at - 1].via = NULL;
 }
 
-int diagnose__event(struct diagnose *d, struct target *t, const struct st_event *ev,
-		    const struct frame_info *frames, unsigned n, struct diagnosis *dg)
+int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *dg)
 {
-	static char path[PATH_MAX_UTF8], root_path[ST_ROOT_MAX * 4 + 1];
+	const struct target *t = h->t;
+	const struct st_event *ev = h->ev;
+	const struct frame_info *frames = h->frames;
+	const char *path = route_str(&h->path), *root_path = route_str(&h->root);
+	unsigned n = h->nframes;
 	__u64 selfs[ST_MAX_FRAMES] = { 0 }, addrs[DIAG_MAX_MW] = { 0 }, serving = ev->app;
-	enum st_prop prop = ev->pattern < ST_NPROPS ? ev->pattern : ST_PROP_SESSION;
+	enum st_prop prop = h->prop;
 	struct ctx c = { .d = d, .t = t, .now = time(NULL) };
 	struct trail tr = { 0 };
 	struct node *sn = NULL;
@@ -1130,19 +1124,8 @@ int diagnose__event(struct diagnose *d, struct target *t, const struct st_event 
 	dg->touched = -1;
 	dg->touched_frame = -1;
 	snprintf(dg->route, sizeof(dg->route), "%s", DIAG_ROUTE_NONE);
-	/* the assert probe reports ST_NPROPS: the property is the top frame's name */
-	if (ev->pattern >= ST_NPROPS && n) {
-		const char *fn = strrchr(frames[0].function, '.');
-
-		fn = fn ? fn + 1 : frames[0].function;
-		for (i = 0; i < ST_NPROPS; i++)
-			if (!strcmp(fn, st_prop_names[i]))
-				prop = i;
-	}
 	dg->prop = prop;
-	event_str(&ev->path_h, ev->path, sizeof(ev->path), path, sizeof(path));
-	event_str(&ev->root_h, ev->root, sizeof(ev->root), root_path, sizeof(root_path));
-	dg->request = (ev->flags & ST_EV_REQUEST) && (ev->path_h.flags & ST_STR_PRESENT);
+	dg->request = h->request;
 	for (i = 0; i < n; i++)
 		if (ends_with(frames[i].file, "/starlette/background.py"))
 			dg->background = true;
@@ -1237,7 +1220,7 @@ int diagnose__event(struct diagnose *d, struct target *t, const struct st_event 
 		/* inside the router (or nothing known on the stack): the endpoint's code */
 		dg->touched = dg->nmw;
 		for (i = 0; i < n; i++)
-			if (!report__is_framework_file(frames[i].file)) {
+			if (!hit__is_framework_file(frames[i].file)) {
 				dg->touched_frame = i;
 				break;
 			}

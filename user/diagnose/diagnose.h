@@ -30,8 +30,7 @@
 #include <stddef.h>
 #include "sessiontrace.h"
 
-struct target;
-struct frame_info;
+struct hit;
 
 #define DIAG_NAME_MAX  128  /* "module.qualname" of a class */
 #define DIAG_ROUTE_MAX 256  /* route template, mount prefix */
@@ -109,12 +108,11 @@ struct diagnose *diagnose__new(void);
 void diagnose__free(struct diagnose *d);
 
 /*
- * Diagnose one hit. frames: ev's frames symbolized (innermost first), n of
- * them. Never fails for lack of information: what could not be read leaves
- * app_known false and the cause unknown. -ENOMEM only.
+ * Diagnose one hit, reading its process's apps. Never fails for lack of
+ * information: what could not be read leaves app_known false and the cause
+ * unknown. -ENOMEM only.
  */
-int diagnose__event(struct diagnose *d, struct target *t, const struct st_event *ev,
-		    const struct frame_info *frames, unsigned n, struct diagnosis *out);
+int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *out);
 
 /* The cause and the hint from the facts in dg (pure: unit-tested). */
 void diagnose__decide(struct diagnosis *dg);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * One traced process: its interpreter file, CPython version and layout, the
- * addresses the BPF program needs, and a cache of symbolized code objects.
+ * One process resolved for tracing: its interpreter file, CPython version
+ * and layout, the addresses the BPF program needs, and where each probe can
+ * go. Written only here; the other stages read it.
  */
 #ifndef ST_TARGET_H
 #define ST_TARGET_H
@@ -12,14 +13,6 @@
 #include <sys/types.h>
 #include "sessiontrace.h"
 
-struct bpf_link;
-
-struct frame_info {
-	const char *function; /* co_qualname; owned by the target's cache */
-	const char *file;
-	int line;             /* -1: unknown */
-};
-
 struct target {
 	pid_t pid;                     /* in the host's (our) pid namespace */
 	pid_t ns_pid;                  /* in its own innermost pid namespace */
@@ -29,8 +22,8 @@ struct target {
 	dev_t interp_dev;              /* its identity: one uprobe per file */
 	ino_t interp_ino;
 	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
-	char service[128];
-	int optimize;                  /* Py_OptimizeFlag: python -O */             /* ASGI app spec ("main:app") or process name */
+	char service[128];             /* ASGI app spec ("main:app") or process name */
+	int optimize;                  /* Py_OptimizeFlag: python -O */
 	unsigned version_hex;          /* major, minor, patch (no release level) */
 	const struct st_py_layout *layout; /* = &bpf.layout: headers + _Py_DebugOffsets */
 	struct st_target bpf;          /* value of the BPF "targets" map */
@@ -39,15 +32,10 @@ struct target {
 	uint64_t raise_offset;         /* then its file offset */
 	char raise_why[PATH_MAX + 160]; /* else why not */
 	bool assert_ok;                /* the assert probe can be used: */
-	int assert_site;               /* enum assert_site_kind (user/opcodes.h) */
+	int assert_site;               /* enum assert_site_kind (resolve/opcodes.h) */
 	uint64_t assert_offset;        /* file offset of its site */
 	uint64_t assert_set_object;    /* do_raise's _PyErr_SetObject (vaddr), or 0 */
 	char assert_why[256];          /* else why not */
-	bool attached;                 /* in the targets map (probe.c) */
-	bool exited;                   /* its pidfd said so (main.c) */
-	int pidfd;
-	struct code_cache *codes;
-	unsigned long long code_evictions; /* times the code cache started over */
 };
 
 /*
@@ -56,17 +44,18 @@ struct target {
  */
 int target__new(pid_t pid, struct target **out, char *err, size_t errsz);
 void target__free(struct target *t);
+/* --probe auto: the assert probe where it validates, else the raise probe. */
+#define TARGET_PROBE_AUTO -1
+
 /*
- * Symbolize one frame; never fails (unknowns become "?" and -1). The strings
- * stay valid until target__event_end(): the code cache evicts only between
- * events, never under the frames of the one being reported.
+ * Choose t's probe (enum st_probe_kind, or TARGET_PROBE_AUTO) and the kinds
+ * of failure it reports (bits of enum st_prop). -ENOTSUP with a sentence in
+ * err when the probe asked for cannot serve it.
  */
-void target__frame(struct target *t, const struct st_frame *f, struct frame_info *out);
-/* The current event is done with its frames: the cache may evict now. */
-void target__event_end(struct target *t);
+int target__choose_probe(struct target *t, int mode, unsigned kinds, char *err, size_t errsz);
+/* The service t belongs to; "" or NULL: its process name. */
+void target__set_service(struct target *t, const char *service);
 /* true while the same process (not a reused pid) is alive. */
 bool target__alive(const struct target *t);
-/* Assert probe: move the top frame from LOAD_ASSERTION_ERROR to its raise. */
-void target__assert_raise_site(struct target *t, struct st_frame *f);
 
 #endif

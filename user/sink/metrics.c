@@ -8,7 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "decode/hit.h"
+#include "diagnose/diagnose.h"
+#include "resolve/target.h"
 #include "sink/metrics.h"
+#include "sink/sink.h"
 #include "sink/promfmt.h"
 #include "util/version.h"
 
@@ -25,6 +29,7 @@ struct series {
 };
 
 struct metrics {
+	struct sink sink;
 	pthread_mutex_t lock;
 	struct series *series;
 	size_t n, max;
@@ -114,6 +119,27 @@ void metrics__hit(struct metrics *m, const char *service, const char *route, con
 		m->overflow++;
 	}
 	pthread_mutex_unlock(&m->lock);
+}
+
+static int metrics_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
+{
+	struct metrics *m = (struct metrics *)s;
+
+	metrics__hit(m, h->t->service, dg->route,
+		     h->request && h->method.present ? h->method.s : "",
+		     diagnose__cause_name(dg->cause));
+	return 0;
+}
+
+/* Owned by the metrics object, freed with it: scrapes outlive the sinks. */
+static void metrics_sink_free(struct sink *s)
+{
+}
+
+struct sink *metrics__sink(struct metrics *m)
+{
+	m->sink = (struct sink){ .emit = metrics_emit, .free = metrics_sink_free };
+	return &m->sink;
 }
 
 size_t metrics__nseries(struct metrics *m)

@@ -21,6 +21,7 @@
 #define METRICS_LOST           "__lost__"
 
 struct metrics;
+struct sink;
 
 /* What the health metrics show, filled at scrape time (on the HTTP thread). */
 struct metrics_health {
@@ -36,6 +37,9 @@ void metrics__free(struct metrics *m);
 void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
 		  const char *cause);
 /* Number of label sets in use, overflow and lost series excluded. */
+/* The sink that counts hits into m (owned by m: sink__free does nothing). */
+struct sink *metrics__sink(struct metrics *m);
+
 size_t metrics__nseries(struct metrics *m);
 /* The whole exposition text (caller frees), as /metrics serves it. */
 char *metrics__render(struct metrics *m, size_t *len);

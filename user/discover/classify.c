@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "discover/discover.h"
+#include "discover/classify.h"
 
 #define MAX_ARGS 256
 
@@ -161,73 +159,4 @@ enum discover_verdict discover__classify(const char *args, size_t len, char *ser
 		}
 	}
 	return DISCOVER_NO;
-}
-
-int discover__read(pid_t pid, pid_t *ppid, char *args, size_t argsz, size_t *len)
-{
-	char path[64], stat[1024], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fread(stat, 1, sizeof(stat) - 1, f);
-	fclose(f);
-	stat[n] = 0;
-	/* comm may hold spaces and ')': the state and ppid follow the last ')' */
-	p = strrchr(stat, ')');
-	if (!p || sscanf(p + 1, " %*c %d", ppid) != 1)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	*len = fread(args, 1, argsz, f);
-	fclose(f);
-	return 0;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-int discover__scan(int (*fn)(pid_t pid, void *ctx), void *ctx)
-{
-	pid_t *pids = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	DIR *d = opendir("/proc");
-	int ret = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char *end;
-		long v = strtol(de->d_name, &end, 10);
-
-		if (*end || v <= 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(pids, cap * sizeof(*pids));
-			if (!grown) {
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			pids = grown;
-		}
-		pids[n++] = (pid_t)v;
-	}
-	qsort(pids, n, sizeof(*pids), cmp_pid);
-	for (i = 0; i < n && !ret; i++)
-		ret = fn(pids[i], ctx);
-cleanup:
-	closedir(d);
-	free(pids);
-	return ret < 0 ? ret : 0;
 }

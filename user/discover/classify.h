@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Which processes serve ASGI: uvicorn, gunicorn, hypercorn and their workers. */
-#ifndef ST_DISCOVER_H
-#define ST_DISCOVER_H
+/* Which command lines serve ASGI: uvicorn, gunicorn, hypercorn and their workers. */
+#ifndef ST_CLASSIFY_H
+#define ST_CLASSIFY_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -21,11 +21,5 @@ enum discover_verdict {
  */
 enum discover_verdict discover__classify(const char *args, size_t len, char *service,
 					 size_t servicesz);
-
-/* Parent pid and command line of pid; -errno when it is gone. */
-int discover__read(pid_t pid, pid_t *ppid, char *args, size_t argsz, size_t *len);
-
-/* Calls fn for every process in /proc, in pid order; stops when fn returns non-zero. */
-int discover__scan(int (*fn)(pid_t pid, void *ctx), void *ctx);
 
 #endif

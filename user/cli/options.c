@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/options.h"
+#include "decode/props.h"
+#include "resolve/target.h"
+#include "sink/jsonlog.h"
+#include "sink/metrics.h"
+#include "util/version.h"
+
+#define OPT_MAX_SERIES    256
+#define OPT_JSON_MAX_SIZE 257
+#define OPT_JSON_KEEP     258
+
+static const char usage[] =
+"Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
+"                    [-q] [-v]\n"
+"       sessiontrace report [--format text|json] FILE...   (see report --help)\n"
+"\n"
+"Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
+"for every 'SessionMiddleware must be installed to access request.session'\n"
+"AssertionError, the request, the Python stack and the code that read the session.\n"
+"The server is not restarted, paused or modified.\n"
+"\n"
+"Without -p, every process that serves ASGI now or starts later is traced:\n"
+"uvicorn, gunicorn and hypercorn, and their workers (uvicorn --workers and\n"
+"--reload children, gunicorn's forked workers), in any container on this host.\n"
+"\n"
+"Options:\n"
+"  -p, --pid PID       trace this process only (repeatable)\n"
+"  -j, --json FILE     append one JSON object per hit to FILE (created 0600);\n"
+"                      SIGHUP reopens it (logrotate)\n"
+"      --json-max-size SIZE\n"
+"                      rotate FILE to FILE.1, FILE.2, ... before it passes SIZE\n"
+"                      bytes (k, M, G suffixes; default: no rotation)\n"
+"      --json-keep N   rotated files kept (default 5)\n"
+"  -m, --metrics [ADDR:]PORT\n"
+"                      serve Prometheus metrics on http://ADDR:PORT/metrics; a bare\n"
+"                      PORT listens on 127.0.0.1 only; [::1]:PORT for IPv6\n"
+"      --max-series N  at most N label sets of sessiontrace_assertions_total\n"
+"                      (default 1000); hits beyond them go to one overflow series\n"
+"  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
+"  -k, --kind LIST     which failures to record, comma separated: session,\n"
+"                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
+"                      or all (default: all)\n"
+"  -P, --probe MODE    assert: a uprobe that runs only when an assert fails\n"
+"                      (the LOAD_ASSERTION_ERROR handler; from 3.14, do_raise,\n"
+"                      which only Python raise statements reach): no cost on\n"
+"                      healthy requests; raise: on _PyErr_SetObject, every\n"
+"                      exception (needed for python -O); auto (default): assert\n"
+"                      where it validates, raise elsewhere\n"
+"  -q, --quiet         no human report on stdout\n"
+"  -v, --verbose       debug messages, including libbpf's\n"
+"  -V, --version       print the version\n"
+"  -h, --help          this text\n"
+"\n"
+"Examples:\n"
+"  sudo sessiontrace                        # every ASGI server, now and later\n"
+"  sudo sessiontrace -p $(pgrep -f 'uvicorn main:app')\n"
+"  sudo sessiontrace -p 4242 -p 4243 -j /var/log/sessiontrace.jsonl -q\n"
+"  sudo sessiontrace -k session -d 60\n"
+"  sudo sessiontrace -q -j /var/log/sessiontrace.jsonl -m 9464   # + /metrics on loopback\n"
+"\n"
+"Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
+"be traced, 1 on other errors.\n";
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "session,auth" -> bits of enum st_prop; -EINVAL on an unknown name. */
+static int parse_kinds(const char *arg, unsigned *out)
+{
+	const char *p = arg;
+	unsigned bits = 0;
+	int i;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		for (i = 0; i < ST_NPROPS; i++)
+			if (n == strlen(st_prop_names[i]) && !strncmp(p, st_prop_names[i], n))
+				break;
+		if (i < ST_NPROPS)
+			bits |= 1U << i;
+		else if (n == 3 && !strncmp(p, "all", 3))
+			bits |= (1U << ST_NPROPS) - 1;
+		else
+			return -EINVAL;
+		p += n;
+		if (*p == ',' && *++p == 0)
+			return -EINVAL;
+	}
+	if (!bits)
+		return -EINVAL;
+	*out = bits;
+	return 0;
+}
+
+int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "probe", required_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "json-max-size", required_argument, NULL, OPT_JSON_MAX_SIZE },
+		{ "json-keep", required_argument, NULL, OPT_JSON_KEEP },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	long v;
+	int c, i;
+
+	while ((c = getopt_long(argc, argv, "p:j:m:d:k:P:qvVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_long(optarg, 1, INT_MAX, &v)) {
+				fprintf(stderr, "sessiontrace: invalid pid '%s'\n", optarg);
+				return -EINVAL;
+			}
+			if (o->npids >= TRACER_MAX_PIDS) {
+				fprintf(stderr, "sessiontrace: at most %d -p options\n", TRACER_MAX_PIDS);
+				return -EINVAL;
+			}
+			for (i = 0; i < o->npids && o->pids[i] != v; i++)
+				;
+			if (i == o->npids)
+				o->pids[o->npids++] = v;
+			break;
+		case 'j':
+			o->json = optarg;
+			break;
+		case OPT_JSON_MAX_SIZE:
+			if (jsonlog__parse_size(optarg, &o->json_max_size)) {
+				fprintf(stderr, "sessiontrace: invalid --json-max-size '%s' (bytes, "
+					"or with k, M, G)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_JSON_KEEP:
+			if (parse_long(optarg, 1, JSONLOG_MAX_KEEP, &v)) {
+				fprintf(stderr, "sessiontrace: invalid --json-keep '%s' (1 to %d)\n",
+					optarg, JSONLOG_MAX_KEEP);
+				return -EINVAL;
+			}
+			o->json_keep = v;
+			break;
+		case 'm':
+			o->metrics = optarg;
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_long(optarg, 1, METRICS_MAX_SERIES, &v)) {
+				fprintf(stderr, "sessiontrace: invalid --max-series '%s' (1 to %d)\n",
+					optarg, METRICS_MAX_SERIES);
+				return -EINVAL;
+			}
+			o->max_series = v;
+			break;
+		case 'V':
+			printf("sessiontrace %s\n", ST_VERSION);
+			return 1;
+		case 'd':
+			if (parse_long(optarg, 1, 365L * 24 * 3600, &v)) {
+				fprintf(stderr, "sessiontrace: invalid duration '%s' (seconds, >= 1)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->duration = v;
+			break;
+		case 'k':
+			if (parse_kinds(optarg, &o->kinds)) {
+				fprintf(stderr, "sessiontrace: invalid --kind '%s' (session, auth, "
+					"user, all; comma separated)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'P':
+			if (!strcmp(optarg, "auto"))
+				o->probe = TARGET_PROBE_AUTO;
+			else if (!strcmp(optarg, "assert"))
+				o->probe = ST_PROBE_ASSERT;
+			else if (!strcmp(optarg, "raise"))
+				o->probe = ST_PROBE_RAISE;
+			else {
+				fprintf(stderr, "sessiontrace: invalid --probe '%s' (assert, raise or "
+					"auto)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			(*verbose)++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fprintf(stderr, "Try 'sessiontrace --help'.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sessiontrace: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void options__defaults(struct tracer_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->kinds = (1U << ST_NPROPS) - 1;
+	o->probe = TARGET_PROBE_AUTO;
+	o->json_keep = JSONLOG_DEFAULT_KEEP;
+	o->max_series = METRICS_DEFAULT_SERIES;
+}
+

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Frames of one traced process to (function, file, line): a cache of the
+ * code objects read from it, by address, bounded by entries and bytes.
+ */
+#ifndef ST_SYMBOLIZER_H
+#define ST_SYMBOLIZER_H
+#include <linux/types.h>
+#include "sessiontrace.h"
+
+struct target;
+struct symbolizer;
+
+struct frame_info {
+	const char *function; /* co_qualname (3.10: co_name); owned by the symbolizer */
+	const char *file;     /* co_filename */
+	int line;             /* -1: unknown */
+};
+
+/* A symbolizer for process t (which must outlive it). NULL and errno on failure. */
+struct symbolizer *symbolizer__new(const struct target *t);
+void symbolizer__free(struct symbolizer *s);
+/*
+ * Symbolize one frame; never fails (unknowns become "?" and -1). The strings
+ * stay valid until symbolizer__event_end(): the cache evicts only between
+ * events, never under the frames of the one being decoded.
+ */
+void symbolizer__frame(struct symbolizer *s, const struct st_frame *f, struct frame_info *out);
+/* The current event is done with its frames: the cache may evict now. */
+void symbolizer__event_end(struct symbolizer *s);
+/*
+ * The assert probe stops at LOAD_ASSERTION_ERROR; Python's traceback names
+ * the RAISE_VARARGS after it. Moves a top frame there when it is one.
+ */
+void symbolizer__assert_raise_site(struct symbolizer *s, struct st_frame *f);
+
+#endif

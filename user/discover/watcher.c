@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "discover/classify.h"
+#include "discover/procfs.h"
+#include "discover/watcher.h"
+#include "util/log.h"
+
+#define MAX_PENDING   256   /* candidates whose interpreter is not ready yet */
+#define PENDING_MS    10000 /* how long a new process may take to load its interpreter */
+#define FORK_GRACE_MS 50    /* multiprocessing forks then execs: trace what it becomes */
+#define ANCESTORS     8     /* parent levels searched for a server */
+
+struct pending {
+	pid_t pid;
+	long long deadline_ms;
+	long long not_before_ms; /* forked children: wait for a possible exec */
+	char service[DISCOVER_SERVICE_MAX];
+	char last_err[256];
+};
+
+struct watcher {
+	const struct watcher_ops *ops;
+	void *ctx;
+	struct pending pending[MAX_PENDING];
+	int npending;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+struct watcher *watcher__new(const struct watcher_ops *ops, void *ctx)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->ops = ops;
+	w->ctx = ctx;
+	return w;
+}
+
+void watcher__free(struct watcher *w)
+{
+	free(w);
+}
+
+/*
+ * Whether pid serves ASGI, by its command line and its ancestors': *self is
+ * its own verdict, service as watcher__service(). A helper of a server
+ * (DISCOVER_NEVER) never does.
+ */
+static bool server_ancestry(struct watcher *w, pid_t pid, enum discover_verdict *self,
+			    char *service, size_t servicesz)
+{
+	char args[4096], svc[DISCOVER_SERVICE_MAX];
+	struct procfs_stat ps;
+	const char *traced;
+	size_t len;
+	int level;
+
+	service[0] = 0;
+	*self = DISCOVER_NO;
+	for (level = 0; level <= ANCESTORS && pid > 1; level++, pid = ps.ppid) {
+		enum discover_verdict v;
+
+		if (procfs__stat(pid, &ps) || procfs__cmdline(pid, args, sizeof(args), &len))
+			return false;
+		v = discover__classify(args, len, svc, sizeof(svc));
+		if (level == 0)
+			*self = v;
+		if (v == DISCOVER_NEVER && level == 0)
+			return false;
+		if (level > 0 && (traced = w->ops->traced_service(w->ctx, pid))) {
+			if (!service[0])
+				snprintf(service, servicesz, "%s", traced);
+			return true;
+		}
+		if (v == DISCOVER_SERVER) {
+			if (!service[0])
+				snprintf(service, servicesz, "%s", svc);
+			if (service[0] || level > 0)
+				return true;
+			/* a server without a spec on its command line: look further up */
+			*self = DISCOVER_SERVER;
+		}
+	}
+	return *self == DISCOVER_SERVER;
+}
+
+void watcher__service(struct watcher *w, pid_t pid, char *service, size_t sz)
+{
+	enum discover_verdict self;
+
+	server_ancestry(w, pid, &self, service, sz);
+}
+
+static int find_pending(const struct watcher *w, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < w->npending; i++)
+		if (w->pending[i].pid == pid)
+			return i;
+	return -1;
+}
+
+static void drop_pending(struct watcher *w, int i)
+{
+	w->pending[i] = w->pending[--w->npending];
+}
+
+/*
+ * A process that may serve ASGI: traced as soon as its interpreter is loaded.
+ * inherited_service: forked from a traced process (gunicorn workers).
+ */
+static void consider(struct watcher *w, pid_t pid, const char *inherited_service)
+{
+	char service[DISCOVER_SERVICE_MAX];
+	enum discover_verdict self;
+	struct pending *pe;
+
+	if (w->ops->traced_service(w->ctx, pid) || find_pending(w, pid) >= 0)
+		return;
+	if (inherited_service)
+		snprintf(service, sizeof(service), "%s", inherited_service);
+	else if (!server_ancestry(w, pid, &self, service, sizeof(service)))
+		return;
+	if (w->npending >= MAX_PENDING) {
+		pr_warn("pid %d: not traced: %d processes already waiting\n", pid, MAX_PENDING);
+		return;
+	}
+	pe = &w->pending[w->npending++];
+	memset(pe, 0, sizeof(*pe));
+	pe->pid = pid;
+	pe->deadline_ms = now_ms() + PENDING_MS;
+	if (inherited_service)
+		pe->not_before_ms = now_ms() + FORK_GRACE_MS;
+	snprintf(pe->service, sizeof(pe->service), "%s", service);
+	pr_debug("pid %d: candidate (service '%s')\n", pid, service);
+}
+
+static int scan_one(pid_t pid, void *ctx)
+{
+	if (pid != getpid())
+		consider(ctx, pid, NULL);
+	return 0;
+}
+
+int watcher__scan(struct watcher *w)
+{
+	return procfs__scan(scan_one, w);
+}
+
+void watcher__proc_event(struct watcher *w, const struct st_proc_event *ev)
+{
+	const char *svc;
+	int i;
+
+	if (ev->kind == ST_PROC_EXEC) {
+		w->ops->exec(w->ctx, ev->pid);
+		i = find_pending(w, ev->pid);
+		if (i >= 0)
+			drop_pending(w, i);
+		consider(w, ev->pid, NULL);
+	} else if (ev->kind == ST_PROC_FORK && (svc = w->ops->traced_service(w->ctx, ev->ppid))) {
+		consider(w, ev->pid, svc);
+	}
+}
+
+int watcher__try(struct watcher *w)
+{
+	long long now = now_ms();
+	int i, err;
+
+	for (i = w->npending - 1; i >= 0; i--) {
+		struct pending *pe = &w->pending[i];
+
+		if (!procfs__exists(pe->pid)) {
+			drop_pending(w, i);
+			continue;
+		}
+		if (now < pe->not_before_ms)
+			continue;
+		err = w->ops->try_trace(w->ctx, pe->pid, pe->service, pe->last_err,
+					sizeof(pe->last_err));
+		if (!err || err == -ENOEXEC) {
+			/* not Python (a shell the app ran, say): nothing to say */
+			drop_pending(w, i);
+		} else if (now >= pe->deadline_ms) {
+			fprintf(stderr, "sessiontrace: not tracing pid=%d: %s\n", pe->pid,
+				pe->last_err);
+			drop_pending(w, i);
+		}
+	}
+	return w->npending;
+}
+
+int watcher__pending(const struct watcher *w)
+{
+	return w->npending;
+}

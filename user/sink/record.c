@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The JSON record of a hit, appended to the records file. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "decode/hit.h"
+#include "decode/props.h"
+#include "diagnose/diagnose.h"
+#include "resolve/target.h"
+#include "sink/jsonlog.h"
+#include "sink/sink.h"
+#include "util/escape.h"
+#include "util/log.h"
+
+struct record_sink {
+	struct sink sink;
+	struct jsonlog *log;
+	char *path;
+	struct strbuf json;
+	unsigned long long write_errors;
+	bool failing;
+};
+
+/* Append a string literal (its length known at compile time). */
+#define ADD_LIT(sb, lit) strbuf__add(sb, lit, sizeof(lit) - 1)
+
+static void json_cstr(struct strbuf *sb, const char *s)
+{
+	escape__json(sb, s, strlen(s));
+}
+
+static void json_key(struct strbuf *sb, const char *key, const struct hit_str *d)
+{
+	strbuf__addf(sb, "\"%s\":", key);
+	if (d->present)
+		escape__json(sb, d->s, d->len);
+	else
+		ADD_LIT(sb, "null");
+}
+
+static void json_frame(struct strbuf *sb, const struct frame_info *fi)
+{
+	ADD_LIT(sb, "{\"function\":");
+	json_cstr(sb, fi->function);
+	ADD_LIT(sb, ",\"file\":");
+	json_cstr(sb, fi->file);
+	if (fi->line >= 0)
+		strbuf__addf(sb, ",\"line\":%d}", fi->line);
+	else
+		ADD_LIT(sb, ",\"line\":null}");
+}
+
+/* {"class": ..., "mount": ...} */
+static void json_app(struct strbuf *j, const char *cls, const char *mount)
+{
+	ADD_LIT(j, "{\"class\":");
+	json_cstr(j, cls);
+	ADD_LIT(j, ",\"mount\":");
+	json_cstr(j, mount);
+}
+
+static void json_diagnosis(struct strbuf *j, const struct diagnosis *dg)
+{
+	unsigned i;
+
+	ADD_LIT(j, ",\"app\":");
+	if (dg->serving >= 0 && (unsigned)dg->serving < dg->napps) {
+		json_app(j, dg->apps[dg->serving].name, dg->apps[dg->serving].mount);
+		strbuf__addc(j, '}');
+	} else {
+		ADD_LIT(j, "null");
+	}
+	ADD_LIT(j, ",\"route\":");
+	json_cstr(j, dg->route);
+	ADD_LIT(j, ",\"apps\":[");
+	for (i = 0; i < dg->napps; i++) {
+		if (i)
+			strbuf__addc(j, ',');
+		json_app(j, dg->apps[i].name, dg->apps[i].mount);
+		strbuf__addf(j, ",\"built\":%s}", dg->apps[i].built ? "true" : "false");
+	}
+	ADD_LIT(j, "],\"middleware\":[");
+	for (i = 0; i < dg->nmw; i++) {
+		if (i)
+			strbuf__addc(j, ',');
+		json_cstr(j, dg->mw[i].name);
+	}
+	strbuf__addc(j, ']');
+	if (dg->mw_truncated)
+		ADD_LIT(j, ",\"middleware_truncated\":true");
+	ADD_LIT(j, ",\"read_in\":");
+	if (!dg->app_known || dg->touched < 0)
+		ADD_LIT(j, "null");
+	else if ((unsigned)dg->touched < dg->nmw)
+		json_cstr(j, dg->mw[dg->touched].name);
+	else
+		ADD_LIT(j, "\"router\"");
+	/* where the needed middleware is, when not on this path */
+	ADD_LIT(j, ",\"installed_on\":");
+	if (dg->elsewhere != DIAG_WHERE_NONE) {
+		json_app(j, dg->elsewhere_app, dg->elsewhere_mount);
+		strbuf__addc(j, '}');
+	} else {
+		ADD_LIT(j, "null");
+	}
+	ADD_LIT(j, ",\"cause\":");
+	json_cstr(j, diagnose__cause_name(dg->cause));
+	ADD_LIT(j, ",\"hint\":");
+	json_cstr(j, dg->hint);
+}
+
+static void json_request(struct strbuf *j, const struct hit *h)
+{
+	ADD_LIT(j, ",\"request\":");
+	if (!h->request) {
+		ADD_LIT(j, "null");
+		return;
+	}
+	strbuf__addc(j, '{');
+	json_key(j, "type", &h->type);
+	strbuf__addc(j, ',');
+	json_key(j, "method", &h->method);
+	strbuf__addc(j, ',');
+	json_key(j, "path", &h->path);
+	if (h->path.truncated)
+		ADD_LIT(j, ",\"path_truncated\":true");
+	strbuf__addc(j, ',');
+	json_key(j, "root_path", &h->root);
+	strbuf__addc(j, ',');
+	json_key(j, "client", &h->client);
+	strbuf__addc(j, '}');
+}
+
+static void json_record(struct strbuf *j, const struct hit *h, const struct diagnosis *dg)
+{
+	const struct target *t = h->t;
+	unsigned i;
+
+	strbuf__reset(j);
+	strbuf__addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"ns_pid\":%d,\"tid\":%u,\"comm\":", h->ts,
+		     h->ev->pid, t->ns_pid, h->ev->tid);
+	json_cstr(j, h->comm);
+	ADD_LIT(j, ",\"service\":");
+	json_cstr(j, t->service);
+	strbuf__addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
+		     t->python, st_prop_names[h->prop], h->exc_type);
+	json_key(j, "message", &h->msg);
+	strbuf__addc(j, '}');
+	json_request(j, h);
+	ADD_LIT(j, ",\"stack\":[");
+	for (i = 0; i < h->nframes; i++) {
+		if (i)
+			strbuf__addc(j, ',');
+		json_frame(j, &h->frames[i]);
+	}
+	strbuf__addc(j, ']');
+	if (h->ev->flags & ST_EV_FRAMES_TRUNCATED)
+		ADD_LIT(j, ",\"stack_truncated\":true");
+	ADD_LIT(j, ",\"accessor\":");
+	if (h->accessor >= 0)
+		json_frame(j, &h->frames[h->accessor]);
+	else
+		ADD_LIT(j, "null");
+	json_diagnosis(j, dg);
+	ADD_LIT(j, "}\n");
+}
+
+static int record_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
+{
+	struct record_sink *r = (struct record_sink *)s;
+	int err;
+
+	json_record(&r->json, h, dg);
+	err = r->json.oom ? -ENOMEM : jsonlog__write(r->log, r->json.buf, r->json.len);
+	if (err) {
+		/* once per failing streak, not once per record */
+		if (!r->failing)
+			pr_warn("cannot write records to %s: %s (hits are still counted; retrying "
+				"with each record)\n", r->path, strerror(-err));
+		r->failing = true;
+		r->write_errors++;
+	} else if (r->failing) {
+		r->failing = false;
+		pr_warn("writing records to %s again (%llu not written so far)\n", r->path,
+			r->write_errors);
+	}
+	return err;
+}
+
+static int record_reopen(struct sink *s)
+{
+	struct record_sink *r = (struct record_sink *)s;
+	int err = jsonlog__reopen(r->log);
+
+	if (err)
+		pr_warn("SIGHUP: cannot reopen %s: %s\n", r->path, strerror(-err));
+	else
+		pr_debug("SIGHUP: reopened %s\n", r->path);
+	return err;
+}
+
+static void record_finish(struct sink *s, unsigned long long records)
+{
+	struct record_sink *r = (struct record_sink *)s;
+
+	if (r->write_errors)
+		fprintf(stderr, "sessiontrace: %llu of the %llu records could not be written to "
+			"%s\n", r->write_errors, records, r->path);
+}
+
+static void record_free(struct sink *s)
+{
+	struct record_sink *r = (struct record_sink *)s;
+
+	jsonlog__close(r->log);
+	strbuf__free(&r->json);
+	free(r->path);
+	free(r);
+}
+
+struct sink *record_sink__new(const char *path, unsigned long long max_size, unsigned keep,
+			      char *err, size_t errsz)
+{
+	struct record_sink *r = calloc(1, sizeof(*r));
+
+	if (!r || !(r->path = strdup(path))) {
+		snprintf(err, errsz, "out of memory");
+		free(r);
+		return NULL;
+	}
+	r->log = jsonlog__open(path, max_size, keep, err, errsz);
+	if (!r->log) {
+		free(r->path);
+		free(r);
+		return NULL;
+	}
+	strbuf__init(&r->json);
+	r->sink = (struct sink){ .emit = record_emit, .reopen = record_reopen,
+				 .finish = record_finish, .free = record_free };
+	return &r->sink;
+}

@@ -142,10 +142,10 @@ enum st_prop {
 	ST_NPROPS,
 };
 
-/* The two probe points (DESIGN.md). */
+/* The two probe points (README.md, "How it works"). */
 enum st_probe_kind {
 	ST_PROBE_RAISE = 0,  /* _PyErr_SetObject: every raise, filtered in BPF */
-	ST_PROBE_ASSERT = 1, /* LOAD_ASSERTION_ERROR handler: only failing asserts */
+	ST_PROBE_ASSERT = 1, /* LOAD_ASSERTION_ERROR handler (3.14+: do_raise): failing asserts */
 };
 
 /* How it failed. */

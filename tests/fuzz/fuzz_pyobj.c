@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	t.bpf.unicode_type = FZ_UNICODE_TYPE;
 	t.bpf.tuple_type = FZ_TUPLE_TYPE;
 	t.bpf.dict_type = FZ_DICT_TYPE;
-	pyobj__init(&r, &t, MAX_READS);
+	pyobj__init(&r, t.pid, t.layout, &t.bpf, MAX_READS);
 
 	memset(buf, 'X', sizeof(buf));
 	switch (data[1] % 13) {

@@ -487,5 +487,5 @@ int main(void)
 		cmocka_unit_test(test_random_bytes),
 	};
 
-	return cmocka_run_group_tests_name("jsonw", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("escape", tests, NULL, NULL);
 }

@@ -176,7 +176,7 @@ static void test_scalars(void **state)
 		uint32_t d[2] = { 5, 1 }; /* 5 + 1 << 30 */
 
 		setup_fake(&f, versions[vi]);
-		pyobj__init(&r, f.t, 10000);
+		pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 10000);
 		assert_int_equal(pyobj__str(&r, A(new_str(&f, "hello")), buf, sizeof(buf), &len,
 					    &trunc), 0);
 		assert_string_equal(buf, "hello");
@@ -246,7 +246,7 @@ static void test_dict_attr_typename(void **state)
 
 		setup_fake(&f, versions[vi]);
 		L = f.L;
-		pyobj__init(&r, f.t, 10000);
+		pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 10000);
 		vals[0] = 0x1111;
 		vals[1] = 0x2222;
 		vals[2] = 0x3333;
@@ -350,7 +350,7 @@ static void test_garbage(void **state)
 			for (i = 0; i < 64; i++)
 				put(junk, (rand() % ((1 << 16) / 8)) * 8,
 				    i % 2 ? A(junk + (rand() % (1 << 15))) : A(f.dict_type));
-			pyobj__init(&r, f.t, 2000);
+			pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 2000);
 			pyobj__str(&r, A(junk + round * 8), buf, sizeof(buf), NULL, NULL);
 			pyobj__int(&r, A(junk + round * 8), &ll);
 			pyobj__items(&r, A(junk + round * 8), items, 8, &n, NULL);
@@ -361,7 +361,7 @@ static void test_garbage(void **state)
 			pyobj__deref_cell(&r, A(junk + round * 8), &v);
 			assert_true(r.reads_left <= 2000);
 		}
-		pyobj__init(&r, f.t, 1000);
+		pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 1000);
 		assert_int_equal(pyobj__str(&r, A(unmapped), buf, sizeof(buf), NULL, NULL), -EFAULT);
 		assert_int_equal(pyobj__attr(&r, 0x10, "app", &v), -EFAULT);
 		assert_int_equal(pyobj__attr(&r, 1ULL << 60, "app", &v), -EFAULT);
@@ -372,7 +372,7 @@ static void test_garbage(void **state)
 		put(k, f.L->dk_nentries, 1ULL << 40);
 		assert_int_equal(pyobj__dict_get(&r, A(d), "app", &v), -EINVAL);
 		/* a spent budget fails every read */
-		pyobj__init(&r, f.t, 0);
+		pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 0);
 		assert_int_equal(pyobj__str(&r, A(new_str(&f, "x")), buf, sizeof(buf), NULL, NULL),
 				 -E2BIG);
 		munmap(unmapped, 4096);

@@ -6,7 +6,6 @@
 #include "decode/pyobj.h"
 #include "decode/pystr.h"
 #include "decode/remote.h"
-#include "resolve/target.h"
 
 /*
  * tp_flags bits: the same values in every CPython 3.8-3.14 (Include/object.h),
@@ -26,13 +25,14 @@
 #define MODULES_SCAN       8192   /* sys.modules entries examined */
 #define INDEX_BYTES_MAX    (1ULL << 24)
 
-void pyobj__init(struct pyobj *r, const struct target *t, unsigned max_reads)
+void pyobj__init(struct pyobj *r, pid_t pid, const struct st_py_layout *L,
+		 const struct st_target *types, unsigned max_reads)
 {
-	r->pid = t->pid;
-	r->L = t->layout;
-	r->unicode_type = t->bpf.unicode_type;
-	r->tuple_type = t->bpf.tuple_type;
-	r->dict_type = t->bpf.dict_type;
+	r->pid = pid;
+	r->L = L;
+	r->unicode_type = types->unicode_type;
+	r->tuple_type = types->tuple_type;
+	r->dict_type = types->dict_type;
 	r->reads_left = max_reads;
 }
 

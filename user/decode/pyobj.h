@@ -19,8 +19,6 @@
 #include <sys/types.h>
 #include "sessiontrace.h"
 
-struct target;
-
 #define PYOBJ_DICT_SCAN  512 /* dict entries examined per lookup */
 #define PYOBJ_KEY_MAX    64  /* longest key or attribute name looked up */
 #define PYOBJ_MRO_MAX    32  /* classes examined in a type's __mro__ */
@@ -32,8 +30,12 @@ struct pyobj {
 	unsigned reads_left;
 };
 
-/* Bind a reader to a traced process; max_reads bounds its remote reads. */
-void pyobj__init(struct pyobj *r, const struct target *t, unsigned max_reads);
+/*
+ * Bind a reader to process pid with layout L; types: its str, tuple and dict
+ * type objects (the rest of it unused). max_reads bounds its remote reads.
+ */
+void pyobj__init(struct pyobj *r, pid_t pid, const struct st_py_layout *L,
+		 const struct st_target *types, unsigned max_reads);
 int pyobj__read(struct pyobj *r, __u64 addr, void *buf, size_t len);
 int pyobj__ptr(struct pyobj *r, __u64 addr, __u64 *out);
 

@@ -85,7 +85,7 @@ static char *read_name(const struct target *t, __u64 obj)
 	char buf[NAME_MAX_BYTES + 1];
 	struct pyobj r;
 
-	pyobj__init(&r, t, NAME_READS);
+	pyobj__init(&r, t->pid, t->layout, &t->bpf, NAME_READS);
 	if (pyobj__str(&r, obj, buf, sizeof(buf), NULL, NULL))
 		return NULL;
 	return strdup(buf);

@@ -1134,7 +1134,7 @@ int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *d
 	snprintf(dg->route, sizeof(dg->route), "%s", DIAG_ROUTE_UNMATCHED);
 
 	c.p = proc_get(d, t);
-	pyobj__init(&c.r, t, READS_PER_EVENT);
+	pyobj__init(&c.r, t->pid, t->layout, &t->bpf, READS_PER_EVENT);
 	/* each frame's first local, when the code says it is self (a cell: its content) */
 	for (i = 0; i < n && i < ST_MAX_FRAMES; i++) {
 		const struct st_frame *f = &ev->frames[i];

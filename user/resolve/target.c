@@ -135,7 +135,7 @@ static int version_from_sys(struct target *t)
 	char buf[64];
 	__u64 sys, v;
 
-	pyobj__init(&r, t, 4096);
+	pyobj__init(&r, t->pid, t->layout, &t->bpf, 4096);
 	if (pyobj__module(&r, t->bpf.runtime, "sys", &sys) ||
 	    pyobj__module_attr(&r, sys, "version", &v) ||
 	    pyobj__str(&r, v, buf, sizeof(buf), NULL, NULL))

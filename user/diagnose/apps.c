@@ -28,26 +28,20 @@ static const struct {
 /* ---------------------------------------------------------------------- */
 /* types                                                                    */
 
-/* Name and recognised base classes of a type object, cached: types live long. */
-static const struct type_info *type_info(struct ctx *c, __u64 type)
+/* The name and the recognised base classes of a type; NULL if its name is unreadable. */
+static struct type_info *type_read(struct ctx *c, __u64 type)
 {
-	struct type_info *ti = NULL;
+	struct type_info *ti = calloc(1, sizeof(*ti));
 	__u64 mro[PYOBJ_MRO_MAX];
-	size_t h = hash64(type), i, off;
 	unsigned n = 0, k, j;
+	size_t off;
 
-	for (i = 0; i < 8; i++) {
-		ti = &c->p->types[(h + i) & (MAX_TYPES - 1)];
-		if (ti->addr == type)
-			return ti;
-		if (!ti->addr)
-			break;
-	}
-	if (i == 8)
-		ti = &c->p->types[h & (MAX_TYPES - 1)]; /* evict */
-	memset(ti, 0, sizeof(*ti));
-	if (pyobj__type_name(&c->r, type, ti->name, sizeof(ti->name), &off))
+	if (!ti)
 		return NULL;
+	if (pyobj__type_name(&c->r, type, ti->name, sizeof(ti->name), &off)) {
+		free(ti);
+		return NULL;
+	}
 	ti->short_off = off;
 	if (!pyobj__mro(&c->r, type, mro, PYOBJ_MRO_MAX, &n)) {
 		for (k = 0; k < n; k++) {
@@ -62,7 +56,43 @@ static const struct type_info *type_info(struct ctx *c, __u64 type)
 					ti->cls |= known_classes[j].bit;
 		}
 	}
-	ti->addr = type;
+	return ti;
+}
+
+void apps__types_clear(struct proc *p, struct diagnose *d)
+{
+	struct hashmap_entry *e;
+	size_t b;
+
+	hashmap__for_each_entry(&p->types, e, b) {
+		if (d)
+			diag__retire(d, (void *)e->value, free, "a type cache entry");
+		else
+			free((void *)e->value);
+	}
+	hashmap__clear(&p->types);
+}
+
+/*
+ * Name and recognised base classes of a type object, cached: types live
+ * long. The entry stays valid until the diagnosis ends.
+ */
+static const struct type_info *type_info(struct ctx *c, __u64 type)
+{
+	struct hashmap *m = &c->p->types;
+	struct type_info *ti;
+	uintptr_t v;
+
+	if (hashmap__find(m, type, &v))
+		return (const struct type_info *)v;
+	ti = type_read(c, type);
+	if (!ti)
+		return NULL;
+	/* full: start over rather than grow (the old ones live to the event's end) */
+	if (hashmap__size(m) >= MAX_TYPES)
+		apps__types_clear(c->p, c->d);
+	if (hashmap__set(m, type, (uintptr_t)ti))
+		diag__retire(c->d, ti, free, "a type cache entry"); /* not cached */
 	return ti;
 }
 
@@ -227,8 +257,9 @@ static int read_routes(struct ctx *c, struct node *n, __u64 holder)
 	return 0;
 }
 
-void apps__node_free(struct node *n)
+void apps__node_free(void *node)
 {
+	struct node *n = node;
 	unsigned i;
 
 	if (!n)
@@ -239,6 +270,11 @@ void apps__node_free(struct node *n)
 	}
 	free(n->routes);
 	free(n);
+}
+
+static void node_retire(struct ctx *c, struct node *n)
+{
+	diag__retire(c->d, n, apps__node_free, "an app cache node");
 }
 
 struct node *apps__node_get(struct ctx *c, __u64 addr)
@@ -267,7 +303,7 @@ struct node *apps__node_get(struct ctx *c, __u64 addr)
 	if (slot == p->nnodes && p->nnodes == MAX_NODES) {
 		/* full: start over rather than grow (the old ones live to the event's end) */
 		for (i = 0; i < p->nnodes; i++)
-			diag__node_retire(c->d, p->nodes[i]);
+			node_retire(c, p->nodes[i]);
 		p->nnodes = 0;
 		slot = 0;
 	}
@@ -290,7 +326,7 @@ struct node *apps__node_get(struct ctx *c, __u64 addr)
 		read_routes(c, n, addr);
 	}
 	if (slot < p->nnodes)
-		diag__node_retire(c->d, p->nodes[slot]); /* a caller may still hold the old one */
+		node_retire(c, p->nodes[slot]); /* a caller may still hold the old one */
 	else
 		p->nnodes++;
 	p->nodes[slot] = n;

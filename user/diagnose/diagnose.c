@@ -18,14 +18,18 @@
 /* ---------------------------------------------------------------------- */
 /* per-process caches                                                       */
 
-/* Frees what p caches and leaves it free (pid 0). */
+/* Frees what p caches and leaves it free (pid 0), its maps empty. */
 static void proc_clear(struct proc *p)
 {
 	unsigned i;
 
 	for (i = 0; i < p->nnodes; i++)
 		apps__node_free(p->nodes[i]);
+	apps__types_clear(p, NULL);
+	hashmap__clear(&p->codes);
 	memset(p, 0, sizeof(*p));
+	hashmap__init(&p->types, hashmap__hash_u64, hashmap__equal_u64, NULL);
+	hashmap__init(&p->codes, hashmap__hash_u64, hashmap__equal_u64, NULL);
 }
 
 static struct proc *proc_get(struct diagnose *d, const struct target *t)
@@ -50,20 +54,22 @@ static struct proc *proc_get(struct diagnose *d, const struct target *t)
 	return lru;
 }
 
-void diag__node_retire(struct diagnose *d, struct node *n)
+void diag__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr), const char *what)
 {
 	if (d->nretired == d->capretired) {
 		size_t cap = d->capretired ? d->capretired * 2 : MAX_NODES;
-		struct node **v = realloc(d->retired, cap * sizeof(*v));
+		struct retired *v = realloc(d->retired, cap * sizeof(*v));
 
 		if (!v) {
-			pr_warn("out of memory: an app cache node is kept for good\n");
+			pr_warn("out of memory: %s is kept for good\n", what);
 			return;
 		}
 		d->retired = v;
 		d->capretired = cap;
 	}
-	d->retired[d->nretired++] = n;
+	d->retired[d->nretired].ptr = ptr;
+	d->retired[d->nretired].free_fn = free_fn;
+	d->nretired++;
 }
 
 static void retired_free(struct diagnose *d)
@@ -71,36 +77,35 @@ static void retired_free(struct diagnose *d)
 	size_t i;
 
 	for (i = 0; i < d->nretired; i++)
-		apps__node_free(d->retired[i]);
+		d->retired[i].free_fn(d->retired[i].ptr);
 	d->nretired = 0;
 }
 
 /* Is the first argument of this code object `self`? Cached per code object. */
 static bool code_has_self(struct ctx *c, __u64 code)
 {
-	struct code_self *cs;
-	size_t h = hash64(code), i;
+	struct hashmap *m = &c->p->codes;
+	uintptr_t v;
 	bool yes = false;
 
-	for (i = 0; i < 8; i++) {
-		cs = &c->p->codes[(h + i) & (MAX_CODES - 1)];
-		if (cs->addr == code)
-			return cs->self;
-		if (!cs->addr)
-			break;
-	}
-	if (i == 8)
-		cs = &c->p->codes[h & (MAX_CODES - 1)];
+	if (hashmap__find(m, code, &v))
+		return v;
 	if (pyobj__code_first_arg(&c->r, code, "self", &yes))
 		return false; /* unreadable now: do not cache */
-	cs->addr = code;
-	cs->self = yes;
+	if (hashmap__size(m) >= MAX_CODES)
+		hashmap__clear(m); /* full: start over (nothing points into it) */
+	hashmap__set(m, code, yes); /* out of memory: not cached */
 	return yes;
 }
 
 struct diagnose *diagnose__new(void)
 {
-	return calloc(1, sizeof(struct diagnose));
+	struct diagnose *d = calloc(1, sizeof(*d));
+	unsigned i;
+
+	for (i = 0; d && i < MAX_PROCS; i++)
+		proc_clear(&d->procs[i]);
+	return d;
 }
 
 void diagnose__free(struct diagnose *d)
@@ -361,7 +366,7 @@ int diagnose__event(struct diagnose *d, struct target *t, const struct st_event 
 	struct stack s = { .frames = frames, .n = n };
 	struct ctx c = { .d = d, .t = t, .now = time(NULL) };
 
-	/* between diagnoses: nothing holds the nodes retired by the last one */
+	/* between diagnoses: nothing holds what the last one retired */
 	retired_free(d);
 	facts_from_event(dg, ev, &s);
 	event_str(&ev->path_h, ev->path, sizeof(ev->path), path, sizeof(path));

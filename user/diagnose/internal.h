@@ -19,12 +19,13 @@
 #include <time.h>
 #include "diagnose/diagnose.h"
 #include "decode/pyobj.h"
+#include "util/hashmap.h"
 
 #define MAX_PROCS       16    /* processes with cached apps */
 #define MAX_NODES       64    /* apps and routers cached per process */
 #define MAX_ROOTS       4
-#define MAX_TYPES       256   /* power of 2 */
-#define MAX_CODES       512   /* power of 2 */
+#define MAX_TYPES       256   /* type objects cached per process */
+#define MAX_CODES       512   /* code objects cached per process */
 #define MAX_CHAIN       32    /* middleware in one app's chain */
 #define MAX_ROUTES      256   /* routes read per router */
 #define MAX_MOUNT_MW    8     /* Mount(middleware=[...]) */
@@ -50,22 +51,10 @@ static inline unsigned cls_required(enum st_prop prop)
 }
 
 struct type_info {
-	__u64 addr;              /* 0: empty */
 	char name[DIAG_NAME_MAX];
 	unsigned short_off;
 	unsigned cls;            /* enum cls_bit */
 };
-
-struct code_self {
-	__u64 addr;              /* 0: empty */
-	bool self;               /* first argument is named self */
-};
-
-/* Slot of an address in the open-addressed caches of struct proc. */
-static inline size_t hash64(__u64 v)
-{
-	return (size_t)((v >> 4) * 0x9E3779B97F4A7C15ULL >> 20);
-}
 
 struct chain_ent {
 	__u64 addr;              /* the instance; 0 when derived from user_middleware */
@@ -96,28 +85,40 @@ struct node {
 	struct route_ent *routes;
 };
 
+/*
+ * What is cached for one process. types: type address → struct type_info *
+ * (owned), at most MAX_TYPES; codes: code address → whether its first
+ * argument is self (0 or 1), at most MAX_CODES; nodes: at most MAX_NODES.
+ */
 struct proc {
 	pid_t pid;               /* 0: free */
 	unsigned long long start_time;
 	unsigned long long used;
 	__u64 roots[MAX_ROOTS];
 	bool spec_tried;
-	struct type_info types[MAX_TYPES];
-	struct code_self codes[MAX_CODES];
+	struct hashmap types;
+	struct hashmap codes;
 	unsigned nnodes;
 	struct node *nodes[MAX_NODES];
 };
 
+/* Something retired, and how to free it. */
+struct retired {
+	void *ptr;
+	void (*free_fn)(void *ptr);
+};
+
 /*
- * Lifetimes: a diagnosis holds node pointers across apps__node_get() calls
- * (the trail of apps walked, the recursion of find_under/find_holder/descend).
- * So apps__node_get never frees a node: one it replaces or evicts is retired,
- * and retired nodes are freed when the next diagnosis starts.
+ * Lifetimes: a diagnosis holds node and type_info pointers across the calls
+ * that read more of them (the trail of apps walked, the recursion of
+ * find_under/find_holder/descend). So the caches never free what they
+ * replace or evict during a diagnosis: it is retired, and retired entries
+ * are freed when the next diagnosis starts.
  */
 struct diagnose {
 	struct proc procs[MAX_PROCS];
 	unsigned long long clock;
-	struct node **retired;
+	struct retired *retired;
 	size_t nretired, capretired;
 };
 
@@ -152,13 +153,22 @@ struct found {
 
 /* diagnose.c */
 
-/* Keep n alive until the current diagnosis ends; if that fails, it is leaked, not freed. */
-void diag__node_retire(struct diagnose *d, struct node *n);
+/*
+ * Keep ptr alive until the current diagnosis ends, then free_fn(ptr). If
+ * that cannot be recorded (out of memory), ptr is kept for good (what names
+ * it in the warning): never freed early.
+ */
+void diag__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr), const char *what);
 
 /* apps.c */
 
-/* Frees a node and its routes. */
-void apps__node_free(struct node *n);
+/* Frees a node (a struct node *) and its routes. */
+void apps__node_free(void *node);
+/*
+ * Empties p->types: its entries are retired to d (they may be held until the
+ * diagnosis ends), or freed now when d is NULL.
+ */
+void apps__types_clear(struct proc *p, struct diagnose *d);
 /* Name and recognised base classes of obj's type (cached); NULL if unreadable. */
 const struct type_info *apps__obj_type_info(struct ctx *c, __u64 obj);
 /*

@@ -5,7 +5,7 @@
  * the apps mounted under it and the apps it is mounted in), locates the code
  * that read the property in that chain, and names the cause and the fix.
  *
- * How the apps are found (DESIGN.md "Middleware"):
+ * How the apps are found:
  *  - the serving app is scope["app"] (st_event.app): each Starlette.__call__
  *    overwrites it, so it is the innermost Starlette app entered;
  *  - the outermost app ("root") is the process's ASGI app, read from the

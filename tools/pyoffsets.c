@@ -47,57 +47,46 @@ typedef struct {
 #define FRAME_READ_SELF(code, prev, instr, owner, local0) \
 	MAX(FRAME_READ(code, prev, instr, owner), (local0) + 8)
 
+/* The names of the frame fields per version (one list of fields below). */
+#if PY_VERSION_HEX >= 0x030d0000
+#define TSTATE_FRAME   offsetof(PyThreadState, current_frame)
+#define CFRAME_CURRENT -1
+#define FRAME_CODE     f_executable
+#define FRAME_INSTR    instr_ptr
+#elif PY_VERSION_HEX >= 0x030b0000
+#define TSTATE_FRAME   offsetof(PyThreadState, cframe)
+#define CFRAME_CURRENT offsetof(_PyCFrame, current_frame)
+#define FRAME_CODE     f_code
+#define FRAME_INSTR    prev_instr
+#endif
+/* The first owner value that is a shim: 3.14 added FRAME_OWNED_BY_INTERPRETER (3) before CSTACK (4). */
+#if PY_VERSION_HEX >= 0x030e0000
+#define OWNER_CSTACK FRAME_OWNED_BY_INTERPRETER
+#elif PY_VERSION_HEX >= 0x030c0000
+#define OWNER_CSTACK FRAME_OWNED_BY_CSTACK
+#else
+#define OWNER_CSTACK 0xff
+#endif
+
 int main(void)
 {
 	printf("\t{ /* %s */\n", PY_VERSION);
 	printf("\t\t.version_hex = 0x%08x,\n", (unsigned)(PY_VERSION_HEX & 0xffff0000));
-#if PY_VERSION_HEX >= 0x030d0000
-	F("tstate_frame", offsetof(PyThreadState, current_frame));
-	F("cframe_current", -1);
-	F("frame_code", offsetof(_PyInterpreterFrame, f_executable));
+#if PY_VERSION_HEX >= 0x030b0000
+	/* 3.11+: _PyInterpreterFrame; 3.13 renamed f_code and prev_instr, dropped _PyCFrame */
+	F("tstate_frame", TSTATE_FRAME);
+	F("cframe_current", CFRAME_CURRENT);
+	F("frame_code", offsetof(_PyInterpreterFrame, FRAME_CODE));
 	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
-	F("frame_instr", offsetof(_PyInterpreterFrame, instr_ptr));
+	F("frame_instr", offsetof(_PyInterpreterFrame, FRAME_INSTR));
 	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
 	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_executable),
+	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, FRAME_CODE),
 					offsetof(_PyInterpreterFrame, previous),
-					offsetof(_PyInterpreterFrame, instr_ptr),
+					offsetof(_PyInterpreterFrame, FRAME_INSTR),
 					offsetof(_PyInterpreterFrame, owner),
 					offsetof(_PyInterpreterFrame, localsplus)));
-#if PY_VERSION_HEX >= 0x030e0000
-	/* 3.14 added FRAME_OWNED_BY_INTERPRETER (3) before CSTACK (4): both are shims */
-	F("owner_cstack", FRAME_OWNED_BY_INTERPRETER);
-#else
-	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
-#endif
-#elif PY_VERSION_HEX >= 0x030c0000
-	F("tstate_frame", offsetof(PyThreadState, cframe));
-	F("cframe_current", offsetof(_PyCFrame, current_frame));
-	F("frame_code", offsetof(_PyInterpreterFrame, f_code));
-	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
-	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
-	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
-	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_code),
-					offsetof(_PyInterpreterFrame, previous),
-					offsetof(_PyInterpreterFrame, prev_instr),
-					offsetof(_PyInterpreterFrame, owner),
-					offsetof(_PyInterpreterFrame, localsplus)));
-	F("owner_cstack", FRAME_OWNED_BY_CSTACK);
-#elif PY_VERSION_HEX >= 0x030b0000
-	F("tstate_frame", offsetof(PyThreadState, cframe));
-	F("cframe_current", offsetof(_PyCFrame, current_frame));
-	F("frame_code", offsetof(_PyInterpreterFrame, f_code));
-	F("frame_previous", offsetof(_PyInterpreterFrame, previous));
-	F("frame_instr", offsetof(_PyInterpreterFrame, prev_instr));
-	F("frame_owner", offsetof(_PyInterpreterFrame, owner));
-	F("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
-	F("frame_read", FRAME_READ_SELF(offsetof(_PyInterpreterFrame, f_code),
-					offsetof(_PyInterpreterFrame, previous),
-					offsetof(_PyInterpreterFrame, prev_instr),
-					offsetof(_PyInterpreterFrame, owner),
-					offsetof(_PyInterpreterFrame, localsplus)));
-	F("owner_cstack", 0xff);
+	F("owner_cstack", OWNER_CSTACK);
 #else
 	F("tstate_frame", offsetof(PyThreadState, frame));
 	F("cframe_current", -1);

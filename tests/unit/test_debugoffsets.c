@@ -117,7 +117,7 @@ static void test_live_agree(void **state)
 			       r->root ? r->root : "", r->python);
 			continue;
 		}
-		if (target__new(pid, &t, err, sizeof(err))) {
+		if (!(t = target__new(pid, err, sizeof(err)))) {
 			reap(pid);
 			fail_msg("%s: %s", r->python, err);
 		}
@@ -152,7 +152,8 @@ static void test_refusals(void **state)
 		printf("SKIPPED: %s: not runnable here\n", r->python);
 		skip();
 	}
-	assert_int_equal(target__new(pid, &t, err, sizeof(err)), 0);
+	t = target__new(pid, err, sizeof(err));
+	assert_non_null(t);
 	assert_int_equal(remote__read(pid, runtime_addr(t), &d, sizeof(d)), 0);
 	L = *pylayout__find(t->version_hex);
 	n = debugoffsets__apply_buf(&d, sizeof(d), t->version_hex, &L, err, sizeof(err));

@@ -91,21 +91,24 @@ unsigned probe__prog_for(const struct target *t)
 	return t->assert_site == ASSERT_SITE_DO_RAISE ? PROBE_PROG_DO_RAISE : PROBE_PROG_ASSERT;
 }
 
-struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs)
+struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *errbuf,
+			 size_t errsz)
 {
 	struct probe *p;
 	size_t i;
 	int err;
 
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		snprintf(errbuf, errsz, "out of memory");
 		return NULL;
+	}
 	p->fn = fn;
 	p->ctx = ctx;
 	p->skel = sessiontrace_bpf__open();
 	if (!p->skel) {
 		err = -errno;
-		pr_warn("failed to open the BPF object: %s\n", strerror(errno));
+		snprintf(errbuf, errsz, "failed to open the BPF object: %s", strerror(errno));
 		goto cleanup;
 	}
 	p->progs = progs;
@@ -125,14 +128,14 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs)
 	}
 	err = sessiontrace_bpf__load(p->skel);
 	if (err) {
-		pr_warn("failed to load the BPF program: %s (kernel without BTF or BPF? run as root; -v shows the verifier log)\n",
-			strerror(-err));
+		snprintf(errbuf, errsz, "failed to load the BPF program: %s (kernel without BTF or "
+			 "BPF? run as root; -v shows the verifier log)", strerror(-err));
 		goto cleanup;
 	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
 	if (!p->rb || ring_buffer__add(p->rb, bpf_map__fd(p->skel->maps.procs), on_proc, p)) {
 		err = -errno;
-		pr_warn("failed to create the ring buffer: %s\n", strerror(errno));
+		snprintf(errbuf, errsz, "failed to create the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
 	return p;

@@ -27,10 +27,11 @@ enum probe_progs {
 unsigned probe__prog_for(const struct target *t);
 /*
  * Opens and loads the BPF object with the probe programs in progs (enum
- * probe_progs) and the discovery ones. NULL and errno on failure (message
- * printed).
+ * probe_progs) and the discovery ones. NULL, errno set and one sentence in
+ * err on failure.
  */
-struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs);
+struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err,
+			 size_t errsz);
 /*
  * Adds t to the targets map; attaches its probe to its interpreter file
  * unless another target already runs the same file. -ENOTSUP when its

@@ -124,12 +124,11 @@ static const char *traced_service(void *ctx, pid_t pid)
 static int try_trace(void *ctx, pid_t pid, const char *service, char *err, size_t errsz)
 {
 	struct tracer *tr = ctx;
-	struct target *t;
+	struct target *t = target__new(pid, err, errsz);
 	char why[512] = "";
-	int ret = target__new(pid, &t, err, errsz);
 
-	if (ret)
-		return ret;
+	if (!t)
+		return -errno;
 	if (trace_pid(tr, t, service, why, sizeof(why))) {
 		if (why[0])
 			fprintf(stderr, "sessiontrace: %s\n", why);
@@ -217,7 +216,8 @@ static int resolve_given(struct tracer *tr, unsigned *progs)
 
 	*progs = tr->discover ? PROBE_PROG_ALL : 0;
 	for (i = 0; i < o->npids; i++) {
-		if (target__new(o->pids[i], &tr->given[i], err, sizeof(err)) ||
+		tr->given[i] = target__new(o->pids[i], err, sizeof(err));
+		if (!tr->given[i] ||
 		    target__choose_probe(tr->given[i], o->probe, o->kinds, err, sizeof(err))) {
 			fprintf(stderr, "sessiontrace: %s\n", err);
 			return 2;
@@ -270,9 +270,11 @@ static int start(struct tracer *tr, unsigned progs)
 		fprintf(stderr, "sessiontrace: %s\n", err);
 		return 1;
 	}
-	tr->probe = probe__new(on_event, tr, progs); /* says why when it fails */
-	if (!tr->probe)
+	tr->probe = probe__new(on_event, tr, progs, err, sizeof(err));
+	if (!tr->probe) {
+		fprintf(stderr, "sessiontrace: %s\n", err);
 		return 1;
+	}
 	tr->targets = targets__new(tr->probe);
 	tr->watcher = watcher__new(&watch_ops, tr);
 	if (!tr->targets || !tr->watcher) {

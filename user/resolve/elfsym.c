@@ -90,22 +90,38 @@ void elfsym__free(struct elfsym *e)
 	free(e);
 }
 
-static int find_in(const struct elfsym *e, Elf64_Word type, const char *name,
-		   struct elfsym_info *out)
+/* The next section of type after *scn with its entries: their data and count, or NULL. */
+static Elf_Data *next_table(const struct elfsym *e, Elf_Scn **scn, Elf64_Word type,
+			    GElf_Shdr *sh, size_t *n)
 {
-	Elf_Scn *scn = NULL;
+	Elf_Data *data;
 
-	while ((scn = elf_nextscn(e->elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-		size_t i, n;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+	while ((*scn = elf_nextscn(e->elf, *scn))) {
+		if (!gelf_getshdr(*scn, sh) || sh->sh_type != type || !sh->sh_entsize)
 			continue;
-		data = elf_getdata(scn, NULL);
+		data = elf_getdata(*scn, NULL);
 		if (!data)
 			continue;
-		n = sh.sh_size / sh.sh_entsize;
+		*n = sh->sh_size / sh->sh_entsize;
+		return data;
+	}
+	return NULL;
+}
+
+/*
+ * Calls fn(name, sym, ctx) for each defined symbol of every section of type
+ * (SHT_SYMTAB or SHT_DYNSYM) until it returns non-zero; returns that value.
+ */
+static int for_each_sym(const struct elfsym *e, Elf64_Word type,
+			int (*fn)(const char *name, const GElf_Sym *sym, void *ctx), void *ctx)
+{
+	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	size_t i, n;
+	int ret;
+
+	while ((data = next_table(e, &scn, type, &sh, &n))) {
 		for (i = 0; i < n; i++) {
 			GElf_Sym sym;
 			const char *s;
@@ -113,16 +129,44 @@ static int find_in(const struct elfsym *e, Elf64_Word type, const char *name,
 			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF)
 				continue;
 			s = elf_strptr(e->elf, sh.sh_link, sym.st_name);
-			if (!s || strcmp(s, name))
-				continue;
-			out->value = sym.st_value;
-			out->size = sym.st_size;
-			out->type = GELF_ST_TYPE(sym.st_info);
-			out->dynamic = type == SHT_DYNSYM;
-			return 0;
+			if (s && (ret = fn(s, &sym, ctx)))
+				return ret;
 		}
 	}
-	return -ENOENT;
+	return 0;
+}
+
+static void sym_info(const GElf_Sym *sym, bool dynamic, struct elfsym_info *out)
+{
+	out->value = sym->st_value;
+	out->size = sym->st_size;
+	out->type = GELF_ST_TYPE(sym->st_info);
+	out->dynamic = dynamic;
+}
+
+struct find_ctx {
+	const char *name;
+	bool dynamic;
+	struct elfsym_info *out;
+	int found;
+};
+
+static int match_exact(const char *s, const GElf_Sym *sym, void *ctx)
+{
+	struct find_ctx *f = ctx;
+
+	if (strcmp(s, f->name))
+		return 0;
+	sym_info(sym, f->dynamic, f->out);
+	return 1;
+}
+
+static int find_in(const struct elfsym *e, Elf64_Word type, const char *name,
+		   struct elfsym_info *out)
+{
+	struct find_ctx f = { .name = name, .dynamic = type == SHT_DYNSYM, .out = out };
+
+	return for_each_sym(e, type, match_exact, &f) ? 0 : -ENOENT;
 }
 
 int elfsym__find(const struct elfsym *e, const char *name, struct elfsym_info *out)
@@ -221,40 +265,27 @@ static bool numbered(const char *s, const char *name)
 	return true;
 }
 
+/* name, or name.N for a number N (GCC's clones): all at one address, or -EEXIST */
+static int match_numbered(const char *s, const GElf_Sym *sym, void *ctx)
+{
+	struct find_ctx *f = ctx;
+
+	if (!numbered(s, f->name))
+		return 0;
+	if (f->found++ && f->out->value != sym->st_value)
+		return -EEXIST;
+	sym_info(sym, false, f->out);
+	return 0;
+}
+
 int elfsym__find_numbered(const struct elfsym *e, const char *name, struct elfsym_info *out)
 {
-	Elf_Scn *scn = NULL;
-	int found = 0;
+	struct find_ctx f = { .name = name, .out = out };
+	int err = for_each_sym(e, SHT_SYMTAB, match_numbered, &f);
 
-	while ((scn = elf_nextscn(e->elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-		size_t i, n;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; i < n; i++) {
-			GElf_Sym sym;
-			const char *s;
-
-			if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF)
-				continue;
-			s = elf_strptr(e->elf, sh.sh_link, sym.st_name);
-			if (!s || !numbered(s, name))
-				continue;
-			if (found++ && out->value != sym.st_value)
-				return -EEXIST;
-			out->value = sym.st_value;
-			out->size = sym.st_size;
-			out->type = GELF_ST_TYPE(sym.st_info);
-			out->dynamic = false;
-		}
-	}
-	return found ? 0 : -ENOENT;
+	if (err)
+		return err;
+	return f.found ? 0 : -ENOENT;
 }
 
 static int rel_cmp(const void *a, const void *b)
@@ -269,19 +300,12 @@ static int for_each_rela(const struct elfsym *e,
 			 int (*fn)(const GElf_Rela *r, const GElf_Shdr *sh, void *ctx), void *ctx)
 {
 	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	size_t i, n;
 	int ret;
 
-	while ((scn = elf_nextscn(e->elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-		size_t i, n;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		n = sh.sh_size / sh.sh_entsize;
+	while ((data = next_table(e, &scn, SHT_RELA, &sh, &n))) {
 		for (i = 0; i < n; i++) {
 			GElf_Rela r;
 

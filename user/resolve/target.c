@@ -285,7 +285,7 @@ static int resolve_objects(struct target *t, const struct elfsym *e, uint64_t bi
 	return 0;
 }
 
-int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
+struct target *target__new(pid_t pid, char *err, size_t errsz)
 {
 	struct target *t;
 	struct elfsym *e = NULL;
@@ -294,11 +294,11 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	bool have_patch;
 	int ret;
 
-	*out = NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		seterr(err, errsz, "out of memory");
-		return -ENOMEM;
+		errno = ENOMEM;
+		return NULL;
 	}
 	t->pid = pid;
 	t->bpf.assert_ip_reg = -1;
@@ -330,12 +330,12 @@ int target__new(pid_t pid, struct target **out, char *err, size_t errsz)
 	elfsym__free(e);
 	pr_debug("pid %d: interpreter %s python %s bias 0x%" PRIx64 "\n", pid, t->interp,
 		 t->python, bias);
-	*out = t;
-	return 0;
+	return t;
 cleanup:
 	elfsym__free(e);
 	target__free(t);
-	return ret ? ret : -EINVAL;
+	errno = ret ? -ret : EINVAL;
+	return NULL;
 }
 
 void target__free(struct target *t)

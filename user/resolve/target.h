@@ -39,10 +39,10 @@ struct target {
 };
 
 /*
- * Resolve everything needed to trace pid. On failure returns -errno and
- * writes one human-readable sentence into err.
+ * Resolve everything needed to trace pid. On failure NULL, errno set
+ * (ENOEXEC: not a Python process) and one sentence in err.
  */
-int target__new(pid_t pid, struct target **out, char *err, size_t errsz);
+struct target *target__new(pid_t pid, char *err, size_t errsz);
 void target__free(struct target *t);
 /* --probe auto: the assert probe where it validates, else the raise probe. */
 #define TARGET_PROBE_AUTO -1

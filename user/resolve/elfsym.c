@@ -403,13 +403,6 @@ static int got_match(const GElf_Rela *r, const GElf_Shdr *sh, void *ctx)
 	return s && !strcmp(s, c->name);
 }
 
-bool elfsym__got_names(const struct elfsym *e, uint64_t vaddr, const char *name)
-{
-	struct got_ctx c = { .e = e, .vaddr = vaddr, .name = name };
-
-	return for_each_rela(e, got_match, &c) == 1;
-}
-
 struct got_slot_ctx {
 	const struct elfsym *e;
 	const char *name;

@@ -48,8 +48,6 @@ int elfsym__relocs(const struct elfsym *e, struct elfsym_relocs *out);
 void elfsym__relocs_free(struct elfsym_relocs *r);
 /* The slot vaddr's addend, when an R_X86_64_RELATIVE relocation fills it: 0 or -ENOENT. */
 int elfsym__relative_at(const struct elfsym_relocs *r, uint64_t vaddr, uint64_t *addend);
-/* Whether an R_X86_64_GLOB_DAT/64 relocation fills the slot at vaddr with symbol name. */
-bool elfsym__got_names(const struct elfsym *e, uint64_t vaddr, const char *name);
 /* The slot an R_X86_64_GLOB_DAT/64 relocation fills with symbol name: 0 or -ENOENT. */
 int elfsym__got_slot(const struct elfsym *e, const char *name, uint64_t *slot);
 /*

@@ -343,13 +343,6 @@ void target__free(struct target *t)
 	free(t);
 }
 
-bool target__alive(const struct target *t)
-{
-	struct procfs_stat ps;
-
-	return !procfs__stat(t->pid, &ps) && ps.start_time == t->start_time;
-}
-
 int target__choose_probe(struct target *t, int mode, unsigned kinds, char *err, size_t errsz)
 {
 	t->bpf.kinds = kinds;

@@ -55,7 +55,5 @@ void target__free(struct target *t);
 int target__choose_probe(struct target *t, int mode, unsigned kinds, char *err, size_t errsz);
 /* The service t belongs to; "" or NULL: its process name. */
 void target__set_service(struct target *t, const char *service);
-/* true while the same process (not a reused pid) is alive. */
-bool target__alive(const struct target *t);
 
 #endif

@@ -16,8 +16,6 @@ struct console_sink {
 	struct strbuf text;
 };
 
-#define ADD_LIT(sb, lit) strbuf__add(sb, lit, sizeof(lit) - 1)
-
 static void text_cstr(struct strbuf *x, const char *s)
 {
 	escape__term(x, s, strlen(s));
@@ -27,7 +25,7 @@ static void text_str(struct strbuf *x, const struct hit_str *d)
 {
 	escape__term(x, d->s, d->len);
 	if (d->truncated)
-		ADD_LIT(x, "...[truncated]");
+		strbuf__addlit(x, "...[truncated]");
 }
 
 /* "\n    app NAME mounted at M (serving this request)" */
@@ -35,16 +33,16 @@ static void text_app(struct strbuf *x, const struct diagnosis *dg, unsigned app)
 {
 	const struct diag_app *a = &dg->apps[app];
 
-	ADD_LIT(x, "\n    app ");
+	strbuf__addlit(x, "\n    app ");
 	text_cstr(x, a->name);
 	if (a->mount[0]) {
-		ADD_LIT(x, " mounted at ");
+		strbuf__addlit(x, " mounted at ");
 		text_cstr(x, a->mount);
 	}
 	if ((int)app == dg->serving)
-		ADD_LIT(x, " (serving this request)");
+		strbuf__addlit(x, " (serving this request)");
 	if (!a->built)
-		ADD_LIT(x, " (not started: stack from user_middleware)");
+		strbuf__addlit(x, " (not started: stack from user_middleware)");
 }
 
 /* The middleware stack as the request met it, where the property was read. */
@@ -60,21 +58,21 @@ static void text_chain(struct strbuf *x, const struct hit *h, const struct diagn
 
 		snprintf(here, sizeof(here), " (%s, %s:%d)", f->function, f->file, f->line);
 	}
-	ADD_LIT(x, "\n  middleware (outermost first):");
+	strbuf__addlit(x, "\n  middleware (outermost first):");
 	for (i = 0; i <= dg->nmw; i++) {
 		const struct diag_mw *m = i < dg->nmw ? &dg->mw[i] : NULL;
 
 		if (m && (int)m->app != app)
 			text_app(x, dg, app = m->app);
-		ADD_LIT(x, "\n      ");
+		strbuf__addlit(x, "\n      ");
 		if (m) {
 			text_cstr(x, m->name);
 			if (m->mount)
-				ADD_LIT(x, " [Mount middleware]");
+				strbuf__addlit(x, " [Mount middleware]");
 			if ((int)i == dg->required)
 				strbuf__addf(x, "   <== %s", need);
 		} else {
-			ADD_LIT(x, "router -> endpoint");
+			strbuf__addlit(x, "router -> endpoint");
 		}
 		if ((int)i == dg->touched) {
 			strbuf__addf(x, "   <-- request.%s read here", st_prop_names[h->prop]);
@@ -82,13 +80,13 @@ static void text_chain(struct strbuf *x, const struct hit *h, const struct diagn
 		}
 	}
 	if (dg->mw_truncated)
-		ADD_LIT(x, "\n      ... (chain not fully read)");
+		strbuf__addlit(x, "\n      ... (chain not fully read)");
 	if (dg->required < 0) {
 		strbuf__addf(x, "\n    no %s on this path", need);
 		if (dg->elsewhere != DIAG_WHERE_NONE) {
-			ADD_LIT(x, "; installed on the ");
+			strbuf__addlit(x, "; installed on the ");
 			text_cstr(x, dg->elsewhere_app);
-			ADD_LIT(x, " app at '");
+			strbuf__addlit(x, " app at '");
 			text_cstr(x, dg->elsewhere_mount);
 			strbuf__addc(x, '\'');
 		}
@@ -97,11 +95,11 @@ static void text_chain(struct strbuf *x, const struct hit *h, const struct diagn
 
 static void text_diagnosis(struct strbuf *x, const struct hit *h, const struct diagnosis *dg)
 {
-	ADD_LIT(x, "\n  cause:    ");
+	strbuf__addlit(x, "\n  cause:    ");
 	text_cstr(x, diagnose__cause_name(dg->cause));
-	ADD_LIT(x, "\n  hint:     ");
+	strbuf__addlit(x, "\n  hint:     ");
 	text_cstr(x, dg->hint);
-	ADD_LIT(x, "\n  route:    ");
+	strbuf__addlit(x, "\n  route:    ");
 	text_cstr(x, dg->route);
 	if (dg->app_known)
 		text_chain(x, h, dg);
@@ -118,7 +116,7 @@ static void text_head(struct strbuf *x, const struct hit *h)
 	text_cstr(x, t->service);
 	strbuf__addf(x, "\n  %s: ", h->exc_type);
 	text_str(x, &h->msg);
-	ADD_LIT(x, "\n  request:  ");
+	strbuf__addlit(x, "\n  request:  ");
 	if (h->request) {
 		text_str(x, &h->method);
 		strbuf__addc(x, ' ');
@@ -127,21 +125,21 @@ static void text_head(struct strbuf *x, const struct hit *h)
 			strbuf__addc(x, ' ');
 		}
 		text_str(x, &h->path);
-		ADD_LIT(x, " from ");
+		strbuf__addlit(x, " from ");
 		text_str(x, &h->client);
 	} else {
-		ADD_LIT(x, "none (raised outside a request)");
+		strbuf__addlit(x, "none (raised outside a request)");
 	}
-	ADD_LIT(x, "\n  accessor: ");
+	strbuf__addlit(x, "\n  accessor: ");
 	if (h->accessor >= 0) {
 		const struct frame_info *f = &h->frames[h->accessor];
 
 		text_cstr(x, f->function);
-		ADD_LIT(x, " at ");
+		strbuf__addlit(x, " at ");
 		text_cstr(x, f->file);
 		strbuf__addf(x, ":%d", f->line);
 	} else {
-		ADD_LIT(x, "unknown");
+		strbuf__addlit(x, "unknown");
 	}
 }
 
@@ -149,16 +147,16 @@ static void text_traceback(struct strbuf *x, const struct hit *h)
 {
 	unsigned i;
 
-	ADD_LIT(x, "\n  Traceback (most recent call last):\n");
+	strbuf__addlit(x, "\n  Traceback (most recent call last):\n");
 	if (h->ev->flags & ST_EV_FRAMES_TRUNCATED)
 		strbuf__addf(x, "    ... outer frames beyond %d not captured\n", ST_MAX_FRAMES);
 	for (i = h->nframes; i-- > 0;) {
-		ADD_LIT(x, "    File \"");
+		strbuf__addlit(x, "    File \"");
 		text_cstr(x, h->frames[i].file);
 		strbuf__addf(x, "\", line %d, in ", h->frames[i].line);
 		text_cstr(x, h->frames[i].function);
 		if ((int)i == h->accessor)
-			ADD_LIT(x, "   <-- accessor");
+			strbuf__addlit(x, "   <-- accessor");
 		strbuf__addc(x, '\n');
 	}
 	strbuf__addc(x, '\n');

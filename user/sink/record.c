@@ -21,9 +21,6 @@ struct record_sink {
 	bool failing;
 };
 
-/* Append a string literal (its length known at compile time). */
-#define ADD_LIT(sb, lit) strbuf__add(sb, lit, sizeof(lit) - 1)
-
 static void json_cstr(struct strbuf *sb, const char *s)
 {
 	escape__json(sb, s, strlen(s));
@@ -35,27 +32,27 @@ static void json_key(struct strbuf *sb, const char *key, const struct hit_str *d
 	if (d->present)
 		escape__json(sb, d->s, d->len);
 	else
-		ADD_LIT(sb, "null");
+		strbuf__addlit(sb, "null");
 }
 
 static void json_frame(struct strbuf *sb, const struct frame_info *fi)
 {
-	ADD_LIT(sb, "{\"function\":");
+	strbuf__addlit(sb, "{\"function\":");
 	json_cstr(sb, fi->function);
-	ADD_LIT(sb, ",\"file\":");
+	strbuf__addlit(sb, ",\"file\":");
 	json_cstr(sb, fi->file);
 	if (fi->line >= 0)
 		strbuf__addf(sb, ",\"line\":%d}", fi->line);
 	else
-		ADD_LIT(sb, ",\"line\":null}");
+		strbuf__addlit(sb, ",\"line\":null}");
 }
 
 /* {"class": ..., "mount": ...} */
 static void json_app(struct strbuf *j, const char *cls, const char *mount)
 {
-	ADD_LIT(j, "{\"class\":");
+	strbuf__addlit(j, "{\"class\":");
 	json_cstr(j, cls);
-	ADD_LIT(j, ",\"mount\":");
+	strbuf__addlit(j, ",\"mount\":");
 	json_cstr(j, mount);
 }
 
@@ -63,23 +60,23 @@ static void json_diagnosis(struct strbuf *j, const struct diagnosis *dg)
 {
 	unsigned i;
 
-	ADD_LIT(j, ",\"app\":");
+	strbuf__addlit(j, ",\"app\":");
 	if (dg->serving >= 0 && (unsigned)dg->serving < dg->napps) {
 		json_app(j, dg->apps[dg->serving].name, dg->apps[dg->serving].mount);
 		strbuf__addc(j, '}');
 	} else {
-		ADD_LIT(j, "null");
+		strbuf__addlit(j, "null");
 	}
-	ADD_LIT(j, ",\"route\":");
+	strbuf__addlit(j, ",\"route\":");
 	json_cstr(j, dg->route);
-	ADD_LIT(j, ",\"apps\":[");
+	strbuf__addlit(j, ",\"apps\":[");
 	for (i = 0; i < dg->napps; i++) {
 		if (i)
 			strbuf__addc(j, ',');
 		json_app(j, dg->apps[i].name, dg->apps[i].mount);
 		strbuf__addf(j, ",\"built\":%s}", dg->apps[i].built ? "true" : "false");
 	}
-	ADD_LIT(j, "],\"middleware\":[");
+	strbuf__addlit(j, "],\"middleware\":[");
 	for (i = 0; i < dg->nmw; i++) {
 		if (i)
 			strbuf__addc(j, ',');
@@ -87,33 +84,33 @@ static void json_diagnosis(struct strbuf *j, const struct diagnosis *dg)
 	}
 	strbuf__addc(j, ']');
 	if (dg->mw_truncated)
-		ADD_LIT(j, ",\"middleware_truncated\":true");
-	ADD_LIT(j, ",\"read_in\":");
+		strbuf__addlit(j, ",\"middleware_truncated\":true");
+	strbuf__addlit(j, ",\"read_in\":");
 	if (!dg->app_known || dg->touched < 0)
-		ADD_LIT(j, "null");
+		strbuf__addlit(j, "null");
 	else if ((unsigned)dg->touched < dg->nmw)
 		json_cstr(j, dg->mw[dg->touched].name);
 	else
-		ADD_LIT(j, "\"router\"");
+		strbuf__addlit(j, "\"router\"");
 	/* where the needed middleware is, when not on this path */
-	ADD_LIT(j, ",\"installed_on\":");
+	strbuf__addlit(j, ",\"installed_on\":");
 	if (dg->elsewhere != DIAG_WHERE_NONE) {
 		json_app(j, dg->elsewhere_app, dg->elsewhere_mount);
 		strbuf__addc(j, '}');
 	} else {
-		ADD_LIT(j, "null");
+		strbuf__addlit(j, "null");
 	}
-	ADD_LIT(j, ",\"cause\":");
+	strbuf__addlit(j, ",\"cause\":");
 	json_cstr(j, diagnose__cause_name(dg->cause));
-	ADD_LIT(j, ",\"hint\":");
+	strbuf__addlit(j, ",\"hint\":");
 	json_cstr(j, dg->hint);
 }
 
 static void json_request(struct strbuf *j, const struct hit *h)
 {
-	ADD_LIT(j, ",\"request\":");
+	strbuf__addlit(j, ",\"request\":");
 	if (!h->request) {
-		ADD_LIT(j, "null");
+		strbuf__addlit(j, "null");
 		return;
 	}
 	strbuf__addc(j, '{');
@@ -123,7 +120,7 @@ static void json_request(struct strbuf *j, const struct hit *h)
 	strbuf__addc(j, ',');
 	json_key(j, "path", &h->path);
 	if (h->path.truncated)
-		ADD_LIT(j, ",\"path_truncated\":true");
+		strbuf__addlit(j, ",\"path_truncated\":true");
 	strbuf__addc(j, ',');
 	json_key(j, "root_path", &h->root);
 	strbuf__addc(j, ',');
@@ -140,14 +137,14 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
 	strbuf__addf(j, "{\"ts\":\"%s\",\"pid\":%u,\"ns_pid\":%d,\"tid\":%u,\"comm\":", h->ts,
 		     h->ev->pid, t->ns_pid, h->ev->tid);
 	json_cstr(j, h->comm);
-	ADD_LIT(j, ",\"service\":");
+	strbuf__addlit(j, ",\"service\":");
 	json_cstr(j, t->service);
 	strbuf__addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
 		     t->python, st_prop_names[h->prop], h->exc_type);
 	json_key(j, "message", &h->msg);
 	strbuf__addc(j, '}');
 	json_request(j, h);
-	ADD_LIT(j, ",\"stack\":[");
+	strbuf__addlit(j, ",\"stack\":[");
 	for (i = 0; i < h->nframes; i++) {
 		if (i)
 			strbuf__addc(j, ',');
@@ -155,14 +152,14 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
 	}
 	strbuf__addc(j, ']');
 	if (h->ev->flags & ST_EV_FRAMES_TRUNCATED)
-		ADD_LIT(j, ",\"stack_truncated\":true");
-	ADD_LIT(j, ",\"accessor\":");
+		strbuf__addlit(j, ",\"stack_truncated\":true");
+	strbuf__addlit(j, ",\"accessor\":");
 	if (h->accessor >= 0)
 		json_frame(j, &h->frames[h->accessor]);
 	else
-		ADD_LIT(j, "null");
+		strbuf__addlit(j, "null");
 	json_diagnosis(j, dg);
-	ADD_LIT(j, "}\n");
+	strbuf__addlit(j, "}\n");
 }
 
 static int record_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)

@@ -30,5 +30,7 @@ void strbuf__add(struct strbuf *sb, const char *s, size_t n);
 void strbuf__addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void strbuf__addc(struct strbuf *sb, char c);
+/* Append a string literal (its length known at compile time). */
+#define strbuf__addlit(sb, lit) strbuf__add(sb, lit, sizeof(lit) - 1)
 
 #endif

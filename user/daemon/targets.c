@@ -80,12 +80,11 @@ int targets__add(struct targets *r, struct target *t)
 	e->t = t;
 	__atomic_store_n(&r->n, r->n + 1, __ATOMIC_RELAXED);
 	r->total++;
+	fprintf(stderr, "attached pid=%d python=%s probe=%s", t->pid, t->python,
+		t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise");
 	if (t->ns_pid != t->pid)
-		fprintf(stderr, "attached pid=%d python=%s probe=%s ns_pid=%d\n", t->pid,
-			t->python, t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise", t->ns_pid);
-	else
-		fprintf(stderr, "attached pid=%d python=%s probe=%s\n", t->pid, t->python,
-			t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise");
+		fprintf(stderr, " ns_pid=%d", t->ns_pid);
+	fputc('\n', stderr);
 	return 0;
 }
 

@@ -80,12 +80,18 @@ int targets__add(struct targets *r, struct target *t)
 	e->t = t;
 	__atomic_store_n(&r->n, r->n + 1, __ATOMIC_RELAXED);
 	r->total++;
+	return 0;
+}
+
+void targets__announce(const struct targets *r, int i)
+{
+	const struct target *t = r->v[i].t;
+
 	fprintf(stderr, "attached pid=%d python=%s probe=%s", t->pid, t->python,
 		t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise");
 	if (t->ns_pid != t->pid)
 		fprintf(stderr, " ns_pid=%d", t->ns_pid);
 	fputc('\n', stderr);
-	return 0;
 }
 
 void targets__drop(struct targets *r, int i, const char *why)

@@ -29,10 +29,16 @@ struct targets *targets__new(struct probe *p);
 /* Detaches and frees every target. */
 void targets__free(struct targets *r);
 /*
- * Attach t (its probe chosen) and keep it: on 0 it is the registry's.
- * Prints the "attached" line. -errno (t still the caller's) when it cannot.
+ * Attach t (its probe chosen) and keep it: on 0 it is the registry's, the
+ * last entry. -errno (t still the caller's) when it cannot.
  */
 int targets__add(struct targets *r, struct target *t);
+/*
+ * Print the i-th target's "attached" line. The caller prints it once the
+ * records flow and the privileges are what they stay: scripts and tests
+ * take the line to mean the tracer is up.
+ */
+void targets__announce(const struct targets *r, int i);
 /* Detach and free the i-th target, saying why on stderr. */
 void targets__drop(struct targets *r, int i, const char *why);
 /* Detach every target (their records stop); they stay known until freed. */

@@ -110,7 +110,10 @@ static int trace_pid(struct tracer *tr, struct target *t, const char *service, c
 	if (ret)
 		return ret;
 	target__set_service(t, service);
-	return targets__add(tr->targets, t);
+	ret = targets__add(tr->targets, t);
+	if (!ret) /* discovery: the sinks are open and the privileges settled */
+		targets__announce(tr->targets, targets__count(tr->targets) - 1);
+	return ret;
 }
 
 static const char *traced_service(void *ctx, pid_t pid)
@@ -297,6 +300,9 @@ static int start(struct tracer *tr, unsigned progs)
 		fprintf(stderr, "sessiontrace: %s\n", err);
 		return 1;
 	}
+	/* -p: said once every sink serves and the capabilities are dropped */
+	for (i = 0; i < targets__count(tr->targets); i++)
+		targets__announce(tr->targets, i);
 	if (tr->discover) {
 		/* Watch first, then scan: a server starting in between is not missed. */
 		if (probe__watch_processes(tr->probe, on_proc))

@@ -44,7 +44,7 @@ $(OUT)/vmlinux.h: | $(OUT)
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c include/sessiontrace.h $(wildcard bpf/*.bpf.h) $(OUT)/vmlinux.h | $(OUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(BPF_DEFS) $(INCLUDES) -c $< -o $@
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)

@@ -59,6 +59,9 @@ APPS = REPO / "bench" / "apps"
 WORK = REPO / "build" / "bench"
 RESULTS = REPO / "bench" / "results.json"
 TRACER = Path(os.environ.get("SESSIONTRACE_BIN") or REPO / "build" / "sessiontrace")
+PROFILER = REPO / "build" / "profile" / "sessiontrace"  # -DST_PROFILE (mk/bench.mk)
+# enum st_prof in bpf/sessiontrace.bpf.c
+PROF_STAGES = ["match", "task", "tstate", "frames", "self", "scope", "submit"]
 PYTHON = "/usr/bin/python3.11"
 ROOTFS = Path(os.environ.get("ST_ROOTFS", "/var/cache/sessiontrace/rootfs"))
 DISTRO = [("trixie", "python3.13"), ("sid", "python3.13"), ("sid", "python3.14"),
@@ -231,8 +234,8 @@ def tracer_has_probe_flag():
 class Tracer:
     """build/sessiontrace -p PID -q [--probe P] [-j FILE]."""
 
-    def __init__(self, pid, probe, probe_flag, json_path=None, extra=()):
-        self.args = [str(TRACER), "-p", str(pid), "-q"] + list(extra)
+    def __init__(self, pid, probe, probe_flag, json_path=None, extra=(), binary=TRACER):
+        self.args = [str(binary), "-p", str(pid), "-q"] + list(extra)
         if probe_flag:
             self.args += ["--probe", probe]
         if json_path:
@@ -805,6 +808,71 @@ def bench_hits(arm, probe_flag, foreign_ns):
     return out
 
 
+def tracer_map(pid, name):
+    """The contents of the tracer's BPF map `name` (bpftool -j dump), found
+    through the tracer's own descriptors."""
+    fddir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fddir):
+        try:
+            if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-map":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        mid = info["map_id"].strip()
+        r = subprocess.run(["bpftool", "map", "show", "id", mid, "-j"], capture_output=True, text=True, timeout=10)
+        if r.returncode == 0 and json.loads(r.stdout).get("name") == name:
+            r = subprocess.run(["bpftool", "map", "dump", "id", mid, "-j"], capture_output=True, text=True, timeout=10)
+            return json.loads(r.stdout)
+    raise BenchError(f"tracer {pid} has no BPF map {name}")
+
+
+def percpu_sums(dump):
+    """{key: sum over CPUs} of a per-CPU array dump (bpftool -j, with or without BTF)."""
+    def num(v):
+        return v if isinstance(v, int) else int.from_bytes(bytes(int(x, 16) for x in v), "little")
+    out = {}
+    for e in dump:
+        key = e["key"] if isinstance(e["key"], int) else num(e["key"])
+        out[key] = sum(num(c["value"]) for c in e["values"])
+    return out
+
+
+def bench_profile():
+    """Where a captured hit's BPF time goes: the hit loop (raise probe,
+    depths as in `hits`) traced by the profile build, which sums ns per
+    stage of capture in a map (two clock reads per stage, so its total is a
+    little above the plain build's)."""
+    if not PROFILER.exists():
+        log(f"  stage profile: {PROFILER} not built (make bench builds it): skipped")
+        return None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = {}
+    for depth in CFG["hit_depths"]:
+        proc = spawn(pin(0) + [PYTHON, str(APPS / "hit_loop.py"), str(depth), str(CFG["hit_rate"])],
+                     env=env, stdin=subprocess.PIPE)
+        try:
+            time.sleep(0.3)
+            tr = Tracer(proc.pid, "raise", True, extra=[], binary=PROFILER)
+            tr.wait_attached()
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            time.sleep(CFG["hit_secs"])
+            os.kill(proc.pid, signal.SIGSTOP)
+            sums = percpu_sums(tracer_map(tr.pid, "profile"))
+            tr.stop()
+        finally:
+            stop(proc, signal.SIGKILL)
+        hits = sums.get(len(PROF_STAGES), 0)
+        d = {"depth": depth, "hits": hits}
+        d.update({st: round(sums.get(i, 0) / hits, 1) if hits else None for i, st in enumerate(PROF_STAGES)})
+        d["total"] = round(sum(d[st] or 0 for st in PROF_STAGES), 1)
+        out[str(depth)] = d
+        log(f"  stage profile depth {depth}: " + ", ".join(f"{st} {d[st]}" for st in PROF_STAGES) + f" ns (total {d['total']})")
+    return out
+
+
 def hit_cost(kns, krun, hits, nonmatch_ns):
     """BPF ns per captured hit: the phase's BPF time minus its non-matching
     runs (kernel runs - hits) at the non-matching cost measured on healthy
@@ -1070,6 +1138,8 @@ def main():
         R["hits"] = {}
         for arm in arms:
             R["hits"][arm] = bench_hits(arm, probe_flag, R["loop"]["arms"]["raise"]["bpf_ns_per_run"])
+        log("stage profile of a captured hit")
+        R["profile"] = bench_profile()
         log("distro interpreters")
         R["distro"] = bench_distro(probe_flag)
         log("storm")

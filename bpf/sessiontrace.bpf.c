@@ -47,6 +47,44 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/*
+ * make bench's stage profile (built with -DST_PROFILE, never shipped): ns
+ * spent per stage of a captured hit, summed; ST_PROF_HITS counts the hits.
+ */
+enum st_prof {
+	ST_PROF_MATCH,   /* the exception, its message, the record's reservation */
+	ST_PROF_TASK,    /* time, comm, start time, scratch slot */
+	ST_PROF_TSTATE,  /* the thread state: newest frame, data stack bounds */
+	ST_PROF_FRAMES,  /* the frame walk */
+	ST_PROF_SELF,    /* the Request's scope attribute */
+	ST_PROF_SCOPE,   /* the scope dict and its strings */
+	ST_PROF_SUBMIT,
+	ST_PROF_HITS,
+	ST_NPROF,
+};
+#ifdef ST_PROFILE
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_NPROF);
+	__type(key, __u32);
+	__type(value, __u64);
+} profile SEC(".maps");
+
+static __always_inline void profile_add(__u32 stage, __u64 *t)
+{
+	__u64 now = bpf_ktime_get_ns(), *v = bpf_map_lookup_elem(&profile, &stage);
+
+	if (v)
+		*v += stage == ST_PROF_HITS ? 1 : now - *t;
+	*t = now;
+}
+#define PROFILE_NOW() bpf_ktime_get_ns()
+#define PROFILE(stage, t) profile_add(stage, t)
+#else
+#define PROFILE_NOW() 0
+#define PROFILE(stage, t) do { } while (0)
+#endif
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &which);
@@ -64,7 +102,61 @@ static __always_inline __u64 read_ptr(__u64 addr)
 	return v;
 }
 
-/* The first bytes of a str object: enough for its header and a short key. */
+/*
+ * Scratch memory for the bulk reads: a window of the thread's data stack
+ * (the frames of plain calls), a frame read alone, a dict's entries. One
+ * read of a few KiB costs about what two 8-byte reads cost (~70 ns each):
+ * reading in bulk is what keeps a hit cheap. Uprobe programs can be
+ * preempted on this CPU by another thread's, so a slot is taken with an
+ * atomic exchange; two slots per CPU, and a hit that finds both taken is
+ * recorded without frames and scope (ST_EV_NO_SCRATCH).
+ */
+#define WINDOW      8192 /* bytes of data stack read at once */
+#define ALONE       WINDOW /* where a frame read alone goes */
+#define ENTRIES_MAX (ST_SCOPE_SCAN * 24) /* dict entries read at once */
+#define TSTATE_READ 256 /* thread state bytes read, from tstate_frame on */
+#define KEYS_READ   1536 /* bytes of a dict keys object read at once */
+
+/*
+ * The frame walk's state lives here, not on the stack: the verifier does
+ * not follow values in map memory, so the walk's loop is verified once,
+ * not once per frame count and window.
+ */
+struct walk_state {
+	__u64 frame, self;
+	__u64 stack_lo, stack_hi; /* the used part of the current data stack chunk */
+	__u64 win_lo, win_hi;     /* what buf[0..] holds now */
+	__u32 n;                  /* frames recorded */
+	__u32 pad;
+};
+
+struct scratch {
+	__u64 busy;
+	struct walk_state w;
+	__u8 buf[WINDOW + ST_FRAME_READ_MAX + 128];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 k;
+
+	for (k = 0; k < 2; k++) {
+		struct scratch *s = bpf_map_lookup_elem(&scratch, &k);
+
+		if (s && !__sync_lock_test_and_set(&s->busy, 1))
+			return s;
+	}
+	return NULL;
+}
+
+/* The first bytes of a str object: its header, and the data of a short str. */
 struct str_head {
 	__u64 w[8];
 };
@@ -74,6 +166,7 @@ struct str_info {
 	__u32 length; /* characters */
 	__u8 kind;
 	__u8 ascii;
+	__u8 interned;
 };
 
 static __always_inline int str_info(const struct st_target *t, __u64 obj,
@@ -89,25 +182,29 @@ static __always_inline int str_info(const struct st_target *t, __u64 obj,
 	if (h->w[(L->str_length >> 3) & 7] > 0x7fffffff)
 		return -1;
 	state = (__u32)h->w[(L->str_state >> 3) & 7];
-	/* interned:2 kind:3 compact:1 ascii:1 — the same bits in 3.10..3.14 */
+	/* interned:2 kind:3 compact:1 ascii:1 — the same bits in 3.10..3.15 */
 	if (!(state & (1 << 5)))
 		return -1; /* legacy (non-compact) str: not used for our strings */
 	si->kind = (state >> 2) & 7;
 	if (si->kind != 1 && si->kind != 2 && si->kind != 4)
 		return -1;
 	si->ascii = (state >> 6) & 1;
+	si->interned = state & 3;
 	si->data = obj + (si->ascii ? L->str_ascii_data : L->str_compact_data);
 	return 0;
 }
 
-/* Copy a str's raw data (kind 1/2/4) into buf of size max (a power of 2). */
+/*
+ * Copy a str's raw data (kind 1/2/4) into buf of size max (a power of 2).
+ * A short str is already in the header's bytes: one read.
+ */
 #define COPY_STR(t, obj, hdr, buf) copy_str(t, obj, hdr, buf, sizeof(buf))
 static __always_inline void copy_str(const struct st_target *t, __u64 obj,
 				     struct st_str_hdr *hdr, char *buf, __u32 max)
 {
 	struct str_head h;
 	struct str_info si;
-	__u64 n;
+	__u64 n, off;
 
 	if (!obj)
 		return;
@@ -123,75 +220,91 @@ static __always_inline void copy_str(const struct st_target *t, __u64 obj,
 		n = max;
 		hdr->flags |= ST_STR_TRUNCATED;
 	}
-	if (n && bpf_probe_read_user(buf, n, (void *)si.data)) {
+	off = si.data - obj;
+	if (n && off + n <= sizeof(h)) {
+		if (bpf_probe_read_kernel(buf, n & (sizeof(h) - 1), (char *)&h + (off & (sizeof(h) - 1))))
+			n = 0;
+	} else if (n && bpf_probe_read_user(buf, n, (void *)si.data)) {
 		hdr->flags = ST_STR_BADTYPE;
 		return;
 	}
 	hdr->nbytes = n;
 }
 
-/* Names of the scope keys we copy; index into struct scope_vals. */
-enum { K_TYPE, K_METHOD, K_PATH, K_ROOT, K_CLIENT, K_APP, K_N };
-
-static __always_inline int scope_key(const struct str_head *h, __u32 off, __u32 len)
+/* The key a short ASCII str spells, from the bytes in its header; -1: none of ours. */
+static __always_inline int key_of(const struct str_head *h, __u32 off, __u32 len)
 {
-	/* short ASCII keys: the data starts within the 64 bytes read */
 	__u64 a = h->w[(off >> 3) & 7];
 	__u64 b = h->w[((off >> 3) + 1) & 7];
 
 	switch (len) {
 	case 3:
 		if ((a & 0xffffff) == 0x707061) /* "app" */
-			return K_APP;
+			return ST_KEY_APP;
 		return -1;
 	case 4:
 		if ((a & 0xffffffff) == 0x65707974) /* "type" */
-			return K_TYPE;
+			return ST_KEY_TYPE;
 		if ((a & 0xffffffff) == 0x68746170) /* "path" */
-			return K_PATH;
+			return ST_KEY_PATH;
 		return -1;
 	case 6:
 		if ((a & 0xffffffffffff) == 0x646f6874656dULL) /* "method" */
-			return K_METHOD;
+			return ST_KEY_METHOD;
 		if ((a & 0xffffffffffff) == 0x746e65696c63ULL) /* "client" */
-			return K_CLIENT;
+			return ST_KEY_CLIENT;
 		return -1;
 	case 9: /* "root_pat" "h" */
 		if (a == 0x7461705f746f6f72ULL && (b & 0xff) == 'h')
-			return K_ROOT;
+			return ST_KEY_ROOT;
 		return -1;
 	case 5: /* "scope" */
 		if ((a & 0xffffffffff) == 0x65706f6373ULL)
-			return K_N;
+			return ST_KEY_SCOPE;
 		return -1;
 	}
 	return -1;
 }
 
+#define SCOPE_KEYS ((1U << ST_KEY_SCOPE) - 1) /* the request fields */
+/* Missing from a scope, these are looked for by content even once learned. */
+#define SCOPE_NEEDED ((1U << ST_KEY_TYPE) | (1U << ST_KEY_PATH))
+
 struct scan_ctx {
-	const struct st_target *t;
-	__u64 entries, values, esz, koff, nentries;
-	__u64 vals[8]; /* indexed by K_*; K_N: "scope" */
-	__u32 found;
-	bool want_scope;
+	struct st_target *t;
+	struct scratch *s;
+	__u64 values;    /* split table: the values array, else 0 */
+	__u32 esz, koff; /* entry size, key offset in it */
+	__u32 eoff;      /* where the entries are in the scratch */
+	__u32 n;         /* entries read */
+	__u32 want, found; /* bit per enum st_key */
+	__u64 matched;   /* bit per entry: its key is one of ours */
+	__u64 vals[ST_NKEYS + 1];
+	__u8 idx[ST_NKEYS + 1];
 };
 
 /*
- * Where a dict keys object's entries start and how many there are.
+ * Where a dict keys object's entries start and how many there are; the
+ * first n entries end up in the scratch, at c->eoff. Keys object, indices
+ * and entries are one block: read at once when it is small (nearly
+ * always), the entries alone otherwise.
  * 3.11+: log2 sizes in bytes; entries of 16 bytes {key, value} unless the
  * kind is DICT_KEYS_GENERAL (0). <=3.10: dk_size, always {hash, key, value}.
  */
-static __always_inline int read_keys(const struct st_py_layout *L, __u64 keys,
-				     struct scan_ctx *c)
+static __always_inline int read_entries(const struct st_py_layout *L, __u64 keys, __u32 max,
+					struct scan_ctx *c)
 {
-	__u64 raw[8];
-	__u64 index_bytes, kind = 0;
+	const __u64 *raw = (const __u64 *)c->s->buf;
+	__u64 index_bytes, kind = 0, start, nentries;
+	__u32 len;
+	bool whole;
 
-	if (!keys || L->dk_indices <= 0 || L->dk_indices > (int)sizeof(raw))
+	if (!keys || L->dk_indices <= 0 || L->dk_indices > 64)
 		return -1;
-	if (bpf_probe_read_user(raw, L->dk_indices & 63, (void *)keys))
+	whole = !bpf_probe_read_user(c->s->buf, KEYS_READ, (void *)keys);
+	if (!whole && bpf_probe_read_user(c->s->buf, L->dk_indices & 63, (void *)keys))
 		return -1;
-	c->nentries = raw[(L->dk_nentries >> 3) & 7];
+	nentries = raw[(L->dk_nentries >> 3) & 7];
 	if (L->dk_size >= 0) {
 		__u64 size = raw[(L->dk_size >> 3) & 7];
 
@@ -199,69 +312,130 @@ static __always_inline int read_keys(const struct st_py_layout *L, __u64 keys,
 		if (index_bytes > (1 << 24))
 			return -1;
 	} else {
-		__u8 log2_index_bytes = ((__u8 *)raw)[L->dk_log2_index_bytes & 31];
+		__u8 log2_index_bytes = c->s->buf[L->dk_log2_index_bytes & 31];
 
 		if (log2_index_bytes > 24)
 			return -1;
 		index_bytes = 1ULL << log2_index_bytes;
-		kind = ((__u8 *)raw)[L->dk_kind & 31];
+		kind = c->s->buf[L->dk_kind & 31];
 	}
-	c->entries = keys + L->dk_indices + index_bytes;
+	start = L->dk_indices + index_bytes;
 	c->esz = kind ? 16 : 24;
 	c->koff = kind ? 0 : 8;
-	return 0;
+	c->n = nentries < max ? nentries : max;
+	len = c->n * c->esz;
+	if (!len || len > ENTRIES_MAX)
+		return -1;
+	if (whole && start + len <= KEYS_READ) {
+		c->eoff = start;
+		return 0;
+	}
+	c->eoff = 0;
+	return bpf_probe_read_user(c->s->buf, len, (void *)(keys + start)) ? -1 : 0;
 }
 
-
-static long scan_cb(__u32 i, struct scan_ctx *c)
+static __always_inline void take(struct scan_ctx *c, int k, __u32 i, __u64 value)
 {
-	const struct st_target *t = c->t;
-	struct str_head h;
-	struct str_info si;
-	__u64 e[2], key;
-	int k;
-
-	if (i >= c->nentries)
-		return 1;
-	if (bpf_probe_read_user(e, sizeof(e), (void *)(c->entries + i * c->esz + c->koff)))
-		return 1;
-	key = e[0];
-	if (!key)
-		return 0;
-	if (bpf_probe_read_user(&h, sizeof(h), (void *)key) || str_info(t, key, &h, &si))
-		return 0;
-	if (!si.ascii || si.length > 9)
-		return 0;
-	k = scope_key(&h, si.data - key, si.length);
-	if (k < 0 || (k == K_N) != c->want_scope)
-		return 0;
-	c->vals[k & 7] = c->values ? read_ptr(c->values + t->layout.values_values + 8 * i) : e[1];
-	return ++c->found == (c->want_scope ? 1 : K_N);
+	c->vals[k & 7] = value;
+	c->idx[k & 7] = i;
+	c->found |= 1U << k;
+	c->matched |= 1ULL << (i & 63);
 }
 
 /*
- * Scan a dict's entries for the wanted keys. want_scope: look for "scope"
- * only; otherwise collect the request fields into c->vals[K_*].
- * values: the split-table values array, or 0 for a combined table.
+ * First pass: the keys whose str object is the one learned; no reads. A
+ * dict holds a text once, so at most one learned object matches an entry.
+ * (The callbacks never branch on what was found: the verifier would have
+ * to follow every combination.)
  */
-static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values)
+static long match_cb(__u32 i, struct scan_ctx *c)
 {
-	if (read_keys(&c->t->layout, keys, c))
-		return;
-	c->values = values;
-	bpf_loop(c->want_scope ? ST_ATTR_SCAN : ST_SCOPE_SCAN, scan_cb, c, 0);
+	__u32 o = c->eoff + i * c->esz + c->koff;
+	__u64 key;
+	int k;
+
+	if (i >= c->n || o > KEYS_READ - 16)
+		return 1;
+	key = *(__u64 *)(c->s->buf + o);
+	for (k = 0; k < ST_NKEYS; k++)
+		if (key && key == c->t->key_obj[k])
+			take(c, k, i, *(__u64 *)(c->s->buf + o + 8));
+	return 0;
 }
 
-/* self.scope for a Request/WebSocket object (instance attribute). */
-static __always_inline __u64 get_scope(const struct st_target *t, __u64 self)
+/* Second pass, for keys still missing: read each other key and compare. */
+static long compare_cb(__u32 i, struct scan_ctx *c)
+{
+	__u32 o = c->eoff + i * c->esz + c->koff;
+	struct str_head h;
+	struct str_info si;
+	__u64 key;
+	int k;
+
+	if (i >= c->n || o > KEYS_READ - 16)
+		return 1;
+	key = *(__u64 *)(c->s->buf + o);
+	if (!key || (c->matched & (1ULL << (i & 63))))
+		return 0;
+	if (bpf_probe_read_user(&h, sizeof(h), (void *)key) || str_info(c->t, key, &h, &si))
+		return 0;
+	if (!si.ascii || si.length > 9)
+		return 0;
+	k = key_of(&h, si.data - key, si.length);
+	if (k < 0 || k >= ST_NKEYS)
+		return 0;
+	take(c, k, i, *(__u64 *)(c->s->buf + o + 8));
+	/* an interned str is the one object with its text while code refers to it */
+	if (si.interned)
+		c->t->key_obj[k & 7] = key;
+	return 0;
+}
+
+/*
+ * Look up the wanted keys (bits of c->want) in a dict: c->vals[k] gets the
+ * value of key k and c->found its bit. values: a split table's values
+ * array, or 0 for a combined table.
+ */
+static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values, __u32 max)
+{
+	__u32 missing, k;
+
+	if (read_entries(&c->t->layout, keys, max, c))
+		return;
+	bpf_loop(ST_SCOPE_SCAN, match_cb, c, 0);
+	c->found &= c->want;
+	missing = c->want & ~c->found;
+	for (k = 0; k < ST_NKEYS; k++)
+		if (c->t->key_obj[k])
+			missing &= ~(1U << k) | SCOPE_NEEDED;
+	if (missing)
+		bpf_loop(ST_SCOPE_SCAN, compare_cb, c, 0);
+	c->found &= c->want;
+	if (!values)
+		return;
+	for (k = 0; k < ST_NKEYS; k++)
+		if (c->found & (1U << k))
+			c->vals[k] = read_ptr(values + c->t->layout.values_values + 8 * c->idx[k]);
+}
+
+/*
+ * self.scope for a Request/WebSocket object (instance attribute). The
+ * object's header and the words before it (3.11+: where its dict or values
+ * pointer is) in one read.
+ */
+static __noinline __u64 get_scope(struct st_target *t, struct scratch *s, __u64 self)
 {
 	const struct st_py_layout *L = &t->layout;
-	struct scan_ctx c = { .t = t, .want_scope = true };
-	__u64 type, dict = 0, values = 0;
+	struct scan_ctx c = { .t = t, .s = s, .want = 1U << ST_KEY_SCOPE };
+	__s32 base = L->attr_mode == ST_ATTR_DICTOFFSET ? 0 : L->managed_dict;
+	__u64 h[8], type, dict = 0, values = 0;
 
-	if (!self)
+	if (L->attr_mode == ST_ATTR_311 && L->managed_values < base)
+		base = L->managed_values;
+	if (!self || base < -48 || base > 0 || bpf_probe_read_user(h, sizeof(h), (void *)(self + base)))
 		return 0;
-	type = read_ptr(self + 8);
+#define AT(off) h[(((off) - base) >> 3) & 7]
+	type = AT(8);
 	switch (L->attr_mode) {
 	case ST_ATTR_DICTOFFSET: {
 		__s64 off = (__s64)read_ptr(type + L->type_dictoffset);
@@ -272,19 +446,19 @@ static __always_inline __u64 get_scope(const struct st_target *t, __u64 self)
 		break;
 	}
 	case ST_ATTR_311:
-		values = read_ptr(self + L->managed_values);
+		values = AT(L->managed_values);
 		if (!values)
-			dict = read_ptr(self + L->managed_dict);
+			dict = AT(L->managed_dict);
 		break;
 	case ST_ATTR_312:
-		dict = read_ptr(self + L->managed_dict);
+		dict = AT(L->managed_dict);
 		if (dict & 1) {
 			values = dict + 1;
 			dict = 0;
 		}
 		break;
 	case ST_ATTR_313:
-		dict = read_ptr(self + L->managed_dict);
+		dict = AT(L->managed_dict);
 		if (!dict && (read_ptr(type + L->type_flags) & L->tpflags_inline)) {
 			__u8 valid = 0;
 
@@ -296,44 +470,52 @@ static __always_inline __u64 get_scope(const struct st_target *t, __u64 self)
 	default:
 		return 0;
 	}
+#undef AT
 	if (values) {
 		/* split table: the keys are shared in the type */
-		scan_dict(&c, read_ptr(type + L->type_cached_keys), values);
-		return c.vals[K_N];
+		scan_dict(&c, read_ptr(type + L->type_cached_keys), values, ST_ATTR_SCAN);
+		return c.vals[ST_KEY_SCOPE];
 	}
 	if (!dict || read_ptr(dict + 8) != t->dict_type)
 		return 0;
-	scan_dict(&c, read_ptr(dict + L->dict_keys), read_ptr(dict + L->dict_values));
-	return c.vals[K_N];
+	scan_dict(&c, read_ptr(dict + L->dict_keys), read_ptr(dict + L->dict_values), ST_ATTR_SCAN);
+	return c.vals[ST_KEY_SCOPE];
 }
 
-static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
-				       struct st_event *ev)
+static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 scope,
+				  struct st_event *ev)
 {
 	const struct st_py_layout *L = &t->layout;
-	struct scan_ctx c = { .t = t };
+	struct scan_ctx c = { .t = t, .s = s, .want = SCOPE_KEYS };
 	__u64 *vals = c.vals;
-	__u64 items[2];
+	__u64 d[8];
 
-	if (!scope || read_ptr(scope + 8) != t->dict_type)
+	/* ob_type, ma_keys and ma_values in one read */
+	if (!scope || L->dict_values < 16 || L->dict_values > 56 || L->dict_keys > 56 ||
+	    bpf_probe_read_user(d, (L->dict_values & 0x38) + 8, (void *)scope) ||
+	    d[1] != t->dict_type)
 		return;
-	scan_dict(&c, read_ptr(scope + L->dict_keys), read_ptr(scope + L->dict_values));
-	if (!vals[K_TYPE] && !vals[K_PATH])
+	scan_dict(&c, d[(L->dict_keys >> 3) & 7], d[(L->dict_values >> 3) & 7], ST_SCOPE_SCAN);
+	if (!vals[ST_KEY_TYPE] && !vals[ST_KEY_PATH])
 		return;
 	ev->flags |= ST_EV_REQUEST;
-	COPY_STR(t, vals[K_TYPE], &ev->type_h, ev->type);
-	COPY_STR(t, vals[K_METHOD], &ev->method_h, ev->method);
-	COPY_STR(t, vals[K_PATH], &ev->path_h, ev->path);
-	COPY_STR(t, vals[K_ROOT], &ev->root_h, ev->root);
-	ev->app = vals[K_APP];
-	/* client: (host, port) tuple or None */
-	if (vals[K_CLIENT] && read_ptr(vals[K_CLIENT] + 8) == t->tuple_type &&
-	    read_ptr(vals[K_CLIENT] + L->var_size) == 2 &&
-	    !bpf_probe_read_user(items, sizeof(items), (void *)(vals[K_CLIENT] + L->tuple_items))) {
-		ev->flags |= ST_EV_CLIENT;
-		COPY_STR(t, items[0], &ev->client_h, ev->client);
-		/* a port is one 30-bit digit: ob_digit[0] at +24 in 3.10..3.14 */
-		ev->client_port = (__u32)read_ptr(items[1] + 24) & 0x3fffffff;
+	COPY_STR(t, vals[ST_KEY_TYPE], &ev->type_h, ev->type);
+	COPY_STR(t, vals[ST_KEY_METHOD], &ev->method_h, ev->method);
+	COPY_STR(t, vals[ST_KEY_PATH], &ev->path_h, ev->path);
+	COPY_STR(t, vals[ST_KEY_ROOT], &ev->root_h, ev->root);
+	ev->app = vals[ST_KEY_APP];
+	/* client: (host, port) tuple or None; its header and items in one read */
+	if (vals[ST_KEY_CLIENT] && L->tuple_items <= 32 && L->var_size <= 24) {
+		__u64 tup[8];
+		__u32 i = (L->tuple_items >> 3) & 7;
+
+		if (!bpf_probe_read_user(tup, (L->tuple_items & 0x38) + 16, (void *)vals[ST_KEY_CLIENT]) &&
+		    tup[1] == t->tuple_type && tup[(L->var_size >> 3) & 3] == 2) {
+			ev->flags |= ST_EV_CLIENT;
+			COPY_STR(t, tup[i], &ev->client_h, ev->client);
+			/* a port is one 30-bit digit: ob_digit[0] at +24 in 3.10..3.15 */
+			ev->client_port = (__u32)read_ptr(tup[i + 1] + 24) & 0x3fffffff;
+		}
 	}
 }
 
@@ -345,24 +527,17 @@ static __always_inline void copy_scope(const struct st_target *t, __u64 scope,
  */
 const volatile char prop_names[ST_NPROPS][8]; /* set by user space (props.c) */
 
-static __always_inline int match_key(const struct st_target *t, __u64 msg)
+/* Which property the copied message names (KeyError); -1: none. */
+static __always_inline int match_key(const struct st_str_hdr *h, const char *buf)
 {
-	struct str_head h;
-	struct str_info si;
-	char buf[8] = {};
 	__u32 p, i, n;
 
-	if (!msg || bpf_probe_read_user(&h, sizeof(h), (void *)msg) || str_info(t, msg, &h, &si))
-		return -1;
-	if (!si.ascii || si.length < 4 || si.length > 7)
-		return -1;
-	/* 8 bytes: within the object (5..8 data bytes with the NUL, blocks of 8) */
-	if (bpf_probe_read_user(buf, sizeof(buf), (void *)si.data))
+	if (h->kind != 1 || h->length < 4 || h->length > 7 || h->nbytes != h->length)
 		return -1;
 	for (p = 0; p < ST_NPROPS; p++) {
 		for (n = 0; n < 8 && prop_names[p][n]; n++)
 			;
-		if (n != si.length)
+		if (n != h->length)
 			continue;
 		for (i = 0; i < 8; i++) {
 			if (i >= n)
@@ -374,24 +549,17 @@ static __always_inline int match_key(const struct st_target *t, __u64 msg)
 	return -1;
 }
 
-/* Does the message start with one of the configured prefixes? */
-static __always_inline int match_message(const struct st_target *t, __u64 msg)
+/* Which configured prefix the copied message starts with; -1: none. */
+static __always_inline int match_message(const struct st_str_hdr *h, const char *buf)
 {
-	struct str_head h;
-	struct str_info si;
-	char buf[ST_PATTERN_MAX];
 	__u32 p, i;
 
-	if (!msg || bpf_probe_read_user(&h, sizeof(h), (void *)msg) || str_info(t, msg, &h, &si))
-		return -1;
-	if (!si.ascii)
-		return -1;
-	if (bpf_probe_read_user(buf, sizeof(buf), (void *)si.data))
+	if (h->kind != 1 || !(h->flags & ST_STR_PRESENT))
 		return -1;
 	for (p = 0; p < ST_NPATTERNS; p++) {
 		__u32 n = pattern_len[p];
 
-		if (!n || n > ST_PATTERN_MAX || si.length < n)
+		if (!n || n > ST_PATTERN_MAX || h->nbytes < n)
 			continue;
 		for (i = 0; i < ST_PATTERN_MAX && i < n; i++)
 			if (buf[i] != patterns[p][i])
@@ -402,106 +570,150 @@ static __always_inline int match_message(const struct st_target *t, __u64 msg)
 	return -1;
 }
 
+static __always_inline int match(__u32 kind, const struct st_str_hdr *h, const char *buf)
+{
+	return kind == ST_EXC_ASSERT ? match_message(h, buf) : match_key(h, buf);
+}
+
 struct walk_ctx {
 	const struct st_target *t;
 	struct st_event *ev;
-	__u64 frame, self;
-	__u32 n;
+	struct scratch *s;
 };
 
 /*
- * One step of the frame chain: one read per frame, of the first frame_read
- * bytes, which hold every field we need; the rest of fb stays zero.
+ * One step of the frame chain. A frame in the thread's data stack is in
+ * the window read last, or a new window ending at it is read: its callers
+ * lie below it, so a window holds many. A frame elsewhere (a coroutine's,
+ * a generator's, any frame on 3.10) is read alone: the first frame_read
+ * bytes, which hold every field we need.
  */
-static long walk_cb(__u32 i, struct walk_ctx *w)
+static long walk_cb(__u32 i, struct walk_ctx *c)
 {
-	const struct st_py_layout *L = &w->t->layout;
-	__u64 fb[16] = {};
-	/* a multiple of 8 below sizeof(fb), in a form the verifier can bound */
+	const struct st_py_layout *L = &c->t->layout;
+	struct walk_state *w = &c->s->w;
+	/* a multiple of 8 below ST_FRAME_READ_MAX, in a form the verifier can bound */
 	__u32 sz = L->frame_read & 0x78;
-	__u64 code;
+	__u64 f = w->frame, off, code;
+	const __u8 *fb;
 	__u8 owner;
 
-	if (!w->frame || w->n >= ST_MAX_FRAMES)
+	if (!f || w->n >= ST_MAX_FRAMES || !sz)
 		return 1;
-	if (!sz)
+	if (f >= w->win_lo && f + sz <= w->win_hi) {
+		off = f - w->win_lo;
+	} else if (f >= w->stack_lo && f + sz <= w->stack_hi) {
+		__u64 lo = f + sz - w->stack_lo > WINDOW ? f + sz - WINDOW : w->stack_lo;
+		__u64 len = f + sz - lo;
+
+		if (len > WINDOW || bpf_probe_read_user(c->s->buf, len, (void *)lo))
+			return 1;
+		w->win_lo = lo;
+		w->win_hi = lo + len;
+		off = f - lo;
+	} else {
+		if (bpf_probe_read_user(c->s->buf + ALONE, sz, (void *)f))
+			return 1;
+		off = ALONE;
+	}
+	if (off > ALONE)
 		return 1;
-	if (bpf_probe_read_user(fb, sz, (void *)w->frame))
-		return 1;
-	code = fb[(L->frame_code >> 3) & 15];
-	owner = L->frame_owner >= 0 ? ((__u8 *)fb)[L->frame_owner & 127] : 0;
+	fb = c->s->buf + off;
+	code = *(__u64 *)(fb + (L->frame_code & 0x78));
+	owner = L->frame_owner >= 0 ? fb[L->frame_owner & 0x7f] : 0;
 	if (L->tagged)
 		code &= ~3ULL;
 	if (L->frame_owner < 0 || owner < L->owner_cstack) {
-		struct st_frame *f = &w->ev->frames[w->n & (ST_MAX_FRAMES - 1)];
+		struct st_frame *fr = &c->ev->frames[w->n & (ST_MAX_FRAMES - 1)];
 
-		f->code = code;
-		f->instr = fb[(L->frame_instr >> 3) & 15];
+		fr->code = code;
+		fr->instr = *(__u64 *)(fb + (L->frame_instr & 0x78));
 		/* 3.11+: self is within the bytes read; <=3.10 it is far in the frame */
 		if (L->frame_localsplus >= 0 && L->frame_localsplus + 8 <= sz)
-			f->self = fb[(L->frame_localsplus >> 3) & 15];
+			fr->self = *(__u64 *)(fb + (L->frame_localsplus & 0x78));
 		else
-			f->self = read_ptr(w->frame + L->frame_localsplus);
+			fr->self = read_ptr(f + L->frame_localsplus);
 		if (L->tagged)
-			f->self &= ~3ULL;
+			fr->self &= ~3ULL;
 		if (w->n == 0)
-			w->self = f->self;
+			w->self = fr->self;
 		w->n++;
 	}
-	w->frame = fb[(L->frame_previous >> 3) & 15];
+	w->frame = *(__u64 *)(fb + (L->frame_previous & 0x78));
 	return 0;
 }
 
-/*
- * Build and submit the record of one hit on this thread: frame chain from
- * tstate, request scope from the top frame's self. Runs only for real hits.
- */
-static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, __u64 tstate,
-				    __u64 exc, __u64 msg, __u32 kind, __u32 pattern, __u64 top_instr)
+/* The newest frame, and the data stack's bounds, from one read of tstate. */
+static __always_inline void walk_start(const struct st_py_layout *L, struct scratch *s,
+				       __u64 tstate)
 {
-	const struct st_py_layout *L = &t->layout;
+	struct walk_state *w = &s->w;
+	__u64 *ts = (__u64 *)s->buf; /* the window is read after */
+	__s32 base = L->tstate_frame & ~7, c = L->tstate_datastack_chunk - base,
+	      top = L->tstate_datastack_top - base;
+
+	__builtin_memset(w, 0, sizeof(*w));
+	if (bpf_probe_read_user(ts, TSTATE_READ, (void *)(tstate + base))) {
+		w->frame = read_ptr(tstate + L->tstate_frame);
+	} else {
+		w->frame = ts[((L->tstate_frame - base) >> 3) & 31];
+		if (L->tstate_datastack_chunk > 0 && c >= 0 && c < TSTATE_READ && top >= 0 &&
+		    top < TSTATE_READ && L->stackchunk_data > 0) {
+			__u64 chunk = ts[(c >> 3) & 31];
+
+			w->stack_hi = ts[(top >> 3) & 31];
+			w->stack_lo = chunk ? chunk + L->stackchunk_data : 0;
+			if (w->stack_hi < w->stack_lo)
+				w->stack_lo = w->stack_hi = 0;
+		}
+	}
+	if (L->cframe_current >= 0)
+		w->frame = read_ptr(w->frame + L->cframe_current);
+}
+
+/*
+ * Fill in the record of one hit on this thread, reserved by the caller:
+ * frame chain from tstate, request scope from the top frame's self, then
+ * submit it. Runs only for real hits.
+ */
+static __always_inline void capture(struct st_target *t, struct st_event *ev, __u64 tstate,
+				    __u64 top_instr, __u64 t0)
+{
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct walk_ctx w = {};
-	struct st_event *ev;
+	struct walk_ctx w = { .t = t, .ev = ev };
+	struct scratch *s;
+	__u32 n;
 	__u64 flags;
 
-	count(ST_C_HITS);
-	/*
-	 * Built straight in its ring-buffer reservation: uprobe programs run
-	 * with migration, not preemption, disabled, so a per-CPU scratch buffer
-	 * could be shared by two threads failing at once on one CPU. A
-	 * reservation is this hit's own.
-	 */
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		count(ST_C_LOST);
-		return;
-	}
-	/* the reservation holds an older record's bytes: clear what user space reads as headers */
-	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
 	ev->ts_ns = bpf_ktime_get_ns();
-	ev->pid = pid_tgid >> 32;
-	ev->tid = (__u32)pid_tgid;
-	ev->exc = exc;
-	ev->pattern = pattern;
-	ev->exc_kind = kind;
 	/* nsec_to_clock_t(start_boottime) with USER_HZ 100, as /proc/PID/stat */
-	ev->start_ticks = BPF_CORE_READ(task, group_leader, start_boottime) / 10000000ULL;
+	ev->start_ticks = task->group_leader->start_boottime / 10000000ULL;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	COPY_STR(t, msg, &ev->msg_h, ev->msg);
 
-	w.frame = read_ptr(tstate + L->tstate_frame);
-	if (L->cframe_current >= 0)
-		w.frame = read_ptr(w.frame + L->cframe_current);
-	w.t = t;
-	w.ev = ev;
-	bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
-	if (top_instr && w.n)
-		ev->frames[0].instr = top_instr;
-	if (w.frame && w.n >= ST_MAX_FRAMES)
-		ev->flags |= ST_EV_FRAMES_TRUNCATED;
-	ev->nframes = w.n;
-	copy_scope(t, get_scope(t, w.self), ev);
+	s = scratch_get();
+	PROFILE(ST_PROF_TASK, &t0);
+	if (!s) {
+		ev->flags |= ST_EV_NO_SCRATCH;
+	} else {
+		__u64 scope;
+
+		w.s = s;
+		walk_start(&t->layout, s, tstate);
+		PROFILE(ST_PROF_TSTATE, &t0);
+		bpf_loop(ST_MAX_FRAMES * 2, walk_cb, &w, 0);
+		PROFILE(ST_PROF_FRAMES, &t0);
+		n = s->w.n;
+		if (top_instr && n)
+			ev->frames[0].instr = top_instr;
+		if (s->w.frame && n >= ST_MAX_FRAMES)
+			ev->flags |= ST_EV_FRAMES_TRUNCATED;
+		ev->nframes = n;
+		scope = get_scope(t, s, s->w.self);
+		PROFILE(ST_PROF_SELF, &t0);
+		copy_scope(t, s, scope, ev);
+		PROFILE(ST_PROF_SCOPE, &t0);
+		*(volatile __u64 *)&s->busy = 0; /* the slot is free again */
+	}
 	/*
 	 * A wakeup costs ~12 us here (irq_work): user space drains the buffer on
 	 * a short timer instead, and is woken only when it fills up.
@@ -509,36 +721,94 @@ static __always_inline void capture(const struct st_target *t, __u64 pid_tgid, _
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ST_RB_WAKEUP_BYTES ?
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(ev, flags);
+	PROFILE(ST_PROF_SUBMIT, &t0);
+	PROFILE(ST_PROF_HITS, &t0);
+}
+
+/*
+ * The record's reservation, its header cleared: the reservation holds an
+ * older record's bytes. Built straight in it: uprobe programs run with
+ * migration, not preemption, disabled, so a per-CPU buffer could be shared
+ * by two threads failing at once on one CPU; a reservation is this hit's own.
+ */
+static __always_inline struct st_event *reserve(__u64 pid_tgid, __u64 exc, __u32 kind)
+{
+	struct st_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev)
+		return NULL;
+	__builtin_memset(ev, 0, offsetof(struct st_event, msg));
+	ev->pid = pid_tgid >> 32;
+	ev->tid = (__u32)pid_tgid;
+	ev->exc = exc;
+	ev->exc_kind = kind;
+	return ev;
+}
+
+/* No room for a record: still tell a hit (counted, lost) from anything else. */
+static __noinline void lost_hit(const struct st_target *t, __u64 msg, __u32 kind)
+{
+	struct st_str_hdr h = {};
+	char buf[ST_PATTERN_MAX];
+	int p;
+
+	COPY_STR(t, msg, &h, buf);
+	p = match(kind, &h, buf);
+	if (p >= 0 && p < ST_NPROPS && (t->kinds & (1U << p))) {
+		count(ST_C_HITS);
+		count(ST_C_LOST);
+	}
 }
 
 /*
  * An AssertionError or KeyError object being raised: if it is a fresh one
  * with one of our messages (or, for KeyError, property names), capture.
  * Every "raise exc" of the same object comes here again; only the first
- * raise has no traceback yet, and that is the frame that failed.
+ * raise has no traceback yet, and that is the frame that failed. The
+ * message is copied once, into the record, and matched there; a record
+ * that does not match is discarded.
  */
-static __always_inline void check_raise(const struct st_target *t, __u64 pid_tgid, __u64 tstate,
+static __always_inline void check_raise(struct st_target *t, __u64 pid_tgid, __u64 tstate,
 					__u64 exc, __u32 kind)
 {
 	const struct st_py_layout *L = &t->layout;
-	__u64 args, msg;
+	__u64 args, msg, e[8], a[5], t0 = PROFILE_NOW();
+	struct st_event *ev;
 	int p;
 
 	count(ST_C_ASSERTS);
 	if (kind == ST_EXC_KEYERROR && read_ptr(exc + 8) == t->tuple_type) {
 		args = exc; /* not normalized yet: value is the args tuple */
 	} else {
-		if (read_ptr(exc + L->exc_traceback))
+		/* the exception's args and traceback in one read */
+		if (L->exc_args > 56 || L->exc_traceback > 56 ||
+		    bpf_probe_read_user(e, sizeof(e), (void *)exc))
 			return;
-		args = read_ptr(exc + L->exc_args);
+		if (e[(L->exc_traceback >> 3) & 7])
+			return;
+		args = e[(L->exc_args >> 3) & 7];
 	}
-	if (!args || read_ptr(args + 8) != t->tuple_type || read_ptr(args + L->var_size) != 1)
+	/* a 1-tuple: type, size and item in one read */
+	if (!args || L->var_size > 24 || L->tuple_items > 32 ||
+	    bpf_probe_read_user(a, (L->tuple_items & 0x38) + 8, (void *)args) ||
+	    a[1] != t->tuple_type || a[(L->var_size >> 3) & 3] != 1)
 		return;
-	msg = read_ptr(args + L->tuple_items);
-	p = kind == ST_EXC_ASSERT ? match_message(t, msg) : match_key(t, msg);
-	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p)))
+	msg = a[(L->tuple_items >> 3) & 7];
+	ev = reserve(pid_tgid, exc, kind);
+	if (!ev) {
+		lost_hit(t, msg, kind);
 		return;
-	capture(t, pid_tgid, tstate, exc, msg, kind, p, 0);
+	}
+	COPY_STR(t, msg, &ev->msg_h, ev->msg);
+	p = match(kind, &ev->msg_h, ev->msg);
+	if (p < 0 || p >= ST_NPROPS || !(t->kinds & (1U << p))) {
+		bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	count(ST_C_HITS);
+	ev->pattern = p;
+	PROFILE(ST_PROF_MATCH, &t0);
+	capture(t, ev, tstate, 0, t0);
 }
 
 /* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the argument access is the same. */
@@ -547,7 +817,7 @@ int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32;
-	const struct st_target *t;
+	struct st_target *t;
 	__u32 kind;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
@@ -579,7 +849,7 @@ int BPF_KPROBE(do_raise_probe, void *tstate, void *exc, void *cause)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32;
-	const struct st_target *t;
+	struct st_target *t;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
 	if (!t || t->probe != ST_PROBE_ASSERT)
@@ -657,9 +927,10 @@ int BPF_KPROBE(assert_probe)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32;
 	struct task_struct *task;
-	const struct st_target *t;
+	struct st_target *t;
 	const struct st_py_layout *L;
 	struct tstate_ctx c = {};
+	struct st_event *ev;
 	__u64 interp;
 
 	t = bpf_map_lookup_elem(&targets, &pid);
@@ -680,8 +951,14 @@ int BPF_KPROBE(assert_probe)
 	bpf_loop(ST_MAX_THREADS, tstate_cb, &c, 0);
 	if (!c.found)
 		return 0;
-	capture(t, pid_tgid, c.found, 0, 0, ST_EXC_ASSERT, ST_NPROPS,
-		reg_value(ctx, t->assert_ip_reg));
+	count(ST_C_HITS); /* user space decides which property from the top frame */
+	ev = reserve(pid_tgid, 0, ST_EXC_ASSERT);
+	if (!ev) {
+		count(ST_C_LOST);
+		return 0;
+	}
+	ev->pattern = ST_NPROPS;
+	capture(t, ev, c.found, reg_value(ctx, t->assert_ip_reg), PROFILE_NOW());
 	return 0;
 }
 

@@ -47,6 +47,15 @@ struct st_py_layout {
 	__u8 owner_cstack;        /* frames with an owner >= this are shims (C stack,
 				     3.14's interpreter entry frames); 0xff: none */
 	__u8 tagged;              /* 3.14: f_executable/localsplus are tagged (mask ~3) */
+	/*
+	 * 3.11+: the thread's data stack, where the frames of plain calls lie
+	 * next to each other (older ones below): read in windows, not one by
+	 * one. -1 (3.10): frames are heap objects.
+	 */
+	__s16 tstate_datastack_chunk; /* PyThreadState.datastack_chunk */
+	__s16 tstate_datastack_top;   /* PyThreadState.datastack_top: end of the used part */
+	__s16 stackchunk_data;        /* _PyStackChunk.data */
+	__s16 pad1;
 	__s16 exc_args;
 	__s16 exc_traceback;
 	__s16 var_size;           /* PyVarObject.ob_size */
@@ -132,6 +141,24 @@ struct st_target {
 	__s32 assert_ip_reg;
 	__u32 pad0;
 	struct st_py_layout layout;
+	/*
+	 * Written by BPF, zero from user space: the interned str objects of
+	 * the scope keys (enum st_key), learned from the first dict that had
+	 * them. A later dict is matched by pointer, without reading its keys.
+	 */
+	__u64 key_obj[8];
+};
+
+/* The dict keys BPF looks for: the request scope's, and "scope" itself. */
+enum st_key {
+	ST_KEY_TYPE = 0,
+	ST_KEY_METHOD,
+	ST_KEY_PATH,
+	ST_KEY_ROOT,    /* root_path */
+	ST_KEY_CLIENT,
+	ST_KEY_APP,
+	ST_KEY_SCOPE,   /* the Request's instance attribute */
+	ST_NKEYS,
 };
 
 /* Which HTTPConnection property failed; also the index of its message pattern. */
@@ -187,6 +214,7 @@ enum st_event_flags {
 	ST_EV_REQUEST   = 1 << 0, /* a scope dict was found */
 	ST_EV_FRAMES_TRUNCATED = 1 << 1,
 	ST_EV_CLIENT    = 1 << 2,
+	ST_EV_NO_SCRATCH = 1 << 3, /* both scratch slots of the CPU in use: no frames, no scope */
 };
 
 struct st_event {

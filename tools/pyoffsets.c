@@ -87,6 +87,9 @@ int main(void)
 					offsetof(_PyInterpreterFrame, owner),
 					offsetof(_PyInterpreterFrame, localsplus)));
 	F("owner_cstack", OWNER_CSTACK);
+	F("tstate_datastack_chunk", offsetof(PyThreadState, datastack_chunk));
+	F("tstate_datastack_top", offsetof(PyThreadState, datastack_top));
+	F("stackchunk_data", offsetof(_PyStackChunk, data));
 #else
 	F("tstate_frame", offsetof(PyThreadState, frame));
 	F("cframe_current", -1);
@@ -99,6 +102,9 @@ int main(void)
 				   offsetof(PyFrameObject, f_back),
 				   offsetof(PyFrameObject, f_lasti), 0));
 	F("owner_cstack", 0xff);
+	F("tstate_datastack_chunk", -1); /* frames are heap objects */
+	F("tstate_datastack_top", -1);
+	F("stackchunk_data", -1);
 #endif
 	F("tagged", PY_VERSION_HEX >= 0x030e0000);
 	F("exc_args", offsetof(PyBaseExceptionObject, args));

@@ -607,7 +607,7 @@ class Tracer:
         return records
 
     SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits, .*, (\d+) dropped"
-                         r"(?: \(([^)]*)\))?$")
+                         r"(?: \(([^)]*)\))?; (\d+) of the records in summaries$")
 
     def summary(self) -> dict:
         """The exit summary's counters: records, lost, hits, dropped and
@@ -618,7 +618,7 @@ class Tracer:
                 why = dict((k, int(v)) for k, v in
                            (p.rsplit(" ", 1) for p in m.group(5).split(", "))) if m.group(5) else {}
                 return dict(records=int(m.group(1)), lost=int(m.group(2)), hits=int(m.group(3)),
-                            dropped=int(m.group(4)), why=why)
+                            dropped=int(m.group(4)), why=why, summarized=int(m.group(6)))
         pytest.fail("no exit summary on stderr:\n" + "\n".join(self.stderr_lines()))
 
     def check_accounting(self) -> dict:

@@ -123,7 +123,8 @@ def test_tracer_sigkill_leaves_nothing(debian, tracers, servers):
 def test_target_killed_mid_storm(debian, tracers, servers):
     a = servers.start(debian, "mw_no_session")
     b = servers.start(debian, "mw_no_session")
-    t = tracers.start([a, b])
+    # every record in full: the survivors share the storm's key (service, route, ...)
+    t = tracers.start([a, b], extra=["--record-rate", "0"])
     storm = Storm(a.port, "/dying")
     time.sleep(1.0)
     a.kill(signal.SIGKILL)
@@ -213,7 +214,7 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
     every failure is a hit, and records + lost == hits == failures sent."""
     s = servers.start(debian, "mw_no_session")
     mport = free_port()
-    t = tracers.start([s], extra=["-m", str(mport)])
+    t = tracers.start([s], extra=["-m", str(mport), "--record-rate", "0"])
     t.send(signal.SIGSTOP)
     storm = Storm(s.port, "/flood", nthreads=3)
     deadline = time.time() + 90

@@ -174,7 +174,8 @@ def test_series_cap(debian, tracers, servers):
     --max-series (+ the overflow series) and their sum is every failure."""
     s = servers.start(debian, "metrics_app")
     cap = 3
-    t, port = start(tracers, s, ["--max-series", str(cap)])
+    # every record in full too: the records are checked against the series
+    t, port = start(tracers, s, ["--max-series", str(cap), "--record-rate", "0"])
     total = 3000
     errors = []
 

@@ -1,6 +1,7 @@
 """The forensic records file under operations (issue 5): size rotation under
 load, SIGHUP reopen after a logrotate-style move, a full disk, and
 ``sessiontrace report`` over the result. Real servers first, then the tracer."""
+import http.client
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import INTERPRETERS, TRACER_BIN, http_request
+from conftest import INTERPRETERS, TRACER_BIN, free_port, http_request
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_rotation_under_load(debian, tracers, servers, tmp_path):
     base = tmp_path / "rot" / "records.jsonl"
     base.parent.mkdir()
     t = tracers.spawn(["-p", str(s.pid), "-q", "-j", str(base), "--json-max-size", "64k",
-                       "--json-keep", "200"], base)
+                       "--json-keep", "200", "--record-rate", "0"], base)
     t.wait_attached(s.pid, debian.tracer_version)
     paths = [f"/rot/{i}" for i in range(600)]
     fail_many(s.port, paths)
@@ -148,3 +149,71 @@ def test_disk_full(debian, tracers, servers, tmp_path):
         assert len(written) > 0
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+METRIC_SERIES = re.compile(r'^sessiontrace_assertions_total\{.*\} (\d+)$', re.M)
+
+
+def test_record_rate_storm(debian, tracers, servers, tmp_path):
+    """--record-rate (issue 15): past the rate, one key's hits become "N more
+    like this" summary records. Full records + summarized counts == failures,
+    exactly; the metrics count every hit; the first records of a key are
+    full, and so are those of a new key; report counts the summaries."""
+    a = servers.start(debian, "mw_no_session")
+    b = servers.start(debian, "diag_missing")
+    port = free_port()
+    jpath = tmp_path / "storm.jsonl"
+    t = tracers.spawn(["-p", str(a.pid), "-p", str(b.pid), "-q", "-j", str(jpath),
+                       "--record-rate", "5", "-m", f"127.0.0.1:{port}"], jpath)
+    t.wait_attached(a.pid, debian.tracer_version)
+    t.wait_attached(b.pid, debian.tracer_version)
+    first = [f"/storm/{i}" for i in range(5)]
+    started = time.monotonic()
+    for p in first:  # one at a time: the bucket's 5 tokens, in this order
+        assert http_request(a.port, p).status == 500
+    rest = [f"/storm/{i}" for i in range(5, 300)]
+    fail_many(a.port, rest)
+    elapsed = time.monotonic() - started
+    # a new key (another service, route and accessor) starts with a full bucket
+    for i in range(3):
+        assert http_request(b.port, f"/items/{i}").status == 500
+    deadline = time.time() + 20
+    total = 0
+    while time.time() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/metrics")
+        total = sum(int(n) for n in METRIC_SERIES.findall(conn.getresponse().read().decode()))
+        conn.close()
+        if total >= 303:
+            break
+        time.sleep(0.1)
+    assert total == 303  # every hit, past the rate too
+    t.send(signal.SIGINT)
+    assert t.wait() == 0
+    sm = t.check_accounting()
+    recs = t.read_records()
+    full_a = [r for r in recs if "summary" not in r and r["service"] == "mw_no_session:app"]
+    sums_a = [r for r in recs if "summary" in r and r["service"] == "mw_no_session:app"]
+    full_b = [r for r in recs if "summary" not in r and r["service"] == "diag_missing:app"]
+    assert [r["request"]["path"] for r in full_a[:5]] == first
+    # the bucket refills at 5 a second while the storm lasts
+    assert 5 <= len(full_a) <= 5 + 5 * elapsed + 1, (len(full_a), elapsed)
+    assert sums_a, recs[-3:]
+    assert len(full_a) + sum(r["summary"]["count"] for r in sums_a) == 300
+    acc = full_a[0]["accessor"]
+    for r in sums_a:
+        assert (r["property"], r["route"], r["cause"], r["accessor"]) == \
+            ("session", full_a[0]["route"], "missing_middleware", acc), r
+        assert r["summary"]["since"] <= r["summary"]["until"] == r["ts"], r
+    assert [r["request"]["path"] for r in full_b] == [f"/items/{i}" for i in range(3)]
+    assert sm["records"] == 303 and sm["summarized"] == 300 - len(full_a), sm
+
+    out = subprocess.run([str(TRACER_BIN), "report", "--format", "json", str(jpath)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["records"] == 303 and rep["invalid_lines"] == 0, rep
+    assert {s["service"]: s["count"] for s in rep["by_service"]} == \
+        {"mw_no_session:app": 300, "diag_missing:app": 3}
+    assert [(x["accessor"], x["count"]) for x in rep["by_accessor"]][0] == \
+        (f"{acc['function']} ({acc['file']}:{acc['line']})", 300)

@@ -204,6 +204,44 @@ static void test_summary(void **state)
 	summary__free(s);
 }
 
+/* Summary records ("N more like this", sink/limit.c) count for N; bad ones for nothing. */
+static const char *const summary_lines[] = {
+	"{\"ts\":\"2026-11-24T10:00:01Z\",\"stack\":[],\"cause\":\"missing_middleware\","
+	"\"route\":\"/a\",\"service\":\"s\",\"accessor\":null}\n",
+	"{\"ts\":\"2026-11-24T10:00:05Z\",\"summary\":{\"count\":41,\"since\":\"2026-11-24T10:00:02Z\","
+	"\"until\":\"2026-11-24T10:00:05Z\"},\"service\":\"s\",\"property\":\"session\",\"route\":\"/a\","
+	"\"cause\":\"missing_middleware\",\"accessor\":null}\n",
+	/* not summaries: count 0, negative, past 2^53, not an int; since missing */
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":{\"count\":0,\"since\":\"a\",\"until\":\"b\"}}\n",
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":{\"count\":-5,\"since\":\"a\",\"until\":\"b\"}}\n",
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":{\"count\":9007199254740993,\"since\":\"a\","
+	"\"until\":\"b\"}}\n",
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":{\"count\":\"7\",\"since\":\"a\",\"until\":\"b\"}}\n",
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":{\"count\":7,\"until\":\"b\"}}\n",
+	"{\"ts\":\"2026-11-24T10:00:06Z\",\"summary\":7}\n",
+};
+
+static void test_summary_records(void **state)
+{
+	struct summary *s = summary__new();
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	assert_non_null(s);
+	for (i = 0; i < sizeof(summary_lines) / sizeof(summary_lines[0]); i++)
+		summary__add_line(s, summary_lines[i], strlen(summary_lines[i]));
+	f = open_memstream(&buf, &len);
+	summary__print_json(s, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "{\"records\":42,\"invalid_lines\":6,\"overlong_lines\":0,"
+				    "\"first_seen\":\"2026-11-24T10:00:01Z\",\"last_seen\":\"2026-11-24T10:00:05Z\","
+				    "\"by_cause\":[{\"cause\":\"missing_middleware\",\"count\":42,"));
+	assert_non_null(strstr(buf, "\"by_route\":[{\"route\":\"/a\",\"count\":42,"));
+	free(buf);
+	summary__free(s);
+}
+
 /* sessiontrace report on a file it did not write: run as the subcommand. */
 static int report_on(const char *content, size_t len, char **out)
 {
@@ -325,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_summary_records),
 		cmocka_unit_test(test_report_hostile_files),
 		cmocka_unit_test(test_report_many_groups),
 		cmocka_unit_test(test_records_file_refused),

@@ -15,6 +15,9 @@
 #define OPT_MAX_SERIES    256
 #define OPT_JSON_MAX_SIZE 257
 #define OPT_JSON_KEEP     258
+#define OPT_RECORD_RATE   259
+#define RECORD_RATE_DEFAULT 100
+#define RECORD_RATE_MAX   1000000
 
 static const char usage[] =
 "Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
@@ -38,6 +41,10 @@ static const char usage[] =
 "                      rotate FILE to FILE.1, FILE.2, ... before it passes SIZE\n"
 "                      bytes (k, M, G suffixes; default: no rotation)\n"
 "      --json-keep N   rotated files kept (default 5)\n"
+"      --record-rate N full records (file and console) per second for one\n"
+"                      service, route, cause and property (default 100); past\n"
+"                      it, one summary record a second says how many more came.\n"
+"                      The metrics count every hit. 0: a full record per hit\n"
 "  -m, --metrics [ADDR:]PORT\n"
 "                      serve Prometheus metrics on http://ADDR:PORT/metrics; a bare\n"
 "                      PORT listens on 127.0.0.1 only; [::1]:PORT for IPv6\n"
@@ -63,6 +70,7 @@ static const char usage[] =
 "  sudo sessiontrace -p $(pgrep -f 'uvicorn main:app')\n"
 "  sudo sessiontrace -p 4242 -p 4243 -j /var/log/sessiontrace.jsonl -q\n"
 "  sudo sessiontrace -k session -d 60\n"
+"  sudo sessiontrace -j /var/log/sessiontrace.jsonl --record-rate 10   # storms\n"
 "  sudo sessiontrace -q -j /var/log/sessiontrace.jsonl -m 9464   # + /metrics on loopback\n"
 "\n"
 "Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
@@ -124,6 +132,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 		{ "json-keep", required_argument, NULL, OPT_JSON_KEEP },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+		{ "record-rate", required_argument, NULL, OPT_RECORD_RATE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -175,6 +184,14 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 				return -EINVAL;
 			}
 			o->max_series = v;
+			break;
+		case OPT_RECORD_RATE:
+			if (parse_long(optarg, 0, RECORD_RATE_MAX, &v)) {
+				fprintf(stderr, "sessiontrace: invalid --record-rate '%s' (0 to %d "
+					"records a second; 0: no limit)\n", optarg, RECORD_RATE_MAX);
+				return -EINVAL;
+			}
+			o->record_rate = v;
 			break;
 		case 'V':
 			printf("sessiontrace %s\n", ST_VERSION);
@@ -235,5 +252,6 @@ void options__defaults(struct tracer_opts *o)
 	o->probe = TARGET_PROBE_AUTO;
 	o->json_keep = JSONLOG_DEFAULT_KEEP;
 	o->max_series = METRICS_DEFAULT_SERIES;
+	o->record_rate = RECORD_RATE_DEFAULT;
 }
 

@@ -79,7 +79,15 @@ static void seen(char *first, char *last, const char *ts)
 		snprintf(last, 40, "%s", ts);
 }
 
-static int account(struct groups *g, const char *key, const char *ts, const char *hint)
+/* Counts from untrusted summaries saturate instead of wrapping. */
+static unsigned long long sat_add(unsigned long long a, unsigned long long b)
+{
+	return a + b < a ? ~0ULL : a + b;
+}
+
+/* n more records of key, from ts to last (a summary), or one at ts (last NULL). */
+static int account(struct groups *g, const char *key, unsigned long long n, const char *ts,
+		   const char *last, const char *hint)
 {
 	struct group *x = NULL;
 	uintptr_t at;
@@ -109,8 +117,10 @@ static int account(struct groups *g, const char *key, const char *ts, const char
 	}
 	if (hint && !x->hint)
 		x->hint = strdup(hint);
-	x->count++;
+	x->count = sat_add(x->count, n);
 	seen(x->first, x->last, ts);
+	if (last)
+		seen(x->first, x->last, last);
 	return 0;
 }
 
@@ -133,11 +143,30 @@ static int int_of(struct json_object *o, const char *key, long long *out)
 	return 0;
 }
 
+/*
+ * A summary record ("N more like this", sink/limit.h) stands for N records:
+ * {"summary": {"count": N, "since": ts, "until": ts}}. 0 when rec is not one.
+ */
+#define SUMMARY_COUNT_MAX (1ULL << 53)
+static unsigned long long summary_of(struct json_object *rec, const char **since, const char **until)
+{
+	struct json_object *sum;
+	long long n;
+
+	if (!json_object_object_get_ex(rec, "summary", &sum) ||
+	    !json_object_is_type(sum, json_type_object) || int_of(sum, "count", &n) || n < 1 ||
+	    (unsigned long long)n > SUMMARY_COUNT_MAX || !(*since = str_of(sum, "since")) ||
+	    !(*until = str_of(sum, "until")))
+		return 0;
+	return n;
+}
+
 int summary__add_line(struct summary *s, const char *line, size_t len)
 {
 	struct json_tokener *tok;
 	struct json_object *rec, *acc = NULL;
-	const char *ts, *v, *fn, *file;
+	const char *ts, *v, *fn, *file, *last = NULL;
+	unsigned long long n = 1;
 	char key[KEY_MAX];
 	long long lineno;
 	int err = 0;
@@ -154,18 +183,21 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 	rec = json_tokener_parse_ex(tok, line, (int)len);
 	if (!rec || json_tokener_get_error(tok) != json_tokener_success ||
 	    tok->char_offset != (int)len || !json_object_is_type(rec, json_type_object) ||
-	    !(ts = str_of(rec, "ts")) || !json_object_object_get_ex(rec, "stack", NULL)) {
+	    !(ts = str_of(rec, "ts")) ||
+	    (!json_object_object_get_ex(rec, "stack", NULL) && !(n = summary_of(rec, &ts, &last)))) {
 		json_object_put(rec);
 		json_tokener_free(tok);
 		goto invalid;
 	}
 	json_tokener_free(tok);
-	s->records++;
+	s->records = sat_add(s->records, n);
 	seen(s->first, s->last, ts);
+	if (last)
+		seen(s->first, s->last, last);
 	v = str_of(rec, "cause");
-	err = err ?: account(&s->g[BY_CAUSE], v ? v : "unknown", ts, str_of(rec, "hint"));
+	err = err ?: account(&s->g[BY_CAUSE], v ? v : "unknown", n, ts, last, str_of(rec, "hint"));
 	v = str_of(rec, "route");
-	err = err ?: account(&s->g[BY_ROUTE], v ? v : "<none>", ts, NULL);
+	err = err ?: account(&s->g[BY_ROUTE], v ? v : "<none>", n, ts, last, NULL);
 	json_object_object_get_ex(rec, "accessor", &acc);
 	fn = str_of(acc, "function");
 	file = str_of(acc, "file");
@@ -173,9 +205,9 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 		snprintf(key, sizeof(key), "%s (%s:%lld)", fn, file, lineno);
 	else
 		snprintf(key, sizeof(key), "<none>");
-	err = err ?: account(&s->g[BY_ACCESSOR], key, ts, NULL);
+	err = err ?: account(&s->g[BY_ACCESSOR], key, n, ts, last, NULL);
 	v = str_of(rec, "service");
-	err = err ?: account(&s->g[BY_SERVICE], v ? v : "<none>", ts, NULL);
+	err = err ?: account(&s->g[BY_SERVICE], v ? v : "<none>", n, ts, last, NULL);
 	json_object_put(rec);
 	return err;
 invalid:

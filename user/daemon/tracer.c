@@ -22,6 +22,7 @@
 #include "diagnose/diagnose.h"
 #include "discover/watcher.h"
 #include "resolve/target.h"
+#include "sink/limit.h"
 #include "sink/metrics.h"
 #include "sink/sink.h"
 #include "util/log.h"
@@ -43,9 +44,11 @@ struct tracer {
 	struct metrics *metrics;
 	struct sink *sinks[MAX_SINKS];
 	int nsinks;
+	struct limit *limit;             /* --record-rate; NULL: a full record per hit */
 	int sfd;                         /* signalfd: SIGINT, SIGTERM, SIGHUP */
 	struct pollfd pfd[TARGETS_MAX + 2]; /* the signalfd, the ring buffer, the pidfds */
-	unsigned long long records;
+	unsigned long long records;      /* hits through the sinks */
+	unsigned long long summarized;   /* of which in summaries, not full records */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason; read by the metrics thread */
 };
 
@@ -94,9 +97,14 @@ static void on_event(void *ctx, const struct st_event *ev)
 	else if (diagnose__event(tr->diag, tr->hit, tr->dg))
 		dropped(tr, DROP_OUT_OF_MEMORY);
 	else {
+		/* past the record rate, only the sinks that count every hit get it */
+		bool full = !tr->limit || limit__admit(tr->limit, tr->hit, tr->dg, now_ms());
+
 		tr->records++;
+		tr->summarized += !full;
 		for (i = 0; i < tr->nsinks; i++)
-			sink__emit(tr->sinks[i], tr->hit, tr->dg);
+			if (full || !tr->sinks[i]->summary)
+				sink__emit(tr->sinks[i], tr->hit, tr->dg);
 	}
 	symbolizer__event_end(e->sym); /* its frames are no longer used: the cache may evict */
 }
@@ -260,7 +268,28 @@ static int open_sinks(struct tracer *tr)
 		fprintf(stderr, "sessiontrace: out of memory\n");
 		return 1;
 	}
+	if (o->record_rate && !(tr->limit = limit__new(o->record_rate))) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		return 1;
+	}
 	return 0;
+}
+
+static void on_summary(void *ctx, const struct limit_summary *sum)
+{
+	struct tracer *tr = ctx;
+	int i;
+
+	for (i = 0; i < tr->nsinks; i++)
+		if (tr->sinks[i]->summary)
+			tr->sinks[i]->summary(tr->sinks[i], sum);
+}
+
+/* The summaries due now, or all of them (at exit). */
+static void flush_summaries(struct tracer *tr, bool all)
+{
+	if (tr->limit)
+		limit__flush(tr->limit, now_ms(), all, on_summary, tr);
 }
 
 /* Load the probe programs, attach the given targets, start watching. */
@@ -387,6 +416,7 @@ static int event_loop(struct tracer *tr)
 			return 1;
 		}
 		more = err == 1;
+		flush_summaries(tr, false);
 		for (i = targets__count(tr->targets) - 1; i >= 0; i--)
 			if (targets__at(tr->targets, i)->exited)
 				targets__drop(tr->targets, i, "exited");
@@ -417,10 +447,10 @@ static void print_summary(struct tracer *tr)
 		snprintf(why + wn, sizeof(why) - wn, ")");
 	fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu hits, "
 		"%llu AssertionError/KeyError raises examined, %llu probe runs, "
-		"%llu processes traced, %llu dropped%s\n",
+		"%llu processes traced, %llu dropped%s; %llu of the records in summaries\n",
 		tr->records, (unsigned long long)cnt[ST_C_LOST], (unsigned long long)cnt[ST_C_HITS],
 		(unsigned long long)cnt[ST_C_ASSERTS], (unsigned long long)cnt[ST_C_RUNS],
-		targets__total(tr->targets), ndrop, why);
+		targets__total(tr->targets), ndrop, why, tr->summarized);
 	for (i = 0; i < tr->nsinks; i++)
 		if (tr->sinks[i]->finish)
 			tr->sinks[i]->finish(tr->sinks[i], tr->records);
@@ -440,6 +470,7 @@ static void tracer_free(struct tracer *tr)
 	probe__free(tr->probe);
 	for (i = 0; i < tr->nsinks; i++)
 		sink__free(tr->sinks[i]);
+	limit__free(tr->limit);
 	diagnose__free(tr->diag);
 	free(tr->hit);
 	free(tr->dg);
@@ -498,6 +529,7 @@ int tracer__run(const struct tracer_opts *o)
 	 */
 	targets__detach_all(tr->targets);
 	probe__drain(tr->probe, 0);
+	flush_summaries(tr, true);
 	print_summary(tr);
 cleanup:
 	tracer_free(tr);

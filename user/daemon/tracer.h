@@ -17,6 +17,7 @@ struct tracer_opts {
 	const char *json;            /* records file, or NULL */
 	unsigned long long json_max_size;
 	unsigned json_keep;
+	unsigned record_rate;        /* full records a second per key (limit.h); 0: all */
 	const char *metrics;         /* [ADDR:]PORT, or NULL */
 	unsigned long max_series;
 	long duration;               /* seconds; 0: until a signal */

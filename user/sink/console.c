@@ -7,6 +7,7 @@
 #include "decode/props.h"
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
+#include "sink/limit.h"
 #include "sink/sink.h"
 #include "util/escape.h"
 
@@ -178,6 +179,27 @@ static int console_emit(struct sink *s, const struct hit *h, const struct diagno
 	return 0;
 }
 
+static void console_summary(struct sink *s, const struct limit_summary *sum)
+{
+	struct console_sink *c = (struct console_sink *)s;
+	struct strbuf *x = &c->text;
+
+	strbuf__reset(x);
+	strbuf__addf(x, "%llu more like this (", sum->count);
+	text_cstr(x, sum->property);
+	strbuf__addlit(x, ", service ");
+	text_cstr(x, sum->service);
+	strbuf__addlit(x, ", route ");
+	text_cstr(x, sum->route);
+	strbuf__addlit(x, ", cause ");
+	text_cstr(x, sum->cause);
+	strbuf__addf(x, ") from %s to %s, over the record rate\n\n", sum->since, sum->until);
+	if (x->oom)
+		return;
+	fwrite(x->buf, 1, x->len, c->out);
+	fflush(c->out);
+}
+
 static void console_free(struct sink *s)
 {
 	struct console_sink *c = (struct console_sink *)s;
@@ -194,6 +216,7 @@ struct sink *console_sink__new(FILE *out)
 		return NULL;
 	c->out = out;
 	strbuf__init(&c->text);
-	c->sink = (struct sink){ .emit = console_emit, .free = console_free };
+	c->sink = (struct sink){ .emit = console_emit, .summary = console_summary,
+				 .free = console_free };
 	return &c->sink;
 }

@@ -8,6 +8,7 @@
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
 #include "sink/jsonlog.h"
+#include "sink/limit.h"
 #include "sink/sink.h"
 #include "util/escape.h"
 #include "util/log.h"
@@ -162,13 +163,40 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
 	strbuf__addlit(j, "}\n");
 }
 
-static int record_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
+/*
+ * "N more like this": the fields that name the key, and the count.
+ * {"ts": until, "summary": {"count", "since", "until"}, "service",
+ * "property", "route", "cause", "accessor"}
+ */
+static void json_summary(struct strbuf *j, const struct limit_summary *sum)
 {
-	struct record_sink *r = (struct record_sink *)s;
-	int err;
+	strbuf__reset(j);
+	strbuf__addf(j, "{\"ts\":\"%s\",\"summary\":{\"count\":%llu,\"since\":\"%s\",\"until\":"
+		     "\"%s\"},\"service\":", sum->until, sum->count, sum->since, sum->until);
+	json_cstr(j, sum->service);
+	strbuf__addlit(j, ",\"property\":");
+	json_cstr(j, sum->property);
+	strbuf__addlit(j, ",\"route\":");
+	json_cstr(j, sum->route);
+	strbuf__addlit(j, ",\"cause\":");
+	json_cstr(j, sum->cause);
+	strbuf__addlit(j, ",\"accessor\":");
+	if (sum->function[0]) {
+		struct frame_info fi = { .function = sum->function, .file = sum->file,
+					 .line = sum->line };
 
-	json_record(&r->json, h, dg);
-	err = r->json.oom ? -ENOMEM : jsonlog__write(r->log, r->json.buf, r->json.len);
+		json_frame(j, &fi);
+	} else {
+		strbuf__addlit(j, "null");
+	}
+	strbuf__addlit(j, "}\n");
+}
+
+/* Write what r->json holds, with the write-failure accounting. */
+static int record_write(struct record_sink *r)
+{
+	int err = r->json.oom ? -ENOMEM : jsonlog__write(r->log, r->json.buf, r->json.len);
+
 	if (err) {
 		/* once per failing streak, not once per record */
 		if (!r->failing)
@@ -182,6 +210,22 @@ static int record_emit(struct sink *s, const struct hit *h, const struct diagnos
 			r->write_errors);
 	}
 	return err;
+}
+
+static int record_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
+{
+	struct record_sink *r = (struct record_sink *)s;
+
+	json_record(&r->json, h, dg);
+	return record_write(r);
+}
+
+static void record_summary(struct sink *s, const struct limit_summary *sum)
+{
+	struct record_sink *r = (struct record_sink *)s;
+
+	json_summary(&r->json, sum);
+	record_write(r);
 }
 
 static int record_reopen(struct sink *s)
@@ -232,7 +276,8 @@ struct sink *record_sink__new(const char *path, unsigned long long max_size, uns
 		return NULL;
 	}
 	strbuf__init(&r->json);
-	r->sink = (struct sink){ .emit = record_emit, .reopen = record_reopen,
-				 .finish = record_finish, .free = record_free };
+	r->sink = (struct sink){ .emit = record_emit, .summary = record_summary,
+				 .reopen = record_reopen, .finish = record_finish,
+				 .free = record_free };
 	return &r->sink;
 }

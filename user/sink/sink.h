@@ -10,10 +10,17 @@
 
 struct hit;
 struct diagnosis;
+struct limit_summary;
 
 struct sink {
 	/* Take one hit: 0, or -errno when this sink could not (it says so itself). */
 	int (*emit)(struct sink *s, const struct hit *h, const struct diagnosis *dg);
+	/*
+	 * A sink that writes records has this: under a storm (limit.h) it gets
+	 * the hits past the rate as summaries, not one by one. NULL: it gets
+	 * every hit (the metrics).
+	 */
+	void (*summary)(struct sink *s, const struct limit_summary *sum);
 	/* SIGHUP: reopen what it writes to (logrotate); may be NULL. */
 	int (*reopen)(struct sink *s);
 	/* After a clean run of `records` records: its last words on stderr; may be NULL. */

@@ -159,6 +159,53 @@ static void setup_fake(struct fake *f, unsigned version)
 	f->t->bpf.dict_type = A(f->dict_type);
 }
 
+/* A frame's self that is a cell: its content, whether the cell type is known or read by name. */
+static void test_deref_cell(void **state)
+{
+	size_t vi, k;
+
+	for (vi = 0; vi < sizeof(versions) / sizeof(versions[0]); vi++) {
+		struct fake f;
+		struct pyobj r;
+		uint8_t *cell_type, *cell, *empty, *plain;
+		__u64 v;
+
+		setup_fake(&f, versions[vi]);
+		cell_type = new_type(&f, "cell", 0);
+		cell = alloc(64);
+		put(cell, 8, A(cell_type));
+		put(cell, f.L->cell_ref, 0x1234560);
+		empty = alloc(64);
+		put(empty, 8, A(cell_type));
+		plain = alloc(64);
+		put(plain, 8, A(f.dict_type));
+		for (k = 0; k < 2; k++) { /* 0: by tp_name, 1: &PyCell_Type known */
+			const struct {
+				uint8_t *obj;
+				int ret;
+				__u64 want;
+			} cases[] = {
+				{ cell, 0, 0x1234560 },
+				{ empty, -ENOENT, 0 },
+				{ plain, 0, A(plain) },
+			};
+			size_t i;
+
+			for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+				pyobj__init(&r, f.t->pid, f.t->layout, &f.t->bpf, 100);
+				r.cell_type = k ? A(cell_type) : 0;
+				v = 0;
+				assert_int_equal(pyobj__deref_cell(&r, A(cases[i].obj), &v), cases[i].ret);
+				if (!cases[i].ret)
+					assert_int_equal(v, cases[i].want);
+				/* one read when the type is known */
+				if (k)
+					assert_int_equal(r.reads_left, 99);
+			}
+		}
+	}
+}
+
 static void test_scalars(void **state)
 {
 	size_t vi;
@@ -396,6 +443,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_deref_cell),
 		cmocka_unit_test(test_dict_attr_typename),
 		cmocka_unit_test(test_garbage),
 	};

@@ -505,9 +505,18 @@ bool pyobj__is_none(struct pyobj *r, __u64 obj)
 int pyobj__deref_cell(struct pyobj *r, __u64 obj, __u64 *out)
 {
 	char name[16];
-	__u64 type;
+	__u64 type, w[4];
 	int err;
 
+	/* the cell type known: its header and ob_ref in one read */
+	if (r->cell_type && r->L->cell_ref >= 16 && r->L->cell_ref < (int)sizeof(w) &&
+	    !(r->L->cell_ref & 7)) {
+		err = pyobj__read(r, obj, w, r->L->cell_ref + 8);
+		if (err)
+			return err;
+		*out = w[1] == r->cell_type ? w[r->L->cell_ref / 8] : obj;
+		return *out ? 0 : -ENOENT;
+	}
 	err = pyobj__type(r, obj, &type);
 	if (!err)
 		err = pyobj__type_tpname(r, type, name, sizeof(name));

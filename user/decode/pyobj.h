@@ -27,6 +27,7 @@ struct pyobj {
 	pid_t pid;
 	const struct st_py_layout *L;
 	__u64 unicode_type, tuple_type, dict_type;
+	__u64 cell_type;      /* &PyCell_Type when known (then a cell is one read), or 0 */
 	unsigned reads_left;
 };
 

@@ -121,11 +121,17 @@ void diagnose__free(struct diagnose *d)
 /* ---------------------------------------------------------------------- */
 /* one diagnosis                                                            */
 
-/* The event's stack: its frames symbolized, and each one's verified self. */
+/*
+ * The event's stack: its frames symbolized, and each one's verified self,
+ * read when first asked for (self_at): most diagnoses need the innermost
+ * few, and each costs a read of the target.
+ */
 struct stack {
+	const struct st_event *ev;
 	const struct frame_info *frames;
 	unsigned n;
-	__u64 selfs[ST_MAX_FRAMES]; /* 0: not read, or the first argument is not self */
+	__u64 selfs[ST_MAX_FRAMES]; /* 0: the first argument is not self, or unreadable */
+	__u64 read;                 /* bit per frame: selfs[i] is known */
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -163,34 +169,38 @@ static void facts_from_event(struct diagnosis *dg, const struct hit *h, const st
 			dg->background = true;
 }
 
-/* Each frame's first local, when the code says it is self (a cell: its content). */
-static void read_selfs(struct ctx *c, const struct st_event *ev, struct stack *s)
+/* Frame i's first local, when the code says it is self (a cell: its content); 0 if not. */
+static __u64 self_at(struct ctx *c, struct stack *s, unsigned i)
 {
-	unsigned i;
+	const struct st_frame *f;
 
-	for (i = 0; i < s->n && i < ST_MAX_FRAMES; i++) {
-		const struct st_frame *f = &ev->frames[i];
-
-		if (f->self && f->code && code_has_self(c, f->code) &&
-		    pyobj__deref_cell(&c->r, f->self, &s->selfs[i]))
-			s->selfs[i] = 0;
-	}
+	if (i >= s->n || i >= ST_MAX_FRAMES)
+		return 0;
+	if (s->read & (1ULL << i))
+		return s->selfs[i];
+	s->read |= 1ULL << i;
+	f = &s->ev->frames[i];
+	if (f->self && f->code && code_has_self(c, f->code) &&
+	    pyobj__deref_cell(&c->r, f->self, &s->selfs[i]))
+		s->selfs[i] = 0;
+	return s->selfs[i];
 }
 
 /*
  * The app that served the request: scope["app"], else (not Starlette at the
  * top) the innermost app on the stack. NULL when unknown.
  */
-static struct node *serving_app(struct ctx *c, __u64 serving, const struct stack *s)
+static struct node *serving_app(struct ctx *c, __u64 serving, struct stack *s)
 {
 	struct node *sn;
 	unsigned i;
 
 	for (i = 0; i < s->n && !serving; i++) {
-		const struct type_info *ti = apps__obj_type_info(c, s->selfs[i]);
+		__u64 self = self_at(c, s, i);
+		const struct type_info *ti = apps__obj_type_info(c, self);
 
 		if (ti && (ti->cls & CLS_APP))
-			serving = s->selfs[i];
+			serving = self;
 	}
 	sn = apps__node_get(c, serving);
 	return sn && sn->is_app ? sn : NULL;
@@ -201,7 +211,7 @@ static struct node *serving_app(struct ctx *c, __u64 serving, const struct stack
  * the outermost app reached from the stack becomes one; only sn when no
  * root leads to it.
  */
-static void trail_to(struct ctx *c, struct node *sn, const struct stack *s, struct trail *tr)
+static void trail_to(struct ctx *c, struct node *sn, struct stack *s, struct trail *tr)
 {
 	unsigned i;
 
@@ -209,7 +219,7 @@ static void trail_to(struct ctx *c, struct node *sn, const struct stack *s, stru
 		return;
 	/* outermost frames first: uvicorn's wrappers lead to the outermost app */
 	for (i = s->n; i-- > 0;) {
-		__u64 app = apps__app_through_links(c, s->selfs[i]);
+		__u64 app = apps__app_through_links(c, self_at(c, s, i));
 
 		if (app) {
 			apps__add_root(c->p, app);
@@ -261,23 +271,24 @@ static void facts_from_trail(const struct trail *tr, const struct node *sn,
  * inside the router: the endpoint, a dependency; every layer of the chain
  * encloses it), whose code is the innermost non-framework frame.
  */
-static void locate_reader(struct ctx *c, const struct stack *s, const __u64 *addrs,
+static void locate_reader(struct ctx *c, struct stack *s, const __u64 *addrs,
 			  struct diagnosis *dg)
 {
 	unsigned i, k;
 
 	for (i = 0; i < s->n && dg->touched < 0; i++) {
 		const struct type_info *ti;
+		__u64 self = self_at(c, s, i);
 
-		if (!s->selfs[i])
+		if (!self)
 			continue;
 		for (k = 0; k < dg->nmw; k++)
-			if (addrs[k] == s->selfs[i]) {
+			if (addrs[k] == self) {
 				dg->touched = k;
 				dg->touched_frame = i;
 				break;
 			}
-		if (dg->touched < 0 && (ti = apps__obj_type_info(c, s->selfs[i])) &&
+		if (dg->touched < 0 && (ti = apps__obj_type_info(c, self)) &&
 		    (ti->cls & (CLS_ROUTER | CLS_ROUTE)))
 			break;
 	}
@@ -320,7 +331,6 @@ static void facts_from_target(struct ctx *c, const struct st_event *ev, struct s
 	struct trail tr = { 0 };
 	struct node *sn;
 
-	read_selfs(c, ev, s);
 	apps__root_from_spec(c);
 	sn = serving_app(c, ev->app, s);
 	if (!sn)
@@ -339,7 +349,7 @@ static void facts_from_target(struct ctx *c, const struct st_event *ev, struct s
 int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *dg)
 {
 	const struct target *t = h->t;
-	struct stack s = { .frames = h->frames, .n = h->nframes };
+	struct stack s = { .ev = h->ev, .frames = h->frames, .n = h->nframes };
 	struct ctx c = { .d = d, .t = t, .now = time(NULL) };
 
 	/* between diagnoses: nothing holds what the last one retired */
@@ -349,6 +359,7 @@ int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *d
 		snprintf(dg->route, sizeof(dg->route), "%s", DIAG_ROUTE_UNMATCHED);
 		c.p = proc_get(d, t);
 		pyobj__init(&c.r, t->pid, t->layout, &t->bpf, READS_PER_EVENT);
+		c.r.cell_type = t->cell_type;
 		facts_from_target(&c, h->ev, &s, route_str(&h->path), route_str(&h->root), dg);
 	}
 	diagnose__decide(dg);

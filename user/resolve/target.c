@@ -282,6 +282,8 @@ static int resolve_objects(struct target *t, const struct elfsym *e, uint64_t bi
 		t->bpf.keyerror_type = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
+	if (sym_addr(e, bias, "PyCell_Type", &t->cell_type))
+		t->cell_type = 0;
 	return 0;
 }
 

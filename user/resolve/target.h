@@ -24,6 +24,7 @@ struct target {
 	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
 	char service[128];             /* ASGI app spec ("main:app") or process name */
 	int optimize;                  /* Py_OptimizeFlag: python -O */
+	__u64 cell_type;               /* &PyCell_Type, 0: unknown (cells found by tp_name) */
 	unsigned version_hex;          /* major, minor, patch (no release level) */
 	const struct st_py_layout *layout; /* = &bpf.layout: headers + _Py_DebugOffsets */
 	struct st_target bpf;          /* value of the BPF "targets" map */

@@ -91,6 +91,7 @@ TARGETS = {
     "nonmatch_bpf_ns": 100,
     "hit_bpf_ns": 2000,
     "rss_mb": 32,
+    "tracer_ms_per_1000": 50,
 }
 
 
@@ -627,6 +628,20 @@ def server_count(server):
     return int(body)
 
 
+def file_records(path):
+    """(full records, summary records, hits the summaries stand for) in a -j file."""
+    full = sums = counted = 0
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            if "summary" in rec:
+                sums += 1
+                counted += rec["summary"]["count"]
+            else:
+                full += 1
+    return full, sums, counted
+
+
 def settle(server, n0, json_path, expect_more=True):
     """Wait until the app's failure counter is still and the tracer's file
     has stopped growing (bounded); returns failures since n0."""
@@ -646,6 +661,43 @@ def settle(server, n0, json_path, expect_more=True):
     return failures
 
 
+def storm_session(server, tr, jpath, nonmatch_ns):
+    """wrk on /fail with tracer tr attached, then stop it: failures (the
+    app's counter) against full records + the hits summaries stand for +
+    lost; tracer CPU from the storm's start until its records are written."""
+    n0 = server_count(server)
+    s0 = tr.probe_stats()
+    c0 = cpu_ticks(tr.pid)
+    sc0 = cpu_ticks(server.pid)
+    t0 = time.monotonic()
+    w = wrk(server.url + "/fail", CFG["storm_secs"], CFG["storm_conns"])
+    t1 = time.monotonic()
+    sc1 = cpu_ticks(server.pid)
+    storm_mem = mem_kb(tr.pid)
+    failures = settle(server, n0, jpath)
+    c1 = cpu_ticks(tr.pid)
+    kns, krun = delta(s0, tr.probe_stats())
+    s = tr.stop()
+    full, sums, counted = file_records(jpath)
+    lost = s["lost"] or 0
+    ms = (c1 - c0) / CLK_TCK * 1000
+    res = {
+        "secs": CFG["storm_secs"], "connections": CFG["storm_conns"],
+        "failures": failures, "failures_per_sec": round(failures / (t1 - t0), 1),
+        "wrk_requests": w["requests"], "wrk_500s": w["non2xx"], "wrk_socket_errors": w["socket_errors"],
+        "records": full + sums, "full_records": full, "summary_records": sums, "summarized": counted,
+        "tracer_records": s["records"], "lost": lost,
+        "exact": full + counted + lost == failures,
+        "probe_runs": s["runs"], "kernel_run_cnt": krun, "bpf_ns_total": kns,
+        "server_cpu_pct": round((sc1 - sc0) / CLK_TCK / (t1 - t0) * 100, 1),
+        "tracer_cpu_pct": round(ms / 1000 / (t1 - t0) * 100, 2),
+        "tracer_ms_per_1000": round(ms / failures * 1000, 1) if failures else None,
+        "tracer_rss_kb": storm_mem["VmRSS"], "tracer_hwm_kb": storm_mem["VmHWM"],
+    }
+    res.update(hit_cost(kns, krun, failures, nonmatch_ns))
+    return res
+
+
 def bench_storm(server, arm, probe_flag, nonmatch_ns):
     """Idle, then a storm of failing requests (one tracer session), then the
     deep-stack phase (a second session): exact accounting per session."""
@@ -661,35 +713,20 @@ def bench_storm(server, arm, probe_flag, nonmatch_ns):
     idle_mem = mem_kb(tr.pid)
     res["idle"] = {"secs": CFG["idle_secs"], "cpu_pct": round((c1 - c0) / CLK_TCK / CFG["idle_secs"] * 100, 2),
                    "rss_kb": idle_mem["VmRSS"], "hwm_kb": idle_mem["VmHWM"]}
-    n0 = server_count(server)
-    s0 = tr.probe_stats()
-    c0 = cpu_ticks(tr.pid)
-    sc0 = cpu_ticks(server.pid)
-    t0 = time.monotonic()
-    w = wrk(server.url + "/fail", CFG["storm_secs"], CFG["storm_conns"])
-    t1 = time.monotonic()
-    c1 = cpu_ticks(tr.pid)
-    sc1 = cpu_ticks(server.pid)
-    storm_mem = mem_kb(tr.pid)
-    failures = settle(server, n0, jpath)
-    kns, krun = delta(s0, tr.probe_stats())
-    s = tr.stop()
-    records = count_lines(jpath)
-    lost = s["lost"] or 0
-    res["storm"] = {
-        "secs": CFG["storm_secs"], "connections": CFG["storm_conns"],
-        "failures": failures, "failures_per_sec": round(failures / (t1 - t0), 1),
-        "wrk_requests": w["requests"], "wrk_500s": w["non2xx"], "wrk_socket_errors": w["socket_errors"],
-        "records": records, "summary_records": s["records"], "lost": lost,
-        "exact": records + lost == failures,
-        "probe_runs": s["runs"], "kernel_run_cnt": krun, "bpf_ns_total": kns,
-        "server_cpu_pct": round((sc1 - sc0) / CLK_TCK / (t1 - t0) * 100, 1),
-        "tracer_cpu_pct": round((c1 - c0) / CLK_TCK / (t1 - t0) * 100, 2),
-        "tracer_rss_kb": storm_mem["VmRSS"], "tracer_hwm_kb": storm_mem["VmHWM"],
-    }
-    res["storm"].update(hit_cost(kns, krun, failures, nonmatch_ns))
-    log(f"  storm {arm}: {failures} failures, {records} records, {lost} lost, "
-        f"{res['storm']['failures_per_sec']}/s, tracer cpu {res['storm']['tracer_cpu_pct']}%")
+    res["storm"] = storm_session(server, tr, jpath, nonmatch_ns)
+    log(f"  storm {arm}: {res['storm']['failures']} failures, {res['storm']['full_records']} full records "
+        f"+ {res['storm']['summary_records']} summaries for {res['storm']['summarized']}, "
+        f"{res['storm']['lost']} lost, {res['storm']['failures_per_sec']}/s, tracer "
+        f"{res['storm']['tracer_ms_per_1000']} ms CPU per 1000 failures")
+    # the same storm with a full record per hit (--record-rate 0)
+    jpath = WORK / f"storm-full-{arm}.jsonl"
+    jpath.unlink(missing_ok=True)
+    tr = Tracer(server.pid, arm, probe_flag, jpath, extra=["--record-rate", "0"])
+    tr.wait_attached()
+    res["storm_full"] = storm_session(server, tr, jpath, nonmatch_ns)
+    log(f"  storm {arm}, --record-rate 0: {res['storm_full']['failures']} failures, "
+        f"{res['storm_full']['full_records']} records, {res['storm_full']['lost']} lost, tracer "
+        f"{res['storm_full']['tracer_ms_per_1000']} ms CPU per 1000 failures")
     # --- deep stack ---
     jpath = WORK / f"deep-{arm}.jsonl"
     jpath.unlink(missing_ok=True)
@@ -1004,16 +1041,30 @@ def report(R):
     p("")
     p("storm: GET /fail, every request fails, wrk -c%d, %d s; deep: GET /deep (> 64 frames), wrk -c%d, %d s" % (
         CFG["storm_conns"], CFG["storm_secs"], CFG["deep_conns"], CFG["deep_secs"]))
-    p("  arm       failures  fail/s  records  lost  exact  BPF ns/hit* | deep: failures  records  frames  exact  BPF ns/hit*")
+    p("  arm     record-rate  failures  fail/s  full records  summaries (hits)  lost  exact  "
+      "tracer CPU ms/1000  BPF ns/hit*")
     for arm in arms:
-        s, d = R["storm"][arm]["storm"], R["storm"][arm]["deep"]
-        p(f"  {arm:<8}{s['failures']:>10}{s['failures_per_sec']:>8.0f}{s['records']:>9}{s['lost']:>6}"
-          f"{'yes' if s['exact'] else 'NO':>7}{fmt(s['bpf_ns_per_hit']):>13} |"
-          f"{d['failures']:>16}{d['records']:>9}{d['frames_max']:>8}{'yes' if d['exact'] else 'NO':>7}"
+        for rate, key in (("100 (default)", "storm"), ("0", "storm_full")):
+            s = R["storm"][arm][key]
+            p(f"  {arm:<8}{rate:>12}{s['failures']:>10}{s['failures_per_sec']:>8.0f}{s['full_records']:>14}"
+              f"{s['summary_records']:>6} ({s['summarized']:>7}){s['lost']:>6}{'yes' if s['exact'] else 'NO':>7}"
+              f"{fmt(s['tracer_ms_per_1000'], '.1f'):>20}{fmt(s['bpf_ns_per_hit']):>13}")
+    p("  deep:   failures  records  frames  exact  BPF ns/hit*")
+    for arm in arms:
+        d = R["storm"][arm]["deep"]
+        p(f"  {arm:<8}{d['failures']:>9}{d['records']:>9}{d['frames_max']:>8}{'yes' if d['exact'] else 'NO':>7}"
           f"{fmt(d['bpf_ns_per_hit']):>13}")
     p("  failures: the app's counter, before each raise; wrk saw %s responses 500 (requests in flight at the end "
       "are not counted by wrk)" % ", ".join(f"{R['storm'][a]['storm']['wrk_500s']} ({a})" for a in arms))
     p("  * BPF time of the phase minus its non-matching runs at the healthy-load ns/run, per failure")
+
+    prof = R.get("profile")
+    if prof:
+        p("")
+        p("where a captured hit's BPF time goes (raise probe, hit loop, profile build: ns per hit)")
+        p("  depth  " + "".join(f"{st:>9}" for st in PROF_STAGES) + "    total")
+        for d in prof.values():
+            p(f"  {d['depth']:>5}  " + "".join(f"{fmt(d[st]):>9}" for st in PROF_STAGES) + f"{fmt(d['total']):>9}")
 
     p("")
     p("tracer process      idle %2d s: CPU     RSS | storm: CPU     RSS  peak RSS (VmHWM)" % CFG["idle_secs"])
@@ -1080,9 +1131,13 @@ def judge(R):
             f"{deep['bpf_ns_per_hit']} ns (hit loop); {sd['bpf_ns_per_hit']} ns estimated in the deep storm",
             deep["bpf_ns_per_hit"] is not None and deep["bpf_ns_per_hit"] <= TARGETS["hit_bpf_ns"])
         s = R["storm"][arm]["storm"]
-        add(f"storm: 0 lost, records == failures ({arm})",
-            f"{s['records']} records + {s['lost']} lost vs {s['failures']} failures at {s['failures_per_sec']:.0f}/s",
-            s["lost"] == 0 and s["records"] == s["failures"])
+        add(f"storm: 0 lost, full records + summarized == failures ({arm})",
+            f"{s['full_records']} full + {s['summarized']} in {s['summary_records']} summaries + {s['lost']} lost "
+            f"vs {s['failures']} failures at {s['failures_per_sec']:.0f}/s", s["lost"] == 0 and s["exact"])
+        add(f"storm: tracer CPU <= {TARGETS['tracer_ms_per_1000']} ms per 1000 failures ({arm})",
+            f"{s['tracer_ms_per_1000']} ms (record rate 100/s); {R['storm'][arm]['storm_full']['tracer_ms_per_1000']} "
+            f"ms with a full record per hit", s["tracer_ms_per_1000"] is not None and
+            s["tracer_ms_per_1000"] <= TARGETS["tracer_ms_per_1000"])
         hwm = max(R["storm"][arm]["idle"]["hwm_kb"], s["tracer_hwm_kb"]) / 1024
         add(f"tracer RSS < {TARGETS['rss_mb']} MB ({arm})", f"peak {hwm:.1f} MB (VmHWM)", hwm < TARGETS["rss_mb"])
     return out

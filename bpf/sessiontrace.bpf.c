@@ -130,9 +130,21 @@ struct walk_state {
 	__u32 pad;
 };
 
+/* A dict scan's state, in the scratch for the same reason. */
+struct scan_state {
+	__u32 esz, koff; /* entry size, key offset in it */
+	__u32 eoff;      /* where the entries are in the scratch */
+	__u32 n;         /* entries read */
+	__u32 want, found; /* bit per enum st_key */
+	__u64 matched;   /* bit per entry: its key is one of ours */
+	__u64 vals[ST_NKEYS + 1];
+	__u8 idx[ST_NKEYS + 1];
+};
+
 struct scratch {
 	__u64 busy;
 	struct walk_state w;
+	struct scan_state scan;
 	__u8 buf[WINDOW + ST_FRAME_READ_MAX + 128];
 };
 
@@ -273,19 +285,12 @@ static __always_inline int key_of(const struct str_head *h, __u32 off, __u32 len
 struct scan_ctx {
 	struct st_target *t;
 	struct scratch *s;
-	__u64 values;    /* split table: the values array, else 0 */
-	__u32 esz, koff; /* entry size, key offset in it */
-	__u32 eoff;      /* where the entries are in the scratch */
-	__u32 n;         /* entries read */
-	__u32 want, found; /* bit per enum st_key */
-	__u64 matched;   /* bit per entry: its key is one of ours */
-	__u64 vals[ST_NKEYS + 1];
-	__u8 idx[ST_NKEYS + 1];
+	struct scan_state *st; /* in s: what the scan found */
 };
 
 /*
  * Where a dict keys object's entries start and how many there are; the
- * first n entries end up in the scratch, at c->eoff. Keys object, indices
+ * first n entries end up in the scratch, at c->st->eoff. Keys object, indices
  * and entries are one block: read at once when it is small (nearly
  * always), the entries alone otherwise.
  * 3.11+: log2 sizes in bytes; entries of 16 bytes {key, value} unless the
@@ -320,26 +325,26 @@ static __always_inline int read_entries(const struct st_py_layout *L, __u64 keys
 		kind = c->s->buf[L->dk_kind & 31];
 	}
 	start = L->dk_indices + index_bytes;
-	c->esz = kind ? 16 : 24;
-	c->koff = kind ? 0 : 8;
-	c->n = nentries < max ? nentries : max;
-	len = c->n * c->esz;
+	c->st->esz = kind ? 16 : 24;
+	c->st->koff = kind ? 0 : 8;
+	c->st->n = nentries < max ? nentries : max;
+	len = c->st->n * c->st->esz;
 	if (!len || len > ENTRIES_MAX)
 		return -1;
 	if (whole && start + len <= KEYS_READ) {
-		c->eoff = start;
+		c->st->eoff = start;
 		return 0;
 	}
-	c->eoff = 0;
+	c->st->eoff = 0;
 	return bpf_probe_read_user(c->s->buf, len, (void *)(keys + start)) ? -1 : 0;
 }
 
 static __always_inline void take(struct scan_ctx *c, int k, __u32 i, __u64 value)
 {
-	c->vals[k & 7] = value;
-	c->idx[k & 7] = i;
-	c->found |= 1U << k;
-	c->matched |= 1ULL << (i & 63);
+	c->st->vals[k & 7] = value;
+	c->st->idx[k & 7] = i;
+	c->st->found |= 1U << k;
+	c->st->matched |= 1ULL << (i & 63);
 }
 
 /*
@@ -350,11 +355,11 @@ static __always_inline void take(struct scan_ctx *c, int k, __u32 i, __u64 value
  */
 static long match_cb(__u32 i, struct scan_ctx *c)
 {
-	__u32 o = c->eoff + i * c->esz + c->koff;
+	__u32 o = c->st->eoff + i * c->st->esz + c->st->koff;
 	__u64 key;
 	int k;
 
-	if (i >= c->n || o > KEYS_READ - 16)
+	if (i >= c->st->n || o > KEYS_READ - 16)
 		return 1;
 	key = *(__u64 *)(c->s->buf + o);
 	for (k = 0; k < ST_NKEYS; k++)
@@ -366,16 +371,16 @@ static long match_cb(__u32 i, struct scan_ctx *c)
 /* Second pass, for keys still missing: read each other key and compare. */
 static long compare_cb(__u32 i, struct scan_ctx *c)
 {
-	__u32 o = c->eoff + i * c->esz + c->koff;
+	__u32 o = c->st->eoff + i * c->st->esz + c->st->koff;
 	struct str_head h;
 	struct str_info si;
 	__u64 key;
 	int k;
 
-	if (i >= c->n || o > KEYS_READ - 16)
+	if (i >= c->st->n || o > KEYS_READ - 16)
 		return 1;
 	key = *(__u64 *)(c->s->buf + o);
-	if (!key || (c->matched & (1ULL << (i & 63))))
+	if (!key || (c->st->matched & (1ULL << (i & 63))))
 		return 0;
 	if (bpf_probe_read_user(&h, sizeof(h), (void *)key) || str_info(c->t, key, &h, &si))
 		return 0;
@@ -392,30 +397,33 @@ static long compare_cb(__u32 i, struct scan_ctx *c)
 }
 
 /*
- * Look up the wanted keys (bits of c->want) in a dict: c->vals[k] gets the
- * value of key k and c->found its bit. values: a split table's values
+ * Look up the wanted keys (bits of c->st->want) in a dict: c->st->vals[k] gets the
+ * value of key k and c->st->found its bit. values: a split table's values
  * array, or 0 for a combined table.
  */
-static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values, __u32 max)
+static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 values, __u32 max,
+				      __u32 want)
 {
 	__u32 missing, k;
 
+	__builtin_memset(c->st, 0, sizeof(*c->st));
+	c->st->want = want;
 	if (read_entries(&c->t->layout, keys, max, c))
 		return;
 	bpf_loop(ST_SCOPE_SCAN, match_cb, c, 0);
-	c->found &= c->want;
-	missing = c->want & ~c->found;
+	c->st->found &= c->st->want;
+	missing = c->st->want & ~c->st->found;
 	for (k = 0; k < ST_NKEYS; k++)
 		if (c->t->key_obj[k])
 			missing &= ~(1U << k) | SCOPE_NEEDED;
 	if (missing)
 		bpf_loop(ST_SCOPE_SCAN, compare_cb, c, 0);
-	c->found &= c->want;
+	c->st->found &= c->st->want;
 	if (!values)
 		return;
 	for (k = 0; k < ST_NKEYS; k++)
-		if (c->found & (1U << k))
-			c->vals[k] = read_ptr(values + c->t->layout.values_values + 8 * c->idx[k]);
+		if (c->st->found & (1U << k))
+			c->st->vals[k] = read_ptr(values + c->t->layout.values_values + 8 * c->st->idx[k]);
 }
 
 /*
@@ -426,7 +434,7 @@ static __always_inline void scan_dict(struct scan_ctx *c, __u64 keys, __u64 valu
 static __noinline __u64 get_scope(struct st_target *t, struct scratch *s, __u64 self)
 {
 	const struct st_py_layout *L = &t->layout;
-	struct scan_ctx c = { .t = t, .s = s, .want = 1U << ST_KEY_SCOPE };
+	struct scan_ctx c = { .t = t, .s = s, .st = &s->scan };
 	__s32 base = L->attr_mode == ST_ATTR_DICTOFFSET ? 0 : L->managed_dict;
 	__u64 h[8], type, dict = 0, values = 0;
 
@@ -473,21 +481,23 @@ static __noinline __u64 get_scope(struct st_target *t, struct scratch *s, __u64 
 #undef AT
 	if (values) {
 		/* split table: the keys are shared in the type */
-		scan_dict(&c, read_ptr(type + L->type_cached_keys), values, ST_ATTR_SCAN);
-		return c.vals[ST_KEY_SCOPE];
+		scan_dict(&c, read_ptr(type + L->type_cached_keys), values, ST_ATTR_SCAN,
+			  1U << ST_KEY_SCOPE);
+		return s->scan.vals[ST_KEY_SCOPE];
 	}
 	if (!dict || read_ptr(dict + 8) != t->dict_type)
 		return 0;
-	scan_dict(&c, read_ptr(dict + L->dict_keys), read_ptr(dict + L->dict_values), ST_ATTR_SCAN);
-	return c.vals[ST_KEY_SCOPE];
+	scan_dict(&c, read_ptr(dict + L->dict_keys), read_ptr(dict + L->dict_values), ST_ATTR_SCAN,
+		  1U << ST_KEY_SCOPE);
+	return s->scan.vals[ST_KEY_SCOPE];
 }
 
 static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 scope,
 				  struct st_event *ev)
 {
 	const struct st_py_layout *L = &t->layout;
-	struct scan_ctx c = { .t = t, .s = s, .want = SCOPE_KEYS };
-	__u64 *vals = c.vals;
+	struct scan_ctx c = { .t = t, .s = s, .st = &s->scan };
+	__u64 *vals = s->scan.vals;
 	__u64 d[8];
 
 	/* ob_type, ma_keys and ma_values in one read */
@@ -495,7 +505,8 @@ static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 
 	    bpf_probe_read_user(d, (L->dict_values & 0x38) + 8, (void *)scope) ||
 	    d[1] != t->dict_type)
 		return;
-	scan_dict(&c, d[(L->dict_keys >> 3) & 7], d[(L->dict_values >> 3) & 7], ST_SCOPE_SCAN);
+	scan_dict(&c, d[(L->dict_keys >> 3) & 7], d[(L->dict_values >> 3) & 7], ST_SCOPE_SCAN,
+		  SCOPE_KEYS);
 	if (!vals[ST_KEY_TYPE] && !vals[ST_KEY_PATH])
 		return;
 	ev->flags |= ST_EV_REQUEST;

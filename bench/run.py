@@ -85,6 +85,8 @@ CFG = {
     "hit_secs": 2 if QUICK else 3,
     "hit_rate": 1000,
     "hit_depths": [0, 70],
+    "exec_loop": 1000 if QUICK else 3000,
+    "exec_rounds": 2 if QUICK else 3,
 }
 TARGETS = {
     "attach_ms": 300,
@@ -92,6 +94,7 @@ TARGETS = {
     "hit_bpf_ns": 2000,
     "rss_mb": 32,
     "tracer_ms_per_1000": 50,
+    "exec_us": 10,
 }
 
 
@@ -742,10 +745,13 @@ def bench_storm(server, arm, probe_flag, nonmatch_ns):
     with open(jpath) as f:
         for line in f:
             rec = json.loads(line)
-            frames.append((len(rec.get("stack") or []), bool(rec.get("stack_truncated"))))
+            if "summary" not in rec:
+                frames.append((len(rec.get("stack") or []), bool(rec.get("stack_truncated"))))
+    _, sums, counted = file_records(jpath)
     res["deep"] = {
-        "failures": failures, "records": len(frames), "lost": s["lost"] or 0,
-        "exact": len(frames) + (s["lost"] or 0) == failures,
+        "failures": failures, "records": len(frames), "summary_records": sums, "summarized": counted,
+        "lost": s["lost"] or 0,
+        "exact": len(frames) + counted + (s["lost"] or 0) == failures,
         "frames_min": min((f for f, _ in frames), default=0),
         "frames_max": max((f for f, _ in frames), default=0),
         "all_truncated": all(t for _, t in frames) if frames else False,
@@ -818,7 +824,7 @@ def bench_hits(arm, probe_flag, foreign_ns):
         jpath.unlink(missing_ok=True)
         try:
             time.sleep(0.3)
-            tr = Tracer(proc.pid, arm, probe_flag, jpath)
+            tr = Tracer(proc.pid, arm, probe_flag, jpath, extra=["--record-rate", "0"])
             tr.wait_attached()
             s0 = tr.probe_stats()
             proc.stdin.write(b"go\n")
@@ -907,6 +913,68 @@ def bench_profile():
         d["total"] = round(sum(d[st] or 0 for st in PROF_STAGES), 1)
         out[str(depth)] = d
         log(f"  stage profile depth {depth}: " + ", ".join(f"{st} {d[st]}" for st in PROF_STAGES) + f" ns (total {d['total']})")
+    return out
+
+
+EXEC_LOOP = "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done"
+
+
+def exec_loop(n):
+    """Wall seconds of n /bin/true execs from a shell loop on CPU 0."""
+    t0 = time.monotonic()
+    subprocess.run(pin(0) + ["/bin/sh", "-c", EXEC_LOOP % n], check=True, timeout=300)
+    return time.monotonic() - t0
+
+
+def discovery_tracer(port, jpath):
+    """A tracer without -p, metrics on port; returns once it watches."""
+    tr = spawn([str(TRACER), "-q", "-j", str(jpath), "-m", f"127.0.0.1:{port}"],
+               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    line = ""
+    deadline = time.monotonic() + 30
+    while "watching for ASGI servers" not in line:
+        line = tr.stderr.readline().decode()
+        if (not line and tr.poll() is not None) or time.monotonic() > deadline:
+            stop(tr, signal.SIGINT)
+            raise BenchError("discovery tracer did not start: rc=%s" % tr.returncode)
+    threading.Thread(target=lambda: [None for _ in tr.stderr], daemon=True).start()
+    return tr
+
+
+def bench_execs():
+    """Node mode (no -p): a shell loop of unrelated execs with no tracer,
+    then with a discovery-mode tracer running, interleaved rounds: the
+    loop's wall time, the tracer's CPU per exec, and the execs that reached
+    user space (sessiontrace_exec_events_total: what the BPF exec filter
+    passed)."""
+    n, rounds = CFG["exec_loop"], CFG["exec_rounds"]
+    port = free_port()
+    jpath = WORK / "execs.jsonl"
+
+    def execs():
+        text = http_get(f"http://127.0.0.1:{port}/metrics")[1].decode()
+        return int(re.search(r"^sessiontrace_exec_events_total (\d+)$", text, re.M).group(1))
+    out = {"execs_per_round": n, "rounds": rounds, "untraced_s": [], "traced_s": [],
+           "tracer_cpu_ms": [], "exec_events": []}
+    for _ in range(rounds):
+        out["untraced_s"].append(round(exec_loop(n), 3))
+        jpath.unlink(missing_ok=True)
+        tr = discovery_tracer(port, jpath)
+        try:
+            time.sleep(0.5)
+            e0, c0 = execs(), cpu_ticks(tr.pid)
+            out["traced_s"].append(round(exec_loop(n), 3))
+            time.sleep(0.3)
+            out["tracer_cpu_ms"].append((cpu_ticks(tr.pid) - c0) / CLK_TCK * 1000)
+            out["exec_events"].append(execs() - e0)
+        finally:
+            stop(tr, signal.SIGINT)
+    cpu = statistics.median(out["tracer_cpu_ms"])
+    out["tracer_us_per_exec"] = round(cpu * 1000 / n, 2)
+    out["untraced_median_s"] = statistics.median(out["untraced_s"])
+    out["traced_median_s"] = statistics.median(out["traced_s"])
+    log(f"  exec loop x{n}: untraced {out['untraced_median_s']} s, traced {out['traced_median_s']} s, "
+        f"tracer {out['tracer_us_per_exec']} us CPU per exec, exec events to user space {out['exec_events']}")
     return out
 
 
@@ -1058,6 +1126,15 @@ def report(R):
       "are not counted by wrk)" % ", ".join(f"{R['storm'][a]['storm']['wrk_500s']} ({a})" for a in arms))
     p("  * BPF time of the phase minus its non-matching runs at the healthy-load ns/run, per failure")
 
+    ex = R.get("execs")
+    if ex:
+        p("")
+        p("node mode (no -p): %d execs of /bin/true from a shell loop, %d interleaved rounds" %
+          (ex["execs_per_round"], ex["rounds"]))
+        p(f"  loop wall time: untraced {ex['untraced_median_s']} s (no tracer), traced "
+          f"{ex['traced_median_s']} s; tracer CPU {ex['tracer_us_per_exec']} us per exec; execs that "
+          f"reached user space per round: {ex['exec_events']}")
+
     prof = R.get("profile")
     if prof:
         p("")
@@ -1139,6 +1216,12 @@ def judge(R):
             f"ms with a full record per hit", s["tracer_ms_per_1000"] is not None and
             s["tracer_ms_per_1000"] <= TARGETS["tracer_ms_per_1000"])
         hwm = max(R["storm"][arm]["idle"]["hwm_kb"], s["tracer_hwm_kb"]) / 1024
+        if arm == R["arms"][-1] and R.get("execs"):
+            ex = R["execs"]
+            add(f"node mode: tracer CPU per unrelated exec <= {TARGETS['exec_us']} us",
+                f"{ex['tracer_us_per_exec']} us; {sum(ex['exec_events'])} of "
+                f"{ex['execs_per_round'] * ex['rounds']} execs reached user space",
+                ex["tracer_us_per_exec"] <= TARGETS["exec_us"])
         add(f"tracer RSS < {TARGETS['rss_mb']} MB ({arm})", f"peak {hwm:.1f} MB (VmHWM)", hwm < TARGETS["rss_mb"])
     return out
 
@@ -1195,6 +1278,8 @@ def main():
             R["hits"][arm] = bench_hits(arm, probe_flag, R["loop"]["arms"]["raise"]["bpf_ns_per_run"])
         log("stage profile of a captured hit")
         R["profile"] = bench_profile()
+        log("node mode: unrelated execs")
+        R["execs"] = bench_execs()
         log("distro interpreters")
         R["distro"] = bench_distro(probe_flag)
         log("storm")

@@ -984,10 +984,55 @@ static __always_inline void proc_event(__u32 kind, struct task_struct *task)
 	bpf_ringbuf_output(&procs, &e, sizeof(e), 0);
 }
 
-/* Every exec in the system: user space decides whether it serves ASGI. */
+/* Does a name (a comm, or a path's last component) start with "python"? */
+static __always_inline bool pythonish(const char *s)
+{
+	return s[0] == 'p' && s[1] == 'y' && s[2] == 't' && s[3] == 'h' && s[4] == 'o' &&
+	       s[5] == 'n';
+}
+
+static __always_inline bool named(const char *comm, const char *name, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (comm[i] != name[i])
+			return false;
+	return true;
+}
+
+/*
+ * Could this exec become an ASGI server? Only what the exec tracepoint has:
+ * the new comm (the executed file's name; a script's own name under a
+ * shebang) and the file the kernel runs (a script's interpreter, symlinks
+ * resolved: /usr/bin/python3 -> "python3.11"). Passed: comm python*,
+ * uvicorn, gunicorn, hypercorn; a file named python*. Missed: an
+ * interpreter renamed to something else, or embedded in another program
+ * (uWSGI, a C server linking libpython): those are traced with -p.
+ */
+static __always_inline bool may_serve(struct linux_binprm *bprm)
+{
+	char comm[16], name[8] = {};
+	const unsigned char *np;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (pythonish(comm) || named(comm, "uvicorn", 8) || named(comm, "gunicorn", 9) ||
+	    named(comm, "hypercorn", 10))
+		return true;
+	np = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+	return np && bpf_probe_read_kernel_str(name, sizeof(name), np) > 6 && pythonish(name);
+}
+
+/*
+ * Execs that may start a server: user space reads their /proc and decides.
+ * Every other exec on the host ends here.
+ */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (!may_serve(bprm))
+		return 0;
+	count(ST_C_EXECS);
 	proc_event(ST_PROC_EXEC, p);
 	return 0;
 }

@@ -187,6 +187,7 @@ enum st_counter {
 	ST_C_ASSERTS,  /* of which AssertionError or KeyError */
 	ST_C_HITS,     /* of which first raise with a matching message */
 	ST_C_LOST,     /* hits whose record could not be reserved */
+	ST_C_EXECS,    /* execs passed to user space (discovery: the exec filter's output) */
 	ST_NCOUNTERS,
 };
 

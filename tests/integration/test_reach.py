@@ -6,6 +6,8 @@ checks the server really maps the stripped copy, then that N failing requests
 give exactly N records with their paths and the right accessor.
 """
 import dataclasses
+import http.client
+import re
 import shutil
 import subprocess
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INTERPRETERS, access_line, http_request, session_raise_frame
+from conftest import INTERPRETERS, access_line, free_port, http_request, session_raise_frame
 
 
 def mapped_files(pid: int) -> set:
@@ -89,7 +91,6 @@ def test_stripped_libpython(stripped_interp, tracers, servers, probe):
 # ---------------------------------------------------------------------------
 
 import os
-import re
 import signal
 import threading
 
@@ -367,3 +368,38 @@ def test_hypercorn_and_reload_found(tracers, servers, tmp_path):
         assert got == sorted(paths), (pid, records)
     assert all(r["service"] == "mw_no_session:app" for r in records
                if r["pid"] in want), [r["service"] for r in records]
+
+
+EXECS = re.compile(r"^sessiontrace_exec_events_total (\d+)$", re.M)
+
+
+def exec_events(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        return int(EXECS.search(conn.getresponse().read().decode()).group(1))
+    finally:
+        conn.close()
+
+
+def test_unrelated_execs_stay_in_the_kernel(tracers, servers, tmp_path):
+    """Node mode (issue 17): 300 execs of /bin/true reach user space 0
+    times (the BPF exec filter's output, counted in BPF); 5 of python3 and
+    one shebang script whose interpreter is python reach it exactly once each."""
+    port = free_port()
+    json_path = tmp_path / "node.jsonl"
+    t = tracers.spawn(["-j", str(json_path), "-q", "-m", f"127.0.0.1:{port}"], json_path)
+    t.wait_line(WATCHING, 10.0)
+    before = exec_events(port)
+    r = subprocess.run(["/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"],
+                       timeout=60)
+    assert r.returncode == 0
+    assert exec_events(port) == before
+    for _ in range(5):
+        subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True, timeout=30)
+    script = tmp_path / "serve-like"
+    script.write_text("#!/usr/bin/python3\nimport sys\n")
+    script.chmod(0o755)
+    subprocess.run([str(script)], check=True, timeout=30)
+    assert exec_events(port) == before + 6
+    t.stop()

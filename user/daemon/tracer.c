@@ -181,6 +181,7 @@ static void metrics_health(struct metrics_health *h, void *ctx)
 	if (tr->probe && !probe__counters(tr->probe, cnt)) {
 		h->lost = cnt[ST_C_LOST];
 		h->hits = cnt[ST_C_HITS];
+		h->execs = cnt[ST_C_EXECS];
 	}
 	for (i = 0; i < DROP_N; i++)
 		h->dropped[i] = __atomic_load_n(&tr->dropped[i], __ATOMIC_RELAXED);

@@ -9,6 +9,7 @@
 #include "discover/classify.h"
 #include "discover/procfs.h"
 #include "discover/watcher.h"
+#include "util/hashmap.h"
 #include "util/log.h"
 
 #define MAX_PENDING   256   /* candidates whose interpreter is not ready yet */
@@ -24,12 +25,27 @@ struct pending {
 	char last_err[256];
 };
 
+/*
+ * Negative verdicts of processes met as ancestors, per (pid, start time):
+ * the next candidate under the same parent (a CI runner's, a shell's) reads
+ * only their stat, not their command line again. A process's own exec
+ * replaces its entry.
+ */
+#define VERDICTS_MAX 4096
+
 struct watcher {
 	const struct watcher_ops *ops;
 	void *ctx;
 	struct pending pending[MAX_PENDING];
 	int npending;
+	struct hashmap verdicts; /* verdict_key() -> enum discover_verdict + 1 */
 };
+
+/* pid (22 bits) and start time (clock ticks since boot, 42 bits): one key. */
+static uintptr_t verdict_key(pid_t pid, unsigned long long start_time)
+{
+	return (uintptr_t)pid | (uintptr_t)(start_time << 22);
+}
 
 static long long now_ms(void)
 {
@@ -47,12 +63,44 @@ struct watcher *watcher__new(const struct watcher_ops *ops, void *ctx)
 		return NULL;
 	w->ops = ops;
 	w->ctx = ctx;
+	hashmap__init(&w->verdicts, hashmap__hash_u64, hashmap__equal_u64, NULL);
 	return w;
 }
 
 void watcher__free(struct watcher *w)
 {
+	if (w)
+		hashmap__clear(&w->verdicts);
 	free(w);
+}
+
+/*
+ * pid's verdict from its command line: an ancestor's may come from the cache
+ * (its own exec replaced it), the process itself is always read.
+ */
+static int classify(struct watcher *w, pid_t pid, const struct procfs_stat *ps, bool ancestor,
+		    enum discover_verdict *v, char *svc, size_t svcsz)
+{
+	uintptr_t key = verdict_key(pid, ps->start_time), cached;
+	char args[4096];
+	size_t len;
+
+	svc[0] = 0;
+	if (ancestor && hashmap__find(&w->verdicts, key, &cached)) {
+		*v = (enum discover_verdict)(cached - 1);
+		return 0;
+	}
+	if (procfs__cmdline(pid, args, sizeof(args), &len))
+		return -1;
+	*v = discover__classify(args, len, svc, svcsz);
+	if (*v == DISCOVER_SERVER) {
+		hashmap__delete(&w->verdicts, key, NULL, NULL);
+		return 0;
+	}
+	if (hashmap__size(&w->verdicts) >= VERDICTS_MAX)
+		hashmap__clear(&w->verdicts); /* full: start over */
+	hashmap__set(&w->verdicts, key, (uintptr_t)*v + 1); /* out of memory: not cached */
+	return 0;
 }
 
 /*
@@ -63,10 +111,9 @@ void watcher__free(struct watcher *w)
 static bool server_ancestry(struct watcher *w, pid_t pid, enum discover_verdict *self,
 			    char *service, size_t servicesz)
 {
-	char args[4096], svc[DISCOVER_SERVICE_MAX];
+	char svc[DISCOVER_SERVICE_MAX];
 	struct procfs_stat ps;
 	const char *traced;
-	size_t len;
 	int level;
 
 	service[0] = 0;
@@ -74,9 +121,8 @@ static bool server_ancestry(struct watcher *w, pid_t pid, enum discover_verdict 
 	for (level = 0; level <= ANCESTORS && pid > 1; level++, pid = ps.ppid) {
 		enum discover_verdict v;
 
-		if (procfs__stat(pid, &ps) || procfs__cmdline(pid, args, sizeof(args), &len))
+		if (procfs__stat(pid, &ps) || classify(w, pid, &ps, level > 0, &v, svc, sizeof(svc)))
 			return false;
-		v = discover__classify(args, len, svc, sizeof(svc));
 		if (level == 0)
 			*self = v;
 		if (v == DISCOVER_NEVER && level == 0)

@@ -190,6 +190,10 @@ char *metrics__render(struct metrics *m, size_t *len)
 			"Failures the BPF probe captured (counted in BPF, also when the record was "
 			"lost).");
 	promfmt__sample(&sb, "sessiontrace_probe_hits_total", NULL, NULL, 0, h.hits);
+	promfmt__header(&sb, "sessiontrace_exec_events_total", "counter",
+			"Execs that reached user space (discovery): only those that may start a "
+			"server pass the kernel's filter.");
+	promfmt__sample(&sb, "sessiontrace_exec_events_total", NULL, NULL, 0, h.execs);
 	promfmt__header(&sb, "sessiontrace_events_lost_total", "counter",
 			"Records that did not fit in the ring buffer.");
 	promfmt__sample(&sb, "sessiontrace_events_lost_total", NULL, NULL, 0, h.lost);

@@ -26,6 +26,7 @@ struct sink;
 /* What the health metrics show, filled at scrape time (on the HTTP thread). */
 struct metrics_health {
 	unsigned long long attached, lost, hits;
+	unsigned long long execs; /* execs the kernel's filter passed to discovery */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason */
 };
 typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);

@@ -235,6 +235,20 @@ def tracer_has_probe_flag():
     return "--probe" in r.stdout + r.stderr
 
 
+def bpf_fdinfos(pid, kind):
+    """/proc/PID/fdinfo of each of a process's descriptors of anon_inode:KIND
+    (bpf-prog, bpf-map), as dicts."""
+    fddir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fddir):
+        try:
+            if os.readlink(f"{fddir}/{fd}") != f"anon_inode:{kind}":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                yield dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+
+
 class Tracer:
     """build/sessiontrace -p PID -q [--probe P] [-j FILE]."""
 
@@ -293,15 +307,7 @@ class Tracer:
         """{program name: (run_time_ns, run_cnt)} for this tracer's BPF
         programs, from /proc/PID/fdinfo (needs kernel.bpf_stats_enabled)."""
         out = {}
-        fddir = f"/proc/{self.pid}/fd"
-        for fd in os.listdir(fddir):
-            try:
-                if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-prog":
-                    continue
-                with open(f"/proc/{self.pid}/fdinfo/{fd}") as f:
-                    info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-            except OSError:
-                continue
+        for info in bpf_fdinfos(self.pid, "bpf-prog"):
             pid = int(info["prog_id"])
             if pid not in _PROG_NAMES:
                 r = subprocess.run(["bpftool", "prog", "show", "id", str(pid), "-j"],
@@ -854,15 +860,7 @@ def bench_hits(arm, probe_flag, foreign_ns):
 def tracer_map(pid, name):
     """The contents of the tracer's BPF map `name` (bpftool -j dump), found
     through the tracer's own descriptors."""
-    fddir = f"/proc/{pid}/fd"
-    for fd in os.listdir(fddir):
-        try:
-            if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-map":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        except OSError:
-            continue
+    for info in bpf_fdinfos(pid, "bpf-map"):
         mid = info["map_id"].strip()
         r = subprocess.run(["bpftool", "map", "show", "id", mid, "-j"], capture_output=True, text=True, timeout=10)
         if r.returncode == 0 and json.loads(r.stdout).get("name") == name:

@@ -30,10 +30,10 @@ FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/decode/remote.c user/
 FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resolve/x86dec.c
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/decode/pyobj.c user/decode/pystr.c user/decode/remote.c user/resolve/pylayout.c
-# decode, diagnose, sinks and what they call: every user module but main.c
-# and the two that include the BPF skeleton or drive it.
-FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/daemon/tracer.c \
-			    user/daemon/targets.c,$(wildcard user/*/*.c))
+# decode, diagnose, sinks and what they call: every user module but main.c,
+# the one that includes the BPF skeleton and the daemon, which drives it.
+FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/daemon/%, \
+			    $(wildcard user/*/*.c))
 FUZZ_LIBS_report       := $(LIBS)
 
 $(FUZZ_DIR):

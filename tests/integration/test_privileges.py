@@ -24,6 +24,7 @@ from conftest import INTERPRETERS, REPO, TRACER_BIN, free_port, http_request
 UNIT = REPO / "deploy" / "systemd" / "sessiontrace.service"
 DAEMONSET = REPO / "deploy" / "kubernetes" / "daemonset.yaml"
 CAP_SYS_PTRACE = 19
+CAP_SYS_ADMIN = 21
 
 
 @pytest.fixture
@@ -45,6 +46,24 @@ def status_caps(pid):
         text = f.read()
     return {k: int(re.search(rf"^{k}:\s+([0-9a-f]+)$", text, re.M).group(1), 16)
             for k in ("CapEff", "CapPrm", "CapBnd")}
+
+
+def status_field(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        return re.search(rf"^{key}:\s+(.*)$", f.read(), re.M).group(1)
+
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def node_tracer(tracers, server, extra=()):
+    """sessiontrace without -p (node mode), once it has attached to server."""
+    out = tracers.tmp_path / f"node-{len(tracers.all)}.jsonl"
+    t = tracers.spawn(["-q", "-j", str(out)] + list(extra), out)
+    t.wait_attached(server.pid, server.interp.tracer_version)
+    return t
 
 
 def setpriv(caps):
@@ -79,6 +98,71 @@ def test_caps_dropped_after_attach(debian, tracers, servers):
     assert "sessiontrace_probe_hits_total 3\n" in text, text  # BPF map read without CAP_BPF
     records = t.stop()
     assert sorted(r["request"]["path"] for r in records) == [f"/dropped/{i}" for i in range(3)]
+
+
+def test_node_mode_decoder_is_unprivileged(debian, tracers, servers):
+    """Node mode (issue 17): the process that reads and decodes target memory
+    holds CAP_SYS_PTRACE only, under a seccomp filter, on every thread; the
+    one that attaches keeps CAP_SYS_ADMIN. Checked while it serves traffic."""
+    s = servers.start(debian, "mw_no_session")
+    port = free_port()
+    t = node_tracer(tracers, s, ["-m", str(port)])
+    for i in range(3):
+        assert http_request(s.port, f"/node/{i}").status == 500
+    t.wait_records(3)
+    kids = children(t.pid)
+    assert len(kids) == 1, kids
+    dec = kids[0]
+    assert status_field(dec, "Name") == "st-decoder"
+    parent = status_caps(t.pid)
+    assert parent["CapEff"] & (1 << CAP_SYS_ADMIN), parent
+    assert status_field(t.pid, "Seccomp") == "0"
+    tids = os.listdir(f"/proc/{dec}/task")
+    assert len(tids) >= 2, tids  # the metrics server's thread too
+    for tid in tids:
+        c = status_caps(f"{dec}/task/{tid}")
+        assert c["CapEff"] == c["CapPrm"] == 1 << CAP_SYS_PTRACE, (tid, c)
+        assert status_field(f"{dec}/task/{tid}", "Seccomp") == "2", tid  # filter mode
+        assert status_field(f"{dec}/task/{tid}", "NoNewPrivs") == "1", tid
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    # served from the sandboxed process: the counters map read through the filter
+    assert "sessiontrace_probe_hits_total 3\n" in text, text
+    assert "sessiontrace_attached_processes 1\n" in text, text
+    # SIGHUP to the tracer: the sandboxed process reopens the records file
+    moved = t.json_path.with_suffix(".moved")
+    os.rename(t.json_path, moved)
+    t.send(signal.SIGHUP)
+    deadline = time.time() + 10
+    while not t.json_path.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    assert http_request(s.port, "/node/3").status == 500
+    t.wait_records(1)
+    records = [r for r in t.stop() if r["pid"] == s.pid]
+    old = [json.loads(l) for l in moved.read_text().splitlines()]
+    assert sorted(r["request"]["path"] for r in old if r["pid"] == s.pid) == \
+        [f"/node/{i}" for i in range(3)]
+    assert [r["request"]["path"] for r in records] == ["/node/3"]
+    assert all(r["cause"] == "missing_middleware" for r in old + records), records
+    assert not os.path.exists(f"/proc/{dec}/status") or \
+        status_field(dec, "State").startswith(("Z", "X"))
+
+
+def test_node_mode_decoder_death_detaches(debian, tracers, servers):
+    """The decoding process dies (here: killed): the tracer says so, exits 1
+    and leaves nothing attached; the server goes on serving."""
+    s = servers.start(debian, "mw_no_session")
+    t = node_tracer(tracers, s)
+    dec = children(t.pid)[0]
+    os.kill(dec, signal.SIGSEGV)
+    rc = t.wait()
+    err = "\n".join(t.stderr_lines())
+    assert rc == 1, err
+    assert "the decoding process died: Segmentation fault" in err, err
+    assert "the decoding process exited; detaching everything" in err, err
+    assert http_request(s.port, "/after").status == 500 and s.alive()
 
 
 @pytest.mark.parametrize("mode", ["pid", "discover"])

@@ -31,10 +31,11 @@ struct attachment {
 
 struct probe {
 	struct sessiontrace_bpf *skel;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;       /* the events map: hits */
+	struct ring_buffer *procs_rb; /* the procs map: execs and forks, once watched */
 	probe_event_fn fn;
 	probe_proc_fn proc_fn;
-	void *ctx;
+	void *ctx, *proc_ctx;
 	struct attachment *att;
 	size_t natt, capatt;
 	struct bpf_link *exec_link, *fork_link;
@@ -63,7 +64,7 @@ static int on_proc(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(struct st_proc_event) || !p->proc_fn)
 		return 0;
-	p->proc_fn(p->ctx, data);
+	p->proc_fn(p->proc_ctx, data);
 	return 0;
 }
 
@@ -133,7 +134,7 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 		goto cleanup;
 	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
-	if (!p->rb || ring_buffer__add(p->rb, bpf_map__fd(p->skel->maps.procs), on_proc, p)) {
+	if (!p->rb) {
 		err = -errno;
 		snprintf(errbuf, errsz, "failed to create the ring buffer: %s", strerror(errno));
 		goto cleanup;
@@ -244,11 +245,16 @@ void probe__detach(struct probe *p, const struct target *t)
 		release(p, a);
 }
 
-int probe__watch_processes(struct probe *p, probe_proc_fn fn)
+int probe__watch_processes(struct probe *p, probe_proc_fn fn, void *ctx)
 {
 	int err;
 
 	p->proc_fn = fn;
+	p->proc_ctx = ctx;
+	/* its own ring buffer: the process that watches need not be the one that decodes */
+	p->procs_rb = ring_buffer__new(bpf_map__fd(p->skel->maps.procs), on_proc, p, NULL);
+	if (!p->procs_rb)
+		goto fail;
 	p->exec_link = bpf_program__attach(p->skel->progs.proc_exec);
 	if (!p->exec_link)
 		goto fail;
@@ -283,6 +289,18 @@ int probe__epoll_fd(const struct probe *p)
 	return ring_buffer__epoll_fd(p->rb);
 }
 
+int probe__drain_processes(struct probe *p)
+{
+	int err = p->procs_rb ? ring_buffer__consume(p->procs_rb) : 0;
+
+	return err < 0 ? err : 0;
+}
+
+int probe__processes_fd(const struct probe *p)
+{
+	return p->procs_rb ? ring_buffer__epoll_fd(p->procs_rb) : -1;
+}
+
 int probe__counters(const struct probe *p, __u64 out[ST_NCOUNTERS])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(p->skel->maps.counters);
@@ -315,6 +333,7 @@ void probe__free(struct probe *p)
 	while (p->natt)
 		release(p, &p->att[p->natt - 1]);
 	free(p->att);
+	ring_buffer__free(p->procs_rb);
 	ring_buffer__free(p->rb);
 	sessiontrace_bpf__destroy(p->skel);
 	free(p);

@@ -10,7 +10,7 @@ struct target;
 
 /* Called for every record; ctx is the one given to probe__new. */
 typedef void (*probe_event_fn)(void *ctx, const struct st_event *ev);
-/* Called for every exec in the system and every fork of a traced process. */
+/* Called for every exec that may start a server and every fork of a traced process. */
 typedef void (*probe_proc_fn)(void *ctx, const struct st_proc_event *ev);
 
 /* Does this kernel have what the probes need (BTF, uprobes)? 0, or a reason in err. */
@@ -40,15 +40,20 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 int probe__attach(struct probe *p, const struct target *t);
 /* Undoes one successful probe__attach of t (exactly once). */
 void probe__detach(struct probe *p, const struct target *t);
-/* Start reporting exec/fork events to fn (discovery). */
-int probe__watch_processes(struct probe *p, probe_proc_fn fn);
+/* Start reporting exec/fork events to fn, with ctx (discovery). */
+int probe__watch_processes(struct probe *p, probe_proc_fn fn, void *ctx);
 /*
  * Consume the records there are, woken or not, at most max (0: all). Returns
  * 1 when max were consumed and more may wait, 0 when the buffer is empty, or
  * -errno. A bounded drain keeps signals, -d and exits prompt during a storm.
  */
 int probe__drain(struct probe *p, unsigned max);
+/* Readable when hit records wait (they come without wakeups: poll with a timeout too). */
 int probe__epoll_fd(const struct probe *p);
+/* Hand every process event waiting to the probe_proc_fn: 0 or -errno. */
+int probe__drain_processes(struct probe *p);
+/* Readable when process events wait; -1 before probe__watch_processes. */
+int probe__processes_fd(const struct probe *p);
 /* Sums of the per-CPU counters (enum st_counter). */
 int probe__counters(const struct probe *p, __u64 out[ST_NCOUNTERS]);
 void probe__free(struct probe *p);

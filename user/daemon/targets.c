@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include "attach/probe.h"
 #include "daemon/targets.h"
-#include "decode/symbolizer.h"
 #include "resolve/target.h"
 #include "util/log.h"
 
@@ -34,7 +33,6 @@ static void release(struct targets *r, int i)
 {
 	struct traced *e = &r->v[i];
 
-	symbolizer__free(e->sym);
 	target__free(e->t);
 	if (e->pidfd >= 0)
 		close(e->pidfd);
@@ -69,10 +67,8 @@ int targets__add(struct targets *r, struct target *t)
 		fprintf(stderr, "sessiontrace: pid %d: pidfd_open: %s\n", t->pid, strerror(errno));
 		return err;
 	}
-	e->sym = symbolizer__new(t);
-	err = e->sym ? probe__attach(r->probe, t) : -ENOMEM;
+	err = probe__attach(r->probe, t);
 	if (err) {
-		symbolizer__free(e->sym);
 		close(e->pidfd);
 		memset(e, 0, sizeof(*e));
 		return err;

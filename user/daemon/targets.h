@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The processes being traced: each resolved target with its probe attached,
- * its symbolizer and the pidfd that says when it exits. Owned by the event
+ * The processes being traced, on the attaching side: each resolved target
+ * with its probe attached and the pidfd that says when it exits. Owned by the event
  * loop's thread; the metrics thread reads only the count.
  */
 #ifndef ST_TARGETS_H
@@ -13,11 +13,8 @@
 
 struct probe;
 struct target;
-struct symbolizer;
-
 struct traced {
 	struct target *t;
-	struct symbolizer *sym;
 	int pidfd;
 	bool exited; /* its pidfd said so */
 };

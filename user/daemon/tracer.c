@@ -8,28 +8,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include <cap-ng.h>
 #include "attach/probe.h"
 #include "daemon/targets.h"
 #include "daemon/tracer.h"
-#include "decode/drops.h"
-#include "decode/hit.h"
-#include "diagnose/diagnose.h"
+#include "daemon/decoder.h"
+#include "daemon/privsep.h"
+#include "daemon/sandbox.h"
 #include "discover/watcher.h"
 #include "resolve/target.h"
-#include "sink/limit.h"
-#include "sink/metrics.h"
-#include "sink/sink.h"
 #include "util/log.h"
 
 #define RETRY_MS     50  /* candidates waiting for their interpreter: look again */
 #define DRAIN_BUDGET 256 /* records per pass of the event loop (~20 ms of work) */
-#define MAX_SINKS    3
 
 struct tracer {
 	const struct tracer_opts *o;
@@ -38,18 +32,10 @@ struct tracer {
 	struct probe *probe;
 	struct targets *targets;
 	struct watcher *watcher;
-	struct diagnose *diag;
-	struct hit *hit;                 /* the one being handled */
-	struct diagnosis *dg;
-	struct metrics *metrics;
-	struct sink *sinks[MAX_SINKS];
-	int nsinks;
-	struct limit *limit;             /* --record-rate; NULL: a full record per hit */
+	struct decoder *dec;             /* -p: the decoder, in this process */
+	struct privsep *ps;              /* discovery: the decoder's process */
 	int sfd;                         /* signalfd: SIGINT, SIGTERM, SIGHUP */
-	struct pollfd pfd[TARGETS_MAX + 2]; /* the signalfd, the ring buffer, the pidfds */
-	unsigned long long records;      /* hits through the sinks */
-	unsigned long long summarized;   /* of which in summaries, not full records */
-	unsigned long long dropped[DROP_N]; /* enum drop_reason; read by the metrics thread */
+	struct pollfd pfd[TARGETS_MAX + 3]; /* signals, records or processes, decoder, pidfds */
 };
 
 static long long now_ms(void)
@@ -68,45 +54,43 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static void dropped(struct tracer *tr, enum drop_reason why)
+/* Tell the decoder about t, wherever it runs. */
+static int decoder_add(struct tracer *tr, const struct target *t)
 {
-	__atomic_add_fetch(&tr->dropped[why], 1, __ATOMIC_RELAXED);
+	return tr->ps ? privsep__add(tr->ps, t) : decoder__add(tr->dec, t);
 }
 
-/* One record: decode, diagnose, every sink; or the reason it is not a hit. */
-static void on_event(void *ctx, const struct st_event *ev)
+static void decoder_drop(struct tracer *tr, pid_t pid)
 {
-	struct tracer *tr = ctx;
-	int i = targets__index(tr->targets, ev->pid);
-	struct traced *e;
-	enum drop_reason why;
+	if (tr->ps)
+		privsep__drop(tr->ps, pid);
+	else
+		decoder__drop(tr->dec, pid);
+}
 
-	if (i < 0) {
-		dropped(tr, DROP_PROCESS_GONE);
-		return;
-	}
-	e = targets__at(tr->targets, i);
-	/* a record raised by an earlier process with the same pid */
-	if (ev->start_ticks != e->t->start_time) {
-		dropped(tr, DROP_STALE_PID);
-		pr_debug("pid %u: dropped a record of an earlier process with that pid\n", ev->pid);
-		return;
-	}
-	if (!hit__decode(tr->hit, e->t, e->sym, ev, &why))
-		dropped(tr, why);
-	else if (diagnose__event(tr->diag, tr->hit, tr->dg))
-		dropped(tr, DROP_OUT_OF_MEMORY);
-	else {
-		/* past the record rate, only the sinks that count every hit get it */
-		bool full = !tr->limit || limit__admit(tr->limit, tr->hit, tr->dg, now_ms());
+/* Decoder first, then the probe: no record of t comes before t is known. */
+static int attach(struct tracer *tr, struct target *t)
+{
+	pid_t pid = t->pid;
+	int ret = decoder_add(tr, t);
 
-		tr->records++;
-		tr->summarized += !full;
-		for (i = 0; i < tr->nsinks; i++)
-			if (full || !tr->sinks[i]->summary)
-				sink__emit(tr->sinks[i], tr->hit, tr->dg);
+	if (ret) {
+		fprintf(stderr, "sessiontrace: pid %d: not traced: %s\n", pid, strerror(-ret));
+		return ret;
 	}
-	symbolizer__event_end(e->sym); /* its frames are no longer used: the cache may evict */
+	ret = targets__add(tr->targets, t);
+	if (ret)
+		decoder_drop(tr, pid);
+	return ret;
+}
+
+/* Detach the i-th target and tell the decoder, saying why on stderr. */
+static void untrace(struct tracer *tr, int i, const char *why)
+{
+	pid_t pid = targets__at(tr->targets, i)->t->pid;
+
+	targets__drop(tr->targets, i, why);
+	decoder_drop(tr, pid);
 }
 
 /* Resolve, choose the probe, attach: 0 when traced, else -errno with err set. */
@@ -118,7 +102,7 @@ static int trace_pid(struct tracer *tr, struct target *t, const char *service, c
 	if (ret)
 		return ret;
 	target__set_service(t, service);
-	ret = targets__add(tr->targets, t);
+	ret = attach(tr, t);
 	if (!ret) /* discovery: the sinks are open and the privileges settled */
 		targets__announce(tr->targets, targets__count(tr->targets) - 1);
 	return ret;
@@ -154,7 +138,7 @@ static void on_exec(void *ctx, pid_t pid)
 	int i = targets__index(tr->targets, pid);
 
 	if (i >= 0)
-		targets__drop(tr->targets, i, "exec'd a new program");
+		untrace(tr, i, "exec'd a new program");
 }
 
 static const struct watcher_ops watch_ops = {
@@ -168,51 +152,6 @@ static void on_proc(void *ctx, const struct st_proc_event *ev)
 	struct tracer *tr = ctx;
 
 	watcher__proc_event(tr->watcher, ev);
-}
-
-/* Scrape time, on the HTTP thread: BPF counters are read from the map. */
-static void metrics_health(struct metrics_health *h, void *ctx)
-{
-	struct tracer *tr = ctx;
-	__u64 cnt[ST_NCOUNTERS];
-	int i;
-
-	h->attached = tr->targets ? (unsigned long long)targets__count(tr->targets) : 0;
-	if (tr->probe && !probe__counters(tr->probe, cnt)) {
-		h->lost = cnt[ST_C_LOST];
-		h->hits = cnt[ST_C_HITS];
-		h->execs = cnt[ST_C_EXECS];
-	}
-	for (i = 0; i < DROP_N; i++)
-		h->dropped[i] = __atomic_load_n(&tr->dropped[i], __ATOMIC_RELAXED);
-}
-
-/*
- * With -p every probe is attached by now. What the rest of the run does
- * (read the targets' memory, read the BPF maps and ring buffer through the
- * descriptors already open, write records, serve metrics, close the links)
- * needs only CAP_SYS_PTRACE, for process_vm_readv on processes whose
- * capabilities we would no longer have. Everything else goes, also from the
- * bounding set, and no_new_privs keeps it gone.
- */
-static int drop_privileges(void)
-{
-	capng_select_t what;
-
-	if (capng_get_caps_process())
-		return -EPERM;
-	/* the bounding set can only shrink with CAP_SETPCAP (systemd may not give it) */
-	what = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) ? CAPNG_SELECT_BOTH
-								    : CAPNG_SELECT_CAPS;
-	capng_clear(what);
-	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-		     (what == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0), CAP_SYS_PTRACE);
-	if (capng_apply(what))
-		return -EPERM;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -errno;
-	pr_debug("capabilities dropped: only CAP_SYS_PTRACE is left\n");
-	return 0;
 }
 
 /*
@@ -239,110 +178,76 @@ static int resolve_given(struct tracer *tr, unsigned *progs)
 	return 0;
 }
 
-/* The records file, the console, the metrics. 0, or the exit status. */
-static int open_sinks(struct tracer *tr)
+/*
+ * With -p every probe is attached by now. What the rest of the run does
+ * (read the targets' memory, read the BPF maps and ring buffer through the
+ * descriptors already open, write records, serve metrics, close the links)
+ * needs only CAP_SYS_PTRACE. In discovery the decoding child drops instead.
+ */
+static int start_given(struct tracer *tr)
 {
-	const struct tracer_opts *o = tr->o;
-	char err[512];
+	int i, ret;
 
-	if (o->json) {
-		tr->sinks[tr->nsinks] = record_sink__new(o->json, o->json_max_size, o->json_keep,
-							 err, sizeof(err));
-		if (!tr->sinks[tr->nsinks++]) {
-			fprintf(stderr, "sessiontrace: %s\n", err);
+	for (i = 0; i < tr->o->npids; i++) {
+		char service[128];
+
+		watcher__service(tr->watcher, tr->given[i]->pid, service, sizeof(service));
+		target__set_service(tr->given[i], service);
+		if (attach(tr, tr->given[i]))
 			return 2;
-		}
+		tr->given[i] = NULL;
 	}
-	if (o->metrics) {
-		tr->metrics = metrics__new(o->max_series);
-		if (!tr->metrics) {
-			fprintf(stderr, "sessiontrace: out of memory\n");
-			return 1;
-		}
-		if (metrics__listen(tr->metrics, o->metrics, err, sizeof(err))) {
-			fprintf(stderr, "sessiontrace: %s\n", err);
-			return 2;
-		}
-		tr->sinks[tr->nsinks++] = metrics__sink(tr->metrics);
-	}
-	if (!o->quiet && !(tr->sinks[tr->nsinks++] = console_sink__new(stdout))) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		return 1;
-	}
-	if (o->record_rate && !(tr->limit = limit__new(o->record_rate))) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		return 1;
-	}
+	if ((ret = sandbox__drop_caps()))
+		pr_warn("could not drop capabilities after attaching: %s\n", strerror(-ret));
+	/* the HTTP thread starts with the capabilities this thread has now */
+	ret = decoder__start_metrics(tr->dec);
+	if (ret)
+		return ret;
+	/* said once every sink serves and the capabilities are dropped */
+	for (i = 0; i < targets__count(tr->targets); i++)
+		targets__announce(tr->targets, i);
 	return 0;
 }
 
-static void on_summary(void *ctx, const struct limit_summary *sum)
+/* Fork the decoder off, then watch: servers are attached as they come. */
+static int start_discovery(struct tracer *tr)
 {
-	struct tracer *tr = ctx;
-	int i;
-
-	for (i = 0; i < tr->nsinks; i++)
-		if (tr->sinks[i]->summary)
-			tr->sinks[i]->summary(tr->sinks[i], sum);
+	tr->ps = privsep__start(tr->dec, tr->probe);
+	if (!tr->ps)
+		return 1;
+	tr->dec = NULL; /* the child's now */
+	/* Watch first, then scan: a server starting in between is not missed. */
+	if (probe__watch_processes(tr->probe, on_proc, tr))
+		return 1;
+	watcher__scan(tr->watcher);
+	watcher__try(tr->watcher);
+	fprintf(stderr, "sessiontrace: watching for ASGI servers (%d traced now)\n",
+		targets__count(tr->targets));
+	return 0;
 }
 
-/* The summaries due now, or all of them (at exit). */
-static void flush_summaries(struct tracer *tr, bool all)
-{
-	if (tr->limit)
-		limit__flush(tr->limit, now_ms(), all, on_summary, tr);
-}
-
-/* Load the probe programs, attach the given targets, start watching. */
+/* Load the probe programs, attach the given targets or start watching. */
 static int start(struct tracer *tr, unsigned progs)
 {
 	char err[512];
-	int i, ret;
 
 	if (probe__kernel_check(err, sizeof(err))) {
 		fprintf(stderr, "sessiontrace: %s\n", err);
 		return 1;
 	}
-	tr->probe = probe__new(on_event, tr, progs, err, sizeof(err));
+	tr->probe = probe__new(decoder__event, tr->dec, progs, err, sizeof(err));
 	if (!tr->probe) {
 		fprintf(stderr, "sessiontrace: %s\n", err);
 		return 1;
 	}
+	decoder__set_probe(tr->dec, tr->probe);
 	tr->targets = targets__new(tr->probe);
 	tr->watcher = watcher__new(&watch_ops, tr);
 	if (!tr->targets || !tr->watcher) {
 		fprintf(stderr, "sessiontrace: out of memory\n");
 		return 1;
 	}
-	for (i = 0; i < tr->o->npids; i++) {
-		char service[128];
-
-		watcher__service(tr->watcher, tr->given[i]->pid, service, sizeof(service));
-		target__set_service(tr->given[i], service);
-		if (targets__add(tr->targets, tr->given[i]))
-			return 2;
-		tr->given[i] = NULL;
-	}
-	if (!tr->discover && (ret = drop_privileges()))
-		pr_warn("could not drop capabilities after attaching: %s\n", strerror(-ret));
-	/* the HTTP thread starts with the capabilities this thread has now */
-	if (tr->metrics && metrics__start(tr->metrics, metrics_health, tr, err, sizeof(err))) {
-		fprintf(stderr, "sessiontrace: %s\n", err);
-		return 1;
-	}
-	/* -p: said once every sink serves and the capabilities are dropped */
-	for (i = 0; i < targets__count(tr->targets); i++)
-		targets__announce(tr->targets, i);
-	if (tr->discover) {
-		/* Watch first, then scan: a server starting in between is not missed. */
-		if (probe__watch_processes(tr->probe, on_proc))
-			return 1;
-		watcher__scan(tr->watcher);
-		watcher__try(tr->watcher);
-		fprintf(stderr, "sessiontrace: watching for ASGI servers (%d traced now)\n",
-			targets__count(tr->targets));
-	}
-	return 0;
+	return tr->discover ? start_discovery(tr) : start_given(tr);
 }
 
 /* How long the next poll may wait: -1 forever, or ms. false: the deadline passed. */
@@ -353,7 +258,7 @@ static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *
 		*timeout = 0; /* records still waiting: look at signals and exits, go on */
 	else if (watcher__pending(tr->watcher))
 		*timeout = RETRY_MS;
-	else if (targets__count(tr->targets))
+	else if (tr->dec && targets__count(tr->targets))
 		*timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
 	if (deadline) {
 		long long left = deadline - now_ms();
@@ -370,19 +275,23 @@ static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *
 static bool on_signal(struct tracer *tr)
 {
 	struct signalfd_siginfo si;
-	int i;
 
 	if (read(tr->sfd, &si, sizeof(si)) != sizeof(si))
 		return false;
 	if (si.ssi_signo != SIGHUP)
 		return true;
-	for (i = 0; i < tr->nsinks; i++)
-		if (tr->sinks[i]->reopen)
-			tr->sinks[i]->reopen(tr->sinks[i]);
+	if (tr->ps)
+		privsep__reopen(tr->ps);
+	else
+		decoder__reopen(tr->dec);
 	return false;
 }
 
-/* Until a signal or the deadline: 0, or 1 on an error. */
+/*
+ * Until a signal or the deadline: 0, or 1 on an error. Polled: signals;
+ * the ring buffer of hits (-p) or of process events (discovery); the
+ * decoding child's socket (discovery); every target's pidfd.
+ */
 static int event_loop(struct tracer *tr)
 {
 	struct pollfd *pfd = tr->pfd;
@@ -391,12 +300,17 @@ static int event_loop(struct tracer *tr)
 	int err, i;
 
 	for (;;) {
-		int timeout, nfd = 0, ntarg = targets__count(tr->targets);
+		int timeout, nfd = 0, first, ntarg = targets__count(tr->targets);
 
 		if (!poll_timeout(tr, more, deadline, &timeout))
 			return 0;
 		pfd[nfd++] = (struct pollfd){ .fd = tr->sfd, .events = POLLIN };
-		pfd[nfd++] = (struct pollfd){ .fd = probe__epoll_fd(tr->probe), .events = POLLIN };
+		pfd[nfd++] = (struct pollfd){ .fd = tr->dec ? probe__epoll_fd(tr->probe)
+							    : probe__processes_fd(tr->probe),
+					      .events = POLLIN };
+		if (tr->ps)
+			pfd[nfd++] = (struct pollfd){ .fd = privsep__fd(tr->ps), .events = POLLIN };
+		first = nfd;
 		for (i = 0; i < ntarg; i++)
 			pfd[nfd++] = (struct pollfd){ .fd = targets__at(tr->targets, i)->pidfd,
 						      .events = POLLIN };
@@ -406,21 +320,28 @@ static int event_loop(struct tracer *tr)
 			pr_warn("poll: %s\n", strerror(errno));
 			return 1;
 		}
+		if (tr->ps && pfd[2].revents) {
+			/* its records would go nowhere: stop tracing (systemd restarts us) */
+			err = privsep__reap(tr->ps);
+			fprintf(stderr, "sessiontrace: the decoding process exited; detaching "
+				"everything\n");
+			return err ? err : 1;
+		}
 		/* The pidfds match the targets as they were when polled. */
-		for (i = 2; i < nfd; i++)
+		for (i = first; i < nfd; i++)
 			if (pfd[i].revents)
-				targets__at(tr->targets, i - 2)->exited = true;
+				targets__at(tr->targets, i - first)->exited = true;
 		/* Records first: an exiting process's last records are still its own. */
-		err = probe__drain(tr->probe, DRAIN_BUDGET);
+		err = tr->dec ? decoder__drain(tr->dec, DRAIN_BUDGET)
+			      : probe__drain_processes(tr->probe);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s\n", strerror(-err));
 			return 1;
 		}
 		more = err == 1;
-		flush_summaries(tr, false);
 		for (i = targets__count(tr->targets) - 1; i >= 0; i--)
 			if (targets__at(tr->targets, i)->exited)
-				targets__drop(tr->targets, i, "exited");
+				untrace(tr, i, "exited");
 		if (watcher__pending(tr->watcher))
 			watcher__try(tr->watcher);
 		if (pfd[0].revents && on_signal(tr))
@@ -428,53 +349,18 @@ static int event_loop(struct tracer *tr)
 	}
 }
 
-/* Every hit is a record, lost, or dropped for a reason: the sums match. */
-static void print_summary(struct tracer *tr)
-{
-	unsigned long long ndrop = 0;
-	__u64 cnt[ST_NCOUNTERS] = {};
-	char why[256] = "";
-	size_t wn = 0;
-	int i;
-
-	probe__counters(tr->probe, cnt);
-	for (i = 0; i < DROP_N; i++) {
-		ndrop += tr->dropped[i];
-		if (tr->dropped[i] && wn < sizeof(why))
-			wn += snprintf(why + wn, sizeof(why) - wn, "%s%s %llu", wn ? ", " : " (",
-				       drop_reason_names[i], tr->dropped[i]);
-	}
-	if (wn && wn < sizeof(why) - 1)
-		snprintf(why + wn, sizeof(why) - wn, ")");
-	fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu hits, "
-		"%llu AssertionError/KeyError raises examined, %llu probe runs, "
-		"%llu processes traced, %llu dropped%s; %llu of the records in summaries\n",
-		tr->records, (unsigned long long)cnt[ST_C_LOST], (unsigned long long)cnt[ST_C_HITS],
-		(unsigned long long)cnt[ST_C_ASSERTS], (unsigned long long)cnt[ST_C_RUNS],
-		targets__total(tr->targets), ndrop, why, tr->summarized);
-	for (i = 0; i < tr->nsinks; i++)
-		if (tr->sinks[i]->finish)
-			tr->sinks[i]->finish(tr->sinks[i], tr->records);
-}
-
 static void tracer_free(struct tracer *tr)
 {
 	int i;
 
 	/* before the probe and the targets: scrapes read them */
-	metrics__free(tr->metrics);
-	tr->metrics = NULL;
+	decoder__free(tr->dec);
+	privsep__free(tr->ps); /* a child not finished is killed */
 	targets__free(tr->targets);
 	watcher__free(tr->watcher);
 	for (i = 0; i < TRACER_MAX_PIDS; i++)
 		target__free(tr->given[i]);
 	probe__free(tr->probe);
-	for (i = 0; i < tr->nsinks; i++)
-		sink__free(tr->sinks[i]);
-	limit__free(tr->limit);
-	diagnose__free(tr->diag);
-	free(tr->hit);
-	free(tr->dg);
 	if (tr->sfd >= 0)
 		close(tr->sfd);
 	free(tr);
@@ -503,7 +389,7 @@ int tracer__run(const struct tracer_opts *o)
 	libbpf_set_print(libbpf_print);
 	ret = resolve_given(tr, &progs);
 	if (!ret)
-		ret = open_sinks(tr);
+		tr->dec = decoder__new(o, &ret);
 	if (ret)
 		goto cleanup;
 	ret = 1;
@@ -512,26 +398,21 @@ int tracer__run(const struct tracer_opts *o)
 		pr_warn("signalfd: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	tr->diag = diagnose__new();
-	tr->hit = calloc(1, sizeof(*tr->hit));
-	tr->dg = calloc(1, sizeof(*tr->dg));
-	if (!tr->diag || !tr->hit || !tr->dg) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		goto cleanup;
-	}
 	ret = start(tr, progs);
 	if (!ret)
 		ret = event_loop(tr);
-	if (ret)
-		goto cleanup;
 	/*
 	 * Stop the producers first (a storm would otherwise keep the final drain
 	 * going), then take every record they made: the counts add up exactly.
 	 */
-	targets__detach_all(tr->targets);
-	probe__drain(tr->probe, 0);
-	flush_summaries(tr, true);
-	print_summary(tr);
+	if (tr->targets)
+		targets__detach_all(tr->targets);
+	if (ret)
+		goto cleanup;
+	if (tr->ps)
+		ret = privsep__finish(tr->ps);
+	else
+		decoder__finish(tr->dec);
 cleanup:
 	tracer_free(tr);
 	return ret;

@@ -340,6 +340,24 @@ cleanup:
 	return NULL;
 }
 
+struct target *target__dup(const struct target *t)
+{
+	struct target *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *t;
+	c->layout = &c->bpf.layout;
+	c->raise_func = NULL;
+	c->interp[sizeof(c->interp) - 1] = '\0';
+	c->open_path[sizeof(c->open_path) - 1] = '\0';
+	c->python[sizeof(c->python) - 1] = '\0';
+	c->service[sizeof(c->service) - 1] = '\0';
+	c->raise_why[sizeof(c->raise_why) - 1] = '\0';
+	c->assert_why[sizeof(c->assert_why) - 1] = '\0';
+	return c;
+}
+
 void target__free(struct target *t)
 {
 	free(t);

@@ -45,6 +45,12 @@ struct target {
  */
 struct target *target__new(pid_t pid, char *err, size_t errsz);
 void target__free(struct target *t);
+/*
+ * A copy of t for the decoding side (possibly another process: t may be
+ * bytes received from the attaching side). Its layout points into itself;
+ * raise_func, which only attaching uses, is NULL. NULL on out of memory.
+ */
+struct target *target__dup(const struct target *t);
 /* --probe auto: the assert probe where it validates, else the raise probe. */
 #define TARGET_PROBE_AUTO -1
 

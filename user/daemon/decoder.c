@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "attach/probe.h"
+#include "daemon/decoder.h"
+#include "daemon/targets.h"
+#include "daemon/tracer.h"
+#include "decode/drops.h"
+#include "decode/hit.h"
+#include "decode/symbolizer.h"
+#include "diagnose/diagnose.h"
+#include "resolve/target.h"
+#include "sink/limit.h"
+#include "sink/metrics.h"
+#include "sink/sink.h"
+#include "util/log.h"
+
+#define MAX_SINKS 3
+
+struct decoded {
+	struct target *t;         /* the decoder's copy */
+	struct symbolizer *sym;
+};
+
+struct decoder {
+	const struct tracer_opts *o;
+	struct probe *probe;
+	struct decoded v[TARGETS_MAX];
+	int n;                           /* read by the metrics thread */
+	unsigned long long total;        /* targets ever added */
+	struct diagnose *diag;
+	struct hit *hit;                 /* the one being handled */
+	struct diagnosis *dg;
+	struct metrics *metrics;
+	struct sink *sinks[MAX_SINKS];
+	int nsinks;
+	struct limit *limit;             /* --record-rate; NULL: a full record per hit */
+	unsigned long long records;      /* hits through the sinks */
+	unsigned long long summarized;   /* of which in summaries, not full records */
+	unsigned long long dropped[DROP_N]; /* enum drop_reason; read by the metrics thread */
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void dropped(struct decoder *d, enum drop_reason why)
+{
+	__atomic_add_fetch(&d->dropped[why], 1, __ATOMIC_RELAXED);
+}
+
+static int find(const struct decoder *d, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].t->pid == pid)
+			return i;
+	return -1;
+}
+
+/* One record: decode, diagnose, every sink; or the reason it is not a hit. */
+void decoder__event(void *ctx, const struct st_event *ev)
+{
+	struct decoder *d = ctx;
+	int i = find(d, ev->pid);
+	struct decoded *e;
+	enum drop_reason why;
+
+	if (i < 0) {
+		dropped(d, DROP_PROCESS_GONE);
+		return;
+	}
+	e = &d->v[i];
+	/* a record raised by an earlier process with the same pid */
+	if (ev->start_ticks != e->t->start_time) {
+		dropped(d, DROP_STALE_PID);
+		pr_debug("pid %u: dropped a record of an earlier process with that pid\n", ev->pid);
+		return;
+	}
+	if (!hit__decode(d->hit, e->t, e->sym, ev, &why))
+		dropped(d, why);
+	else if (diagnose__event(d->diag, d->hit, d->dg))
+		dropped(d, DROP_OUT_OF_MEMORY);
+	else {
+		/* past the record rate, only the sinks that count every hit get it */
+		bool full = !d->limit || limit__admit(d->limit, d->hit, d->dg, now_ms());
+
+		d->records++;
+		d->summarized += !full;
+		for (i = 0; i < d->nsinks; i++)
+			if (full || !d->sinks[i]->summary)
+				sink__emit(d->sinks[i], d->hit, d->dg);
+	}
+	symbolizer__event_end(e->sym); /* its frames are no longer used: the cache may evict */
+}
+
+int decoder__add(struct decoder *d, const struct target *t)
+{
+	struct decoded *e;
+	int i = find(d, t->pid);
+
+	if (i >= 0) /* the attaching side dropped it and we missed it: the new one wins */
+		decoder__drop(d, t->pid);
+	if (d->n >= TARGETS_MAX)
+		return -ENOSPC;
+	e = &d->v[d->n];
+	e->t = target__dup(t);
+	e->sym = e->t ? symbolizer__new(e->t) : NULL;
+	if (!e->sym) {
+		target__free(e->t);
+		e->t = NULL;
+		return -ENOMEM;
+	}
+	__atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
+	d->total++;
+	return 0;
+}
+
+void decoder__drop(struct decoder *d, pid_t pid)
+{
+	int i = find(d, pid);
+
+	if (i < 0)
+		return;
+	symbolizer__free(d->v[i].sym);
+	target__free(d->v[i].t);
+	d->v[i] = d->v[d->n - 1];
+	memset(&d->v[d->n - 1], 0, sizeof(d->v[0]));
+	__atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELAXED);
+}
+
+int decoder__count(const struct decoder *d)
+{
+	return __atomic_load_n(&d->n, __ATOMIC_RELAXED);
+}
+
+static void on_summary(void *ctx, const struct limit_summary *sum)
+{
+	struct decoder *d = ctx;
+	int i;
+
+	for (i = 0; i < d->nsinks; i++)
+		if (d->sinks[i]->summary)
+			d->sinks[i]->summary(d->sinks[i], sum);
+}
+
+/* The summaries due now, or all of them (at exit). */
+static void flush_summaries(struct decoder *d, bool all)
+{
+	if (d->limit)
+		limit__flush(d->limit, now_ms(), all, on_summary, d);
+}
+
+int decoder__drain(struct decoder *d, unsigned max)
+{
+	int err = probe__drain(d->probe, max);
+
+	flush_summaries(d, false);
+	return err;
+}
+
+void decoder__reopen(struct decoder *d)
+{
+	int i;
+
+	for (i = 0; i < d->nsinks; i++)
+		if (d->sinks[i]->reopen)
+			d->sinks[i]->reopen(d->sinks[i]);
+}
+
+/* Scrape time, on the HTTP thread: BPF counters are read from the map. */
+static void metrics_health(struct metrics_health *h, void *ctx)
+{
+	struct decoder *d = ctx;
+	__u64 cnt[ST_NCOUNTERS];
+	int i;
+
+	h->attached = (unsigned long long)decoder__count(d);
+	if (d->probe && !probe__counters(d->probe, cnt)) {
+		h->lost = cnt[ST_C_LOST];
+		h->hits = cnt[ST_C_HITS];
+		h->execs = cnt[ST_C_EXECS];
+	}
+	for (i = 0; i < DROP_N; i++)
+		h->dropped[i] = __atomic_load_n(&d->dropped[i], __ATOMIC_RELAXED);
+}
+
+int decoder__start_metrics(struct decoder *d)
+{
+	char err[512];
+
+	if (d->metrics && metrics__start(d->metrics, metrics_health, d, err, sizeof(err))) {
+		fprintf(stderr, "sessiontrace: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* Every hit is a record, lost, or dropped for a reason: the sums match. */
+static void print_summary(struct decoder *d)
+{
+	unsigned long long ndrop = 0;
+	__u64 cnt[ST_NCOUNTERS] = {};
+	char why[256] = "";
+	size_t wn = 0;
+	int i;
+
+	probe__counters(d->probe, cnt);
+	for (i = 0; i < DROP_N; i++) {
+		ndrop += d->dropped[i];
+		if (d->dropped[i] && wn < sizeof(why))
+			wn += snprintf(why + wn, sizeof(why) - wn, "%s%s %llu", wn ? ", " : " (",
+				       drop_reason_names[i], d->dropped[i]);
+	}
+	if (wn && wn < sizeof(why) - 1)
+		snprintf(why + wn, sizeof(why) - wn, ")");
+	fprintf(stderr, "sessiontrace: exiting: %llu records, %llu lost, %llu hits, "
+		"%llu AssertionError/KeyError raises examined, %llu probe runs, "
+		"%llu processes traced, %llu dropped%s; %llu of the records in summaries\n",
+		d->records, (unsigned long long)cnt[ST_C_LOST], (unsigned long long)cnt[ST_C_HITS],
+		(unsigned long long)cnt[ST_C_ASSERTS], (unsigned long long)cnt[ST_C_RUNS],
+		d->total, ndrop, why, d->summarized);
+	for (i = 0; i < d->nsinks; i++)
+		if (d->sinks[i]->finish)
+			d->sinks[i]->finish(d->sinks[i], d->records);
+}
+
+void decoder__finish(struct decoder *d)
+{
+	probe__drain(d->probe, 0);
+	flush_summaries(d, true);
+	print_summary(d);
+}
+
+/* The records file, the console, the metrics. 0, or the exit status. */
+static int open_sinks(struct decoder *d)
+{
+	const struct tracer_opts *o = d->o;
+	char err[512];
+
+	if (o->json) {
+		d->sinks[d->nsinks] = record_sink__new(o->json, o->json_max_size, o->json_keep,
+						       err, sizeof(err));
+		if (!d->sinks[d->nsinks++]) {
+			fprintf(stderr, "sessiontrace: %s\n", err);
+			return 2;
+		}
+	}
+	if (o->metrics) {
+		d->metrics = metrics__new(o->max_series);
+		if (!d->metrics) {
+			fprintf(stderr, "sessiontrace: out of memory\n");
+			return 1;
+		}
+		if (metrics__listen(d->metrics, o->metrics, err, sizeof(err))) {
+			fprintf(stderr, "sessiontrace: %s\n", err);
+			return 2;
+		}
+		d->sinks[d->nsinks++] = metrics__sink(d->metrics);
+	}
+	if (!o->quiet && !(d->sinks[d->nsinks++] = console_sink__new(stdout))) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		return 1;
+	}
+	if (o->record_rate && !(d->limit = limit__new(o->record_rate))) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+struct decoder *decoder__new(const struct tracer_opts *o, int *status)
+{
+	struct decoder *d = calloc(1, sizeof(*d));
+
+	*status = 1;
+	if (!d) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		return NULL;
+	}
+	d->o = o;
+	*status = open_sinks(d);
+	if (*status)
+		goto cleanup;
+	d->diag = diagnose__new();
+	d->hit = calloc(1, sizeof(*d->hit));
+	d->dg = calloc(1, sizeof(*d->dg));
+	if (!d->diag || !d->hit || !d->dg) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		*status = 1;
+		goto cleanup;
+	}
+	return d;
+cleanup:
+	decoder__free(d);
+	return NULL;
+}
+
+void decoder__set_probe(struct decoder *d, struct probe *p)
+{
+	d->probe = p;
+}
+
+void decoder__free(struct decoder *d)
+{
+	int i;
+
+	if (!d)
+		return;
+	/* first: scrapes read the targets and the probe */
+	metrics__free(d->metrics);
+	d->metrics = NULL;
+	while (d->n)
+		decoder__drop(d, d->v[d->n - 1].t->pid);
+	for (i = 0; i < d->nsinks; i++)
+		sink__free(d->sinks[i]);
+	limit__free(d->limit);
+	diagnose__free(d->diag);
+	free(d->hit);
+	free(d->dg);
+	free(d);
+}

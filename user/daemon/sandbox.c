@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <cap-ng.h>
+#include <seccomp.h>
+#include "daemon/sandbox.h"
+#include "util/log.h"
+
+int sandbox__drop_caps(void)
+{
+	capng_select_t what;
+
+	if (capng_get_caps_process())
+		return -EPERM;
+	/* the bounding set can only shrink with CAP_SETPCAP (systemd may not give it) */
+	what = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) ? CAPNG_SELECT_BOTH
+								    : CAPNG_SELECT_CAPS;
+	capng_clear(what);
+	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+		     (what == CAPNG_SELECT_BOTH ? CAPNG_BOUNDING_SET : 0), CAP_SYS_PTRACE);
+	if (capng_apply(what))
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	pr_debug("capabilities dropped: only CAP_SYS_PTRACE is left\n");
+	return 0;
+}
+
+/*
+ * By what needs them. Memory: malloc. Threads: the metrics server's one
+ * is started before the filter, so no clone. Target memory:
+ * process_vm_readv. Files: the records file is reopened on SIGHUP and
+ * rotated by rename. Sockets: the metrics listener, already bound. With
+ * arguments checked, below: bpf (map lookups: the counters; the ring
+ * buffer is mmapped already), openat (write only: no file is read), ioctl.
+ */
+static const char *const allowed[] = {
+	/* memory, threads, time, signals, exit */
+	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "futex", "set_robust_list", "rseq", "sched_yield", "getpid", "gettid", "getuid", "geteuid",
+	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "getrandom",
+	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "restart_syscall",
+	"exit", "exit_group",
+	/* target memory */
+	"process_vm_readv",
+	/* descriptors: the ring buffer's epoll, the privsep socket, stdio */
+	"read", "write", "writev", "readv", "close", "fcntl", "fstat", "newfstatat", "statx",
+	"lseek", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
+	"epoll_create1", "pipe2", "eventfd2",
+	/* the records file: reopen and rotation */
+	"rename", "renameat", "renameat2", "unlink", "unlinkat", "fsync", "fdatasync",
+	/* the metrics server */
+	"accept", "accept4", "recvfrom", "recvmsg", "sendto", "sendmsg", "shutdown",
+	"setsockopt", "getsockopt", "getsockname", "getpeername",
+};
+
+/* Allow nr when its argument arg, masked, equals val. */
+static int allow_if(scmp_filter_ctx ctx, int nr, unsigned arg, uint64_t mask, uint64_t val)
+{
+	struct scmp_arg_cmp cmp = {
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = val,
+	};
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
+int sandbox__seccomp(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	size_t i;
+	int err;
+
+	if (!ctx)
+		return -ENOMEM;
+	/* every thread, the metrics server's too */
+	err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	for (i = 0; !err && i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(allowed[i]);
+
+		if (nr != __NR_SCMP_ERROR)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	}
+	/* the counters: no map is written, no program loaded */
+	if (!err)
+		err = allow_if(ctx, SCMP_SYS(bpf), 0, ~0ULL, BPF_MAP_LOOKUP_ELEM);
+	/* the records file; opening anything to read it is refused */
+	if (!err)
+		err = allow_if(ctx, SCMP_SYS(openat), 2, O_ACCMODE, O_WRONLY);
+	/* stdio asks whether stdout is a terminal; no other ioctl */
+	if (!err)
+		err = allow_if(ctx, SCMP_SYS(ioctl), 1, ~0ULL, TCGETS);
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (!err)
+		pr_debug("seccomp filter loaded: %zu system calls allowed\n", i + 3);
+	return err;
+}

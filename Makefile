@@ -113,6 +113,7 @@ demo: deps
 layouts:
 	$(Q)scripts/gen-layouts.sh > user/resolve/layouts.inc
 	$(Q)scripts/gen-debugoffsets.sh > user/resolve/debugoffsets.inc
+	$(Q)scripts/gen-bytecode.sh > user/decode/bytecode.inc
 
 clean:
 	$(Q)rm -rf $(OUT)

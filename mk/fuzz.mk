@@ -30,6 +30,8 @@ FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/decode/remote.c user/
 FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resolve/x86dec.c
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/decode/pyobj.c user/decode/pystr.c user/decode/remote.c user/resolve/pylayout.c
+FUZZ_SRCS_bytecode     := user/decode/bytecode.c user/decode/linetable.c
+FUZZ_DEPS_bytecode     := tests/unit/bytecode_cases.inc tests/unit/bytecode_cases.h
 # decode, diagnose, sinks and what they call: every user module but main.c,
 # the one that includes the BPF skeleton and the daemon, which drives it.
 FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/daemon/%, \
@@ -54,6 +56,12 @@ $(FUZZ_DIR)/corpus/.stamp: tests/fuzz/seeds.py tests/fuzz/seed_pyerr.c tests/uni
 	$(call msg,SEEDS,$(FUZZ_DIR)/corpus)
 	$(Q)/usr/bin/python3 tests/fuzz/seeds.py --all $(FUZZ_DIR)/corpus
 	$(Q)touch $@
+
+# fuzz_bytecode's seeds, the real code of tests/unit/bytecode_cases.inc, are
+# written by the target itself (FUZZ_BYTECODE_SEEDS; seeds.py does not know them).
+$(FUZZ_DIR)/corpus/bytecode/.seeds: $(FUZZ_DIR)/fuzz_bytecode $(FUZZ_DIR)/corpus/.stamp
+	$(Q)mkdir -p $(@D) && FUZZ_BYTECODE_SEEDS=$(@D) $< && touch $@
+fuzz fuzz-short fuzz-seeds: $(if $(filter bytecode,$(FUZZ_TARGETS)),$(FUZZ_DIR)/corpus/bytecode/.seeds)
 
 fuzz-build: $(FUZZ_BINS)
 fuzz-seeds: $(FUZZ_DIR)/corpus/.stamp

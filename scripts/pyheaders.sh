@@ -17,9 +17,11 @@ pyheaders_list() {
 	done
 }
 
-# pyheaders_compile INCDIR OUT TMPDIR
+# pyheaders_compile INCDIR OUT TMPDIR [SRC [CFLAGS...]]: SRC (default
+# tools/pyoffsets.c) compiled against the headers in INCDIR.
 pyheaders_compile() {
-	inc=$1 out=$2 tmp=$3
+	inc=$1 out=$2 tmp=$3 src=${4:-tools/pyoffsets.c}
+	[ $# -ge 4 ] && shift 4 || shift 3
 	root=${inc%/usr/include/*}
 	extra=
 	if [ "$root" != "$inc" ] && [ -d "$root/usr/include/x86_64-linux-gnu" ]; then
@@ -29,5 +31,22 @@ pyheaders_compile() {
 		extra="-I$tmp/multiarch"
 	fi
 	# shellcheck disable=SC2086
-	cc -I"$inc" -I"$inc/internal" $extra -o "$out" tools/pyoffsets.c
+	cc "$@" -I"$inc" -I"$inc/internal" $extra -o "$out" "$src"
+}
+
+# pyheaders_per_minor FN: FN INCDIR for the first include directory of each
+# minor version (the one the generated tables come from); fails when one of
+# 3.10 to 3.15 has no headers here.
+pyheaders_per_minor() {
+	fn=$1 done_minors=" "
+	for inc in $(pyheaders_list); do
+		minor=${inc##*/}
+		case $done_minors in *" $minor "*) continue ;; esac
+		[ -f "$inc/Python.h" ] || continue
+		"$fn" "$inc"
+		done_minors="$done_minors$minor "
+	done
+	for want in python3.10 python3.11 python3.12 python3.13 python3.14 python3.15; do
+		case $done_minors in *" $want "*) ;; *) echo "no headers for $want" >&2; return 1 ;; esac
+	done
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "decode/linetable.h"
+#include "xorshift.h"
 
 #define V310 0x030a0df0u
 #define V311 0x030b07f0u
@@ -177,15 +178,7 @@ static void test_cases(void **state)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rng(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
+#define rng() xorshift64(&rng_state)
 
 static int hexval(char c)
 {

@@ -93,7 +93,10 @@ integration-asan: asan
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98 \
 		PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration/test_soak.py \
-		"tests/integration/test_hostile.py::test_hostile_paths[debian-3.11]"
+		"tests/integration/test_hostile.py::test_hostile_paths[debian-3.11]" \
+		"tests/integration/test_privileges.py::test_node_mode_decoder_is_unprivileged" \
+		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_mounted]" \
+		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_fastapi_dep]"
 
 # The two commands of README.md. The integration tests come last: pytest's
 # summary is the last line of `make test`.

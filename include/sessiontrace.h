@@ -119,6 +119,13 @@ struct st_py_layout {
 	/* opcode.h: where the assert probe goes (user/opcodes.c); -1: no such opcode */
 	__s16 op_load_assertion_error; /* 3.10-3.13 */
 	__s16 op_raise_varargs;
+	/* sessiontrace inspect: functions and their code (user space only) */
+	__s16 code_names;         /* co_names (tuple): the attribute names LOAD_ATTR indexes */
+	__s16 func_code;          /* PyFunctionObject.func_code */
+	__s16 method_func;        /* PyMethodObject.im_func (a bound method's function) */
+	__s16 method_self;        /* PyMethodObject.im_self */
+	__s16 member_descr_member; /* PyMemberDescrObject.d_member (a __slots__ slot) */
+	__s16 memberdef_offset;   /* PyMemberDef.offset: where the slot is in the instance */
 };
 
 /* Per traced process (BPF map "targets", key: tgid as seen by the host). */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <opcode.h>
+#include <structmember.h> /* PyMemberDef (3.10, 3.11) */
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
@@ -228,6 +229,12 @@ int main(void)
 	F("op_load_assertion_error", -1); /* 3.14: LOAD_COMMON_CONSTANT 0 instead */
 #endif
 	F("op_raise_varargs", RAISE_VARARGS);
+	F("code_names", offsetof(PyCodeObject, co_names));
+	F("func_code", offsetof(PyFunctionObject, func_code));
+	F("method_func", offsetof(PyMethodObject, im_func));
+	F("method_self", offsetof(PyMethodObject, im_self));
+	F("member_descr_member", offsetof(PyMemberDescrObject, d_member));
+	F("memberdef_offset", offsetof(PyMemberDef, offset));
 	printf("\t},\n");
 	return 0;
 }

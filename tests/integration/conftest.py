@@ -372,7 +372,9 @@ class Server:
         except OSError:
             return ""
 
-    def wait_ready(self, timeout: float = SERVER_START_TIMEOUT) -> None:
+    def wait_ready(self, timeout: float = SERVER_START_TIMEOUT, get: bool = True) -> None:
+        """Until it answers GET /ok; get=False: until it accepts a connection,
+        closed unused, so the app has served no request (inspect's tests)."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -380,7 +382,10 @@ class Server:
                 pytest.fail(f"uvicorn {self.module} ({self.interp.name}) exited "
                             f"rc={self.proc.returncode} before serving:\n{self.log()}")
             try:
-                http_request(self.port, "/ok", timeout=2.0)
+                if get:
+                    http_request(self.port, "/ok", timeout=2.0)
+                else:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=2.0).close()
                 return
             except (OSError, http.client.HTTPException) as e:
                 last = e
@@ -421,11 +426,11 @@ class Servers:
         self.all: List[Server] = []
 
     def start(self, interp: Interp, module: str, argv: Optional[List[str]] = None,
-              python_flags: Optional[List[str]] = None) -> Server:
+              python_flags: Optional[List[str]] = None, http_ready: bool = True) -> Server:
         n = len(self.all)
         s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log", argv, python_flags)
         self.all.append(s)
-        s.wait_ready()
+        s.wait_ready(get=http_ready)
         return s
 
     def stop_all(self) -> None:

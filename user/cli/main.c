@@ -2,6 +2,7 @@
 /* sessiontrace: catch Starlette's SessionMiddleware assertion in running servers. */
 #include <stdio.h>
 #include <string.h>
+#include "cli/inspect.h"
 #include "cli/options.h"
 #include "cli/summary.h"
 #include "daemon/tracer.h"
@@ -26,6 +27,7 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "report", summary__main },
+	{ "inspect", inspect__main },
 };
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@ static const char usage[] =
 "Usage: sessiontrace [-p PID]... [-j FILE] [-m [ADDR:]PORT] [-d SEC] [-k LIST] [-P MODE]\n"
 "                    [-q] [-v]\n"
 "       sessiontrace report [--format text|json] FILE...   (see report --help)\n"
+"       sessiontrace inspect -p PID [--format text|json]   (see inspect --help)\n"
 "\n"
 "Attach to running uvicorn/gunicorn/hypercorn processes (CPython) and record,\n"
 "for every 'SessionMiddleware must be installed to access request.session'\n"
@@ -76,7 +77,7 @@ static const char usage[] =
 "Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
 "be traced, 1 on other errors.\n";
 
-static int parse_long(const char *s, long min, long max, long *out)
+int options__parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -143,7 +144,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 	while ((c = getopt_long(argc, argv, "p:j:m:d:k:P:qvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (parse_long(optarg, 1, INT_MAX, &v)) {
+			if (options__parse_long(optarg, 1, INT_MAX, &v)) {
 				fprintf(stderr, "sessiontrace: invalid pid '%s'\n", optarg);
 				return -EINVAL;
 			}
@@ -167,7 +168,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 			}
 			break;
 		case OPT_JSON_KEEP:
-			if (parse_long(optarg, 1, JSONLOG_MAX_KEEP, &v)) {
+			if (options__parse_long(optarg, 1, JSONLOG_MAX_KEEP, &v)) {
 				fprintf(stderr, "sessiontrace: invalid --json-keep '%s' (1 to %d)\n",
 					optarg, JSONLOG_MAX_KEEP);
 				return -EINVAL;
@@ -178,7 +179,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 			o->metrics = optarg;
 			break;
 		case OPT_MAX_SERIES:
-			if (parse_long(optarg, 1, METRICS_MAX_SERIES, &v)) {
+			if (options__parse_long(optarg, 1, METRICS_MAX_SERIES, &v)) {
 				fprintf(stderr, "sessiontrace: invalid --max-series '%s' (1 to %d)\n",
 					optarg, METRICS_MAX_SERIES);
 				return -EINVAL;
@@ -186,7 +187,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 			o->max_series = v;
 			break;
 		case OPT_RECORD_RATE:
-			if (parse_long(optarg, 0, RECORD_RATE_MAX, &v)) {
+			if (options__parse_long(optarg, 0, RECORD_RATE_MAX, &v)) {
 				fprintf(stderr, "sessiontrace: invalid --record-rate '%s' (0 to %d "
 					"records a second; 0: no limit)\n", optarg, RECORD_RATE_MAX);
 				return -EINVAL;
@@ -197,7 +198,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 			printf("sessiontrace %s\n", ST_VERSION);
 			return 1;
 		case 'd':
-			if (parse_long(optarg, 1, 365L * 24 * 3600, &v)) {
+			if (options__parse_long(optarg, 1, 365L * 24 * 3600, &v)) {
 				fprintf(stderr, "sessiontrace: invalid duration '%s' (seconds, >= 1)\n",
 					optarg);
 				return -EINVAL;

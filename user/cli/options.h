@@ -12,5 +12,7 @@ void options__defaults(struct tracer_opts *o);
  * one line said why on stderr.
  */
 int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose);
+/* A decimal in [min, max], the whole string: 0, or -EINVAL. */
+int options__parse_long(const char *s, long min, long max, long *out);
 
 #endif

@@ -348,7 +348,32 @@ int pyobj__dict_get(struct pyobj *r, __u64 dict, const char *key, __u64 *val)
 	return dict_get(r, dict, key, PYOBJ_DICT_SCAN, val);
 }
 
-int pyobj__attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
+#define CLASS_MRO_MAX 16
+
+int pyobj__class_attr(struct pyobj *r, __u64 type, const char *name, __u64 *val,
+		      __u64 *owner)
+{
+	__u64 types[CLASS_MRO_MAX], dict;
+	unsigned n = 0, i;
+	int err = pyobj__mro(r, type, types, CLASS_MRO_MAX, &n);
+
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		/* 3.12+ static builtin types keep no tp_dict (object, at the end) */
+		if (pyobj__ptr(r, types[i] + r->L->type_dict, &dict) || !dict)
+			continue;
+		if (!pyobj__dict_get(r, dict, name, val)) {
+			if (owner)
+				*owner = types[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* obj.__dict__[name], however this version stores the instance dict. */
+static int dict_attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
 {
 	const struct st_py_layout *L = r->L;
 	__u64 type, flags, dict = 0, values = 0, keys;
@@ -409,6 +434,48 @@ int pyobj__attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
 	if (!dict)
 		return -ENOENT;
 	return pyobj__dict_get(r, dict, name, val);
+}
+
+/* A __slots__ attribute: the class's member descriptor says where the instance keeps it. */
+static int slot_attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
+{
+	const struct st_py_layout *L = r->L;
+	__u64 type, descr, member;
+	char tp[32];
+	int64_t off;
+	int err;
+
+	if (L->member_descr_member <= 0)
+		return -ENOENT;
+	err = pyobj__type(r, obj, &type);
+	if (!err)
+		err = pyobj__class_attr(r, type, name, &descr, NULL);
+	if (!err)
+		err = pyobj__type(r, descr, &type);
+	if (!err)
+		err = pyobj__type_tpname(r, type, tp, sizeof(tp));
+	if (err)
+		return err;
+	if (strcmp(tp, "member_descriptor"))
+		return -ENOENT;
+	err = pyobj__ptr(r, descr + L->member_descr_member, &member);
+	if (!err)
+		err = pyobj__read(r, member + L->memberdef_offset, &off, sizeof(off));
+	if (err)
+		return err;
+	if (off < 16 || off > 4096)
+		return -ENOENT;
+	err = pyobj__ptr(r, obj + off, val);
+	if (!err && !*val)
+		return -ENOENT; /* the slot was never set */
+	return err;
+}
+
+int pyobj__attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
+{
+	int err = dict_attr(r, obj, name, val);
+
+	return err == -ENOENT ? slot_attr(r, obj, name, val) : err;
 }
 
 int pyobj__type_tpname(struct pyobj *r, __u64 type, char *buf, size_t sz)

@@ -68,8 +68,17 @@ int pyobj__items(struct pyobj *r, __u64 obj, __u64 *items, unsigned max, unsigne
 		 __u64 *total);
 /* d[key] for a dict with str keys (entries scanned linearly, keys compared). */
 int pyobj__dict_get(struct pyobj *r, __u64 dict, const char *key, __u64 *val);
-/* An instance attribute (obj.__dict__[name], however this version stores it). */
+/*
+ * An instance attribute: obj.__dict__[name], however this version stores
+ * it, else a __slots__ slot of that name (dataclass(slots=True)).
+ */
 int pyobj__attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val);
+/*
+ * A class attribute: the first of type's __mro__ (up to 16 classes) whose
+ * __dict__ has name. *owner (may be NULL): that class.
+ */
+int pyobj__class_attr(struct pyobj *r, __u64 type, const char *name, __u64 *val,
+		      __u64 *owner);
 /* True when obj is None (the type named "NoneType"). */
 bool pyobj__is_none(struct pyobj *r, __u64 obj);
 /*

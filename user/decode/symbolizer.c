@@ -175,6 +175,17 @@ void symbolizer__frame(struct symbolizer *s, const struct st_frame *f, struct fr
 					 c->firstlineno, (int)addrq);
 }
 
+void symbolizer__code_at(struct symbolizer *s, __u64 code, unsigned unit,
+			 struct frame_info *out)
+{
+	const struct st_py_layout *L = s->t->layout;
+	struct st_frame f = { .code = code };
+
+	/* the frame's instruction pointer: 3.11+ an address, 3.10 f_lasti */
+	f.instr = L->code_adaptive >= 0 ? code + L->code_adaptive + 2ULL * unit : unit;
+	symbolizer__frame(s, &f, out);
+}
+
 /*
  * For `assert cond, CONSTANT`, which is how every request property asserts,
  * the RAISE_VARARGS 1 is a fixed number of code units after

@@ -26,6 +26,12 @@ void symbolizer__free(struct symbolizer *s);
  * events, never under the frames of the one being decoded.
  */
 void symbolizer__frame(struct symbolizer *s, const struct st_frame *f, struct frame_info *out);
+/*
+ * Like symbolizer__frame, for the instruction unit code units into the
+ * code object at code (what the code bytes read from it index).
+ */
+void symbolizer__code_at(struct symbolizer *s, __u64 code, unsigned unit,
+			 struct frame_info *out);
 /* The current event is done with its frames: the cache may evict now. */
 void symbolizer__event_end(struct symbolizer *s);
 /*

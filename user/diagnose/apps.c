@@ -180,7 +180,7 @@ static void read_chain(struct ctx *c, struct node *n)
 		const struct type_info *ti = user_mw_class(c, items[i]);
 
 		chain_ent_set(&n->chain[n->nchain], 0, ti);
-		n->nchain++;
+		n->chain[n->nchain++].item = items[i];
 	}
 	chain_ent_named(&n->chain[n->nchain++], synth_inner);
 }
@@ -241,6 +241,7 @@ static int read_routes(struct ctx *c, struct node *n, __u64 holder)
 
 		if (!ti)
 			continue;
+		re->obj = items[i];
 		if (ti->cls & CLS_MOUNT)
 			re->kind = ROUTE_MOUNT;
 		else if (ti->cls & CLS_HOST)

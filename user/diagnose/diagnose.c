@@ -78,6 +78,18 @@ static void retired_free(struct diagnose *d)
 	d->nretired = 0;
 }
 
+void diag__ctx_init(struct diagnose *d, const struct target *t, unsigned reads, struct ctx *c)
+{
+	retired_free(d);
+	memset(c, 0, sizeof(*c));
+	c->d = d;
+	c->t = t;
+	c->now = time(NULL);
+	c->p = proc_get(d, t);
+	pyobj__init(&c->r, t->pid, t->layout, &t->bpf, reads);
+	c->r.cell_type = t->cell_type;
+}
+
 /* Is the first argument of this code object `self`? Cached per code object. */
 static bool code_has_self(struct ctx *c, __u64 code)
 {
@@ -245,8 +257,7 @@ static int hop_of(const struct trail *tr, const struct node *sn)
 	return at;
 }
 
-/* The facts of the request's path: apps, middleware, the serving app and the needed one. */
-static void facts_from_trail(const struct trail *tr, const struct node *sn,
+void diag__facts_from_trail(const struct trail *tr, const struct node *sn,
 			     struct diagnosis *dg, __u64 *addrs)
 {
 	int at = hop_of(tr, sn);
@@ -303,8 +314,7 @@ static void locate_reader(struct ctx *c, struct stack *s, const __u64 *addrs,
 		}
 }
 
-/* Where the needed middleware is installed, when not on the path (tr). */
-static void find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
+void diag__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
 			   struct diagnosis *dg)
 {
 	struct found f = { 0 };
@@ -338,10 +348,10 @@ static void facts_from_target(struct ctx *c, const struct st_event *ev, struct s
 	dg->app_known = true;
 	trail_to(c, sn, s, &tr);
 	routes__match(c, &tr, path, root_path, dg);
-	facts_from_trail(&tr, sn, dg, addrs);
+	diag__facts_from_trail(&tr, sn, dg, addrs);
 	locate_reader(c, s, addrs, dg);
 	if (dg->required < 0)
-		find_elsewhere(c, &tr, sn, dg);
+		diag__find_elsewhere(c, &tr, sn, dg);
 	if (!c->r.reads_left)
 		pr_debug("pid %d: diagnosis read budget spent\n", c->t->pid);
 }
@@ -357,9 +367,7 @@ int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *d
 	facts_from_event(dg, h, &s);
 	if (dg->request && t->layout && t->layout->code_varnames >= 0) {
 		snprintf(dg->route, sizeof(dg->route), "%s", DIAG_ROUTE_UNMATCHED);
-		c.p = proc_get(d, t);
-		pyobj__init(&c.r, t->pid, t->layout, &t->bpf, READS_PER_EVENT);
-		c.r.cell_type = t->cell_type;
+		diag__ctx_init(d, t, READS_PER_EVENT, &c);
 		facts_from_target(&c, h->ev, &s, route_str(&h->path), route_str(&h->root), dg);
 	}
 	diagnose__decide(dg);

@@ -8,7 +8,8 @@
  *  - apps.c: types and apps read from the target, the roots, and trails
  *    through the tree of mounted apps;
  *  - routes.c: route templates, and the route a request took;
- *  - verdict.c: the cause and the hint (diagnose__decide).
+ *  - verdict.c: the cause and the hint (diagnose__decide);
+ *  - inspect.c: sessiontrace inspect, the whole tree walked without a hit.
  */
 #ifndef ST_DIAGNOSE_INTERNAL_H
 #define ST_DIAGNOSE_INTERNAL_H
@@ -58,6 +59,7 @@ struct type_info {
 
 struct chain_ent {
 	__u64 addr;              /* the instance; 0 when derived from user_middleware */
+	__u64 item;              /* derived: its Middleware(cls, ...) item, else 0 */
 	char name[DIAG_NAME_MAX];
 	unsigned short_off, cls;
 };
@@ -66,6 +68,7 @@ enum route_kind { ROUTE_PLAIN, ROUTE_MOUNT, ROUTE_HOST };
 
 struct route_ent {
 	enum route_kind kind;
+	__u64 obj;               /* the Route, Mount or Host object */
 	char *tmpl;              /* Route.path / Mount.path, NULL when not a str */
 	__u64 child;             /* Mount: the app or Router under its middleware */
 	unsigned nmw;
@@ -159,6 +162,21 @@ struct found {
  * it in the warning): never freed early.
  */
 void diag__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr), const char *what);
+
+/*
+ * Start reading t through d's caches: what the last diagnosis retired is
+ * freed, c reads with a budget of reads remote reads.
+ */
+void diag__ctx_init(struct diagnose *d, const struct target *t, unsigned reads, struct ctx *c);
+/*
+ * The facts of a request's path (tr) into dg: apps, middleware (addrs[i]:
+ * the instance of dg->mw[i]), the serving app sn and the needed middleware.
+ */
+void diag__facts_from_trail(const struct trail *tr, const struct node *sn,
+			    struct diagnosis *dg, __u64 *addrs);
+/* Where the needed middleware is installed, when not on the path (tr). */
+void diag__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
+			  struct diagnosis *dg);
 
 /* apps.c */
 

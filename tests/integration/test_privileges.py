@@ -238,6 +238,25 @@ def test_daemonset_matches_unit():
     assert ann["prometheus.io/port"] == "9464"
 
 
+def test_image_has_every_runtime_library():
+    """deploy/kubernetes/Dockerfile installs the Debian package of every
+    library the binary needs (its DT_NEEDED entries, libc aside)."""
+    dyn = subprocess.run(["readelf", "-d", str(TRACER_BIN)], capture_output=True, text=True,
+                         check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn)
+    assert "libseccomp.so.2" in needed, needed
+    docker = (REPO / "deploy" / "kubernetes" / "Dockerfile").read_text()
+    installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", docker.split("install", 1)[1]
+                               .split("&&", 1)[0]))
+    for lib in needed:
+        if lib.startswith(("libc.so", "libm.so", "ld-linux")):
+            continue
+        owner = subprocess.run(["dpkg", "-S", f"*/{lib}"], capture_output=True, text=True)
+        pkgs = {line.split(":")[0] for line in owner.stdout.splitlines()
+                if "-dev" not in line.split(":")[0]}
+        assert pkgs & installed, (lib, pkgs, "not installed by the Dockerfile")
+
+
 def test_no_secrets_captured(debian, tracers, servers):
     s = servers.start(debian, "mw_no_session")
     port = free_port()

@@ -315,7 +315,10 @@ void decoder__free(struct decoder *d)
 
 	if (!d)
 		return;
-	/* first: scrapes read the targets and the probe */
+	/* first: scrapes read the targets and the probe; its sink lives in it */
+	for (i = 0; d->metrics && i < d->nsinks; i++)
+		if (d->sinks[i] == metrics__sink(d->metrics))
+			d->sinks[i] = NULL;
 	metrics__free(d->metrics);
 	d->metrics = NULL;
 	while (d->n)

@@ -32,6 +32,9 @@ done
 curl -fs "http://127.0.0.1:$PORT/health" >/dev/null || { echo "demo: server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 echo "    server pid $server is up and serving"
 
+echo "==> what will fail, read from the running app before any failure: build/sessiontrace inspect -p $server"
+build/sessiontrace inspect -p "$server" | sed 's/^/    /'
+
 echo "==> attaching: build/sessiontrace -p $server -j $OUT/records.jsonl -m $MPORT"
 build/sessiontrace -p "$server" -j "$OUT/records.jsonl" -m "$MPORT" >"$OUT/report.txt" \
 	2>"$OUT/tracer.err" &

@@ -132,3 +132,25 @@ def test_inspect_not_python(tmp_path):
 def debian():
     from conftest import INTERPRETERS
     return INTERPRETERS["debian-3.11"].require()
+
+
+def test_inspect_host_and_websocket(interp, servers, tracers):
+    """Readers behind a Host route and a WebSocket route are found; the Host
+    one then fails under the tracer exactly as predicted (the websocket is
+    not requested: the check sends HTTP)."""
+    s = serve(interp, servers, "insp_ws_host")
+    r = inspect(s.pid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    got = sorted((f["cause"], f["reader"]["function"], f["reader"]["file"], f["reader"]["line"])
+                 for f in d["findings"])
+    assert got == planted(interp, "insp_ws_host"), d["findings"]
+    assert {f["route"] for f in d["findings"]} == {"/ws", "/v1"}, d["findings"]
+    t = tracers.start([s])
+    assert http_request(s.port, "/v1", headers={"Host": "api.example.com"}).status == 500
+    assert http_request(s.port, "/").status == 200
+    t.wait_records(1)
+    records = t.stop()
+    v1 = [f for f in d["findings"] if f["route"] == "/v1"][0]
+    assert [(rec["cause"], rec["accessor"]["function"], rec["accessor"]["line"])
+            for rec in records] == [(v1["cause"], v1["reader"]["function"], v1["reader"]["line"])]

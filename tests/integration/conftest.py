@@ -406,7 +406,10 @@ class Server:
     def stop(self) -> None:
         try:
             if self.proc.poll() is None:
-                self.proc.terminate()
+                try:  # the group: an unshare wrapper does not pass SIGTERM on
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    self.proc.terminate()
                 try:
                     self.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:

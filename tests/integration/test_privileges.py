@@ -172,7 +172,7 @@ def test_unit_capabilities_suffice(debian, tracers, servers, tmp_path, mode):
     s = servers.start(debian, "mw_no_session")
     out = tmp_path / "r.jsonl"
     args = ["-p", str(s.pid)] if mode == "pid" else []
-    p = subprocess.Popen(setpriv(caps) + [str(TRACER_BIN), "-q", "-j", str(out), "-d", "6"] + args,
+    p = subprocess.Popen(setpriv(caps) + [str(TRACER_BIN), "-q", "-j", str(out), "-d", "4"] + args,
                          stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(p.stderr), daemon=True)

@@ -154,3 +154,11 @@ def test_inspect_host_and_websocket(interp, servers, tracers):
     v1 = [f for f in d["findings"] if f["route"] == "/v1"][0]
     assert [(rec["cause"], rec["accessor"]["function"], rec["accessor"]["line"])
             for rec in records] == [(v1["cause"], v1["reader"]["function"], v1["reader"]["line"])]
+
+
+def test_inspect_help():
+    r = subprocess.run([str(TRACER_BIN), "inspect", "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and r.stderr == "", r
+    assert r.stdout.startswith("Usage: sessiontrace inspect -p PID"), r.stdout
+    assert "Examples:" in r.stdout and "--fail-on-findings" in r.stdout

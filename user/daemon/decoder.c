@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "attach/probe.h"
 #include "daemon/decoder.h"
 #include "daemon/targets.h"
@@ -16,6 +15,7 @@
 #include "sink/limit.h"
 #include "sink/metrics.h"
 #include "sink/sink.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define MAX_SINKS 3
@@ -42,14 +42,6 @@ struct decoder {
 	unsigned long long summarized;   /* of which in summaries, not full records */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason; read by the metrics thread */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void dropped(struct decoder *d, enum drop_reason why)
 {
@@ -91,7 +83,7 @@ void decoder__event(void *ctx, const struct st_event *ev)
 		dropped(d, DROP_OUT_OF_MEMORY);
 	else {
 		/* past the record rate, only the sinks that count every hit get it */
-		bool full = !d->limit || limit__admit(d->limit, d->hit, d->dg, now_ms());
+		bool full = !d->limit || limit__admit(d->limit, d->hit, d->dg, clock__now_ms());
 
 		d->records++;
 		d->summarized += !full;
@@ -156,7 +148,7 @@ static void on_summary(void *ctx, const struct limit_summary *sum)
 static void flush_summaries(struct decoder *d, bool all)
 {
 	if (d->limit)
-		limit__flush(d->limit, now_ms(), all, on_summary, d);
+		limit__flush(d->limit, clock__now_ms(), all, on_summary, d);
 }
 
 int decoder__drain(struct decoder *d, unsigned max)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "attach/probe.h"
@@ -20,6 +19,7 @@
 #include "daemon/sandbox.h"
 #include "discover/watcher.h"
 #include "resolve/target.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define RETRY_MS     50  /* candidates waiting for their interpreter: look again */
@@ -37,14 +37,6 @@ struct tracer {
 	int sfd;                         /* signalfd: SIGINT, SIGTERM, SIGHUP */
 	struct pollfd pfd[TARGETS_MAX + 3]; /* signals, records or processes, decoder, pidfds */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -261,7 +253,7 @@ static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *
 	else if (tr->dec && targets__count(tr->targets))
 		*timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
 	if (deadline) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock__now_ms();
 
 		if (left <= 0)
 			return false;
@@ -295,7 +287,7 @@ static bool on_signal(struct tracer *tr)
 static int event_loop(struct tracer *tr)
 {
 	struct pollfd *pfd = tr->pfd;
-	long long deadline = tr->o->duration ? now_ms() + tr->o->duration * 1000LL : 0;
+	long long deadline = tr->o->duration ? clock__now_ms() + tr->o->duration * 1000LL : 0;
 	bool more = false;
 	int err, i;
 

@@ -15,6 +15,7 @@
 #define TPFLAGS_LONG_SUBCLASS (1ULL << 24)
 #define TPFLAGS_LIST_SUBCLASS (1ULL << 25)
 #define TPFLAGS_TUPLE_SUBCLASS (1ULL << 26)
+#define TPFLAGS_TYPE_SUBCLASS  (1ULL << 31)
 
 #define STR_KIND(state)    (((state) >> 2) & 7)
 #define STR_COMPACT        (1U << 5)
@@ -558,6 +559,14 @@ int pyobj__mro(struct pyobj *r, __u64 type, __u64 *types, unsigned max, unsigned
 	if (!is_exact(r, mro, r->tuple_type))
 		return -EINVAL;
 	return pyobj__items(r, mro, types, max, n, NULL);
+}
+
+bool pyobj__is_class(struct pyobj *r, __u64 obj)
+{
+	__u64 type, flags;
+
+	return !pyobj__type(r, obj, &type) && !pyobj__type_flags(r, type, &flags) &&
+	       (flags & TPFLAGS_TYPE_SUBCLASS);
 }
 
 bool pyobj__is_none(struct pyobj *r, __u64 obj)

@@ -79,6 +79,8 @@ int pyobj__attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val);
  */
 int pyobj__class_attr(struct pyobj *r, __u64 type, const char *name, __u64 *val,
 		      __u64 *owner);
+/* True when obj is a class (its type is type or a subclass of it). */
+bool pyobj__is_class(struct pyobj *r, __u64 obj);
 /* True when obj is None (the type named "NoneType"). */
 bool pyobj__is_none(struct pyobj *r, __u64 obj);
 /*

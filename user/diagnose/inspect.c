@@ -19,7 +19,6 @@
 #define DEPENDANT_MAX  32       /* sub-dependencies per dependency */
 #define DEPENDANT_DEPTH 8
 #define READS_FOUND    4        /* .session reads located per reader (the first is shown) */
-#define SUBCLASS_OF_TYPE (1ULL << 31) /* Py_TPFLAGS_TYPE_SUBCLASS: the object is a class */
 
 /* The endpoint class methods that get the request or the websocket. */
 static const char *const endpoint_methods[] = {
@@ -270,17 +269,16 @@ static void dependant_readers(struct walk *w, const struct trail *tr, struct nod
 static void route_readers(struct walk *w, const struct trail *tr, struct node *sn,
 			  const struct route_ent *re, const char *route)
 {
-	__u64 obj, type, flags, fn;
+	__u64 obj, fn;
 	size_t i;
 
 	if (!pyobj__attr(&w->c.r, re->obj, "dependant", &obj) && !pyobj__is_none(&w->c.r, obj)) {
 		dependant_readers(w, tr, sn, obj, route, 0);
 		return;
 	}
-	if (pyobj__attr(&w->c.r, re->obj, "endpoint", &obj) || pyobj__type(&w->c.r, obj, &type) ||
-	    pyobj__type_flags(&w->c.r, type, &flags))
+	if (pyobj__attr(&w->c.r, re->obj, "endpoint", &obj))
 		return;
-	if (!(flags & SUBCLASS_OF_TYPE)) {
+	if (!pyobj__is_class(&w->c.r, obj)) {
 		reader(w, tr, sn, (int)w->base->nmw, obj, 0, NULL, route);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include "discover/procfs.h"
 #include "discover/watcher.h"
 #include "util/hashmap.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define MAX_PENDING   256   /* candidates whose interpreter is not ready yet */
@@ -45,14 +46,6 @@ struct watcher {
 static uintptr_t verdict_key(pid_t pid, unsigned long long start_time)
 {
 	return (uintptr_t)pid | (uintptr_t)(start_time << 22);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 struct watcher *watcher__new(const struct watcher_ops *ops, void *ctx)
@@ -189,9 +182,9 @@ static void consider(struct watcher *w, pid_t pid, const char *inherited_service
 	pe = &w->pending[w->npending++];
 	memset(pe, 0, sizeof(*pe));
 	pe->pid = pid;
-	pe->deadline_ms = now_ms() + PENDING_MS;
+	pe->deadline_ms = clock__now_ms() + PENDING_MS;
 	if (inherited_service)
-		pe->not_before_ms = now_ms() + FORK_GRACE_MS;
+		pe->not_before_ms = clock__now_ms() + FORK_GRACE_MS;
 	snprintf(pe->service, sizeof(pe->service), "%s", service);
 	pr_debug("pid %d: candidate (service '%s')\n", pid, service);
 }
@@ -226,7 +219,7 @@ void watcher__proc_event(struct watcher *w, const struct st_proc_event *ev)
 
 int watcher__try(struct watcher *w)
 {
-	long long now = now_ms();
+	long long now = clock__now_ms();
 	int i, err;
 
 	for (i = w->npending - 1; i >= 0; i--) {

@@ -928,7 +928,7 @@ static long tstate_cb(__u32 i, struct tstate_ctx *c)
  * here. No arguments: the thread state is the main interpreter's one whose
  * thread_id (pthread_self) is this thread's fs base. 3.11+ store the current
  * instruction to the frame only after this point: it is read from the
- * register the handler stores it from (user/opcodes.c finds which). The
+ * register the handler stores it from (user/resolve/opcodes.c finds which). The
  * message is not built yet: user space decides from the top frame's code
  * object whether this is a request property.
  */

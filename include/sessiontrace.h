@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Shared between bpf/sessiontrace.bpf.c and user space. No includes. */
-#ifndef SESSIONTRACE_H
-#define SESSIONTRACE_H
+#ifndef ST_SESSIONTRACE_H
+#define ST_SESSIONTRACE_H
 
 #define ST_MAX_FRAMES     64   /* Python frames copied per hit */
 #define ST_MAX_TARGETS    4096 /* traced processes */
@@ -102,7 +102,7 @@ struct st_py_layout {
 	__s16 code_adaptive;      /* co_code_adaptive (3.11+) */
 	__s16 code_code;          /* co_code (<=3.10) */
 	__s16 pad2;
-	/* remote object reader (user/pyobj.c, user/diagnose.c): user space only */
+	/* remote object reader (user/memory/pyobj.c, user/diagnose/): user space only */
 	__s16 code_argcount;      /* co_argcount (int) */
 	__s16 code_varnames;      /* co_varnames (<=3.10) | co_localsplusnames: args first */
 	__s16 type_name;          /* tp_name (const char *) */
@@ -116,7 +116,7 @@ struct st_py_layout {
 	__u16 tpflags_managed_dict; /* Py_TPFLAGS_MANAGED_DICT (3.11+), else 0 */
 	__s16 module_dict;        /* PyModuleObject.md_dict */
 	__s32 interp_modules;     /* PyInterpreterState.modules | .imports.modules (sys.modules) */
-	/* opcode.h: where the assert probe goes (user/opcodes.c); -1: no such opcode */
+	/* opcode.h: where the assert probe goes (user/resolve/opcodes.c); -1: no such opcode */
 	__s16 op_load_assertion_error; /* 3.10-3.13 */
 	__s16 op_raise_varargs;
 	/* sessiontrace inspect: functions and their code (user space only) */
@@ -263,4 +263,4 @@ struct st_proc_event {
 	__u32 pad;
 };
 
-#endif /* SESSIONTRACE_H */
+#endif /* ST_SESSIONTRACE_H */

@@ -23,13 +23,13 @@ FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # The user/*.c files each target links, besides its own tests/fuzz/fuzz_<name>.c.
 FUZZ_SRCS_linetable    := user/decode/linetable.c
-FUZZ_SRCS_pystr        := user/decode/pystr.c
+FUZZ_SRCS_pystr        := user/memory/pystr.c
 FUZZ_SRCS_escape       := user/util/escape.c user/util/strbuf.c
 FUZZ_SRCS_promfmt      := user/sink/promfmt.c user/util/escape.c user/util/strbuf.c
-FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/decode/remote.c user/resolve/pylayout.c user/util/log.c
+FUZZ_SRCS_debugoffsets := user/resolve/debugoffsets.c user/memory/remote.c user/resolve/pylayout.c user/util/log.c
 FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resolve/x86dec.c
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
-FUZZ_SRCS_pyobj        := user/decode/pyobj.c user/decode/pystr.c user/decode/remote.c user/resolve/pylayout.c
+FUZZ_SRCS_pyobj        := user/memory/pyobj.c user/memory/pystr.c user/memory/remote.c user/resolve/pylayout.c
 FUZZ_SRCS_bytecode     := user/decode/bytecode.c user/decode/linetable.c
 FUZZ_DEPS_bytecode     := tests/unit/bytecode_cases.inc tests/unit/bytecode_cases.h
 # decode, diagnose, sinks and what they call: every user module but main.c,

@@ -69,10 +69,9 @@ typedef struct {
 #define OWNER_CSTACK 0xff
 #endif
 
-int main(void)
+/* Frames and the thread's data stack: the stack walk. */
+static void frames(void)
 {
-	printf("\t{ /* %s */\n", PY_VERSION);
-	printf("\t\t.version_hex = 0x%08x,\n", (unsigned)(PY_VERSION_HEX & 0xffff0000));
 #if PY_VERSION_HEX >= 0x030b0000
 	/* 3.11+: _PyInterpreterFrame; 3.13 renamed f_code and prev_instr, dropped _PyCFrame */
 	F("tstate_frame", TSTATE_FRAME);
@@ -107,6 +106,11 @@ int main(void)
 	F("tstate_datastack_top", -1);
 	F("stackchunk_data", -1);
 #endif
+}
+
+/* Exceptions, tuples, bytes, str and type headers. */
+static void objects(void)
+{
 	F("tagged", PY_VERSION_HEX >= 0x030e0000);
 	F("exc_args", offsetof(PyBaseExceptionObject, args));
 	F("exc_traceback", offsetof(PyBaseExceptionObject, traceback));
@@ -120,6 +124,11 @@ int main(void)
 	F("type_dictoffset", offsetof(PyTypeObject, tp_dictoffset));
 	F("type_cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
 	F("type_flags", offsetof(PyTypeObject, tp_flags));
+}
+
+/* Dicts, their keys and values, and how instances keep their attributes. */
+static void dicts(void)
+{
 	F("dict_keys", offsetof(PyDictObject, ma_keys));
 	F("dict_values", offsetof(PyDictObject, ma_values));
 #if PY_VERSION_HEX >= 0x030b0000
@@ -170,6 +179,11 @@ int main(void)
 #else
 	printf("\t\t.attr_mode = ST_ATTR_DICTOFFSET,\n");
 #endif
+}
+
+/* The thread list (assert probe) and code objects. */
+static void threads_and_code(void)
+{
 	/* assert probe: the thread's state, found from _PyRuntime */
 	F("runtime_interp_main", offsetof(_PyRuntimeState, interpreters.main));
 #if PY_VERSION_HEX >= 0x030b0000
@@ -199,6 +213,11 @@ int main(void)
 #else
 	F("code_varnames", offsetof(PyCodeObject, co_varnames));
 #endif
+}
+
+/* Types, lists, cells, ints, modules, opcodes, functions and descriptors. */
+static void types_and_modules(void)
+{
 	F("type_name", offsetof(PyTypeObject, tp_name));
 	F("type_dict", offsetof(PyTypeObject, tp_dict));
 	F("type_mro", offsetof(PyTypeObject, tp_mro));
@@ -235,6 +254,17 @@ int main(void)
 	F("method_self", offsetof(PyMethodObject, im_self));
 	F("member_descr_member", offsetof(PyMemberDescrObject, d_member));
 	F("memberdef_offset", offsetof(PyMemberDef, offset));
+}
+
+int main(void)
+{
+	printf("\t{ /* %s */\n", PY_VERSION);
+	printf("\t\t.version_hex = 0x%08x,\n", (unsigned)(PY_VERSION_HEX & 0xffff0000));
+	frames();
+	objects();
+	dicts();
+	threads_and_code();
+	types_and_modules();
 	printf("\t},\n");
 	return 0;
 }

@@ -3,7 +3,7 @@
  * Helpers shared by the libFuzzer targets in tests/fuzz: a failed property
  * aborts (libFuzzer then saves the input as a crash), a strict UTF-8 check,
  * a strict JSON validator, and a fixed-address "remote memory" arena that
- * code reading a traced process through process_vm_readv (user/decode/remote.c)
+ * code reading a traced process through process_vm_readv (user/memory/remote.c)
  * can be pointed at by using our own pid.
  */
 #ifndef ST_FUZZ_COMMON_H

@@ -2,7 +2,7 @@
 /*
  * debugoffsets__apply() (user/resolve/debugoffsets.c) on arbitrary bytes as the
  * target's _Py_DebugOffsets, read through the real process_vm_readv path
- * (user/decode/remote.c) from our own pid: the blob sits at the end of the fuzz
+ * (user/memory/remote.c) from our own pid: the blob sits at the end of the fuzz
  * arena, right before a guard page, so a short blob is a short read exactly
  * as at the end of a target's mapping.
  *

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The remote Python object reader (user/decode/pyobj.c): dict scans, attribute
+ * The remote Python object reader (user/memory/pyobj.c): dict scans, attribute
  * lookup (every CPython 3.10-3.13 storage: __dict__ at tp_dictoffset,
  * 3.11 managed values, 3.12 tagged managed dict, 3.13 inline values),
  * str/int/tuple/list/type/cell/code reads, on fuzzed remote memory. Reads go
- * through the real process_vm_readv (user/decode/remote.c) of our own pid into
+ * through the real process_vm_readv (user/memory/remote.c) of our own pid into
  * the fixed-address arena (fuzz_common.h); seeds are real objects of real
  * interpreters copied there with their pointers relocated (seeds.py).
  *
@@ -22,7 +22,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include "resolve/pylayout.h"
-#include "decode/pyobj.h"
+#include "memory/pyobj.h"
 #include "resolve/target.h"
 
 /* must match seeds.py PYOBJ_TYPES: real type objects are copied there */

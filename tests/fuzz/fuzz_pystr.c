@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * pystr__to_utf8() (user/decode/pystr.c) on raw str data of any kind and length,
+ * pystr__to_utf8() (user/memory/pystr.c) on raw str data of any kind and length,
  * into output buffers of every size from 0 up (exact-size heap buffers:
  * ASan sees one byte of overflow). Checked against an independent
  * conversion: the output is valid UTF-8, NUL-terminated within @outsz, a
@@ -11,7 +11,7 @@
  *        [str data...]
  */
 #include "fuzz_common.h"
-#include "decode/pystr.h"
+#include "memory/pystr.h"
 
 static const unsigned kinds[] = { 1, 2, 4, 0, 3, 8 };
 

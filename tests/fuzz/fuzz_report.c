@@ -5,7 +5,7 @@
  * (user/decode/symbolizer.c: code object cache, co_qualname/co_filename str
  * reads, co_linetable read, line computation), then diagnose__event() and
  * the JSON record and console sinks, reading "remote" memory through the
- * real process_vm_readv (user/decode/remote.c) of our own pid. The code objects,
+ * real process_vm_readv (user/memory/remote.c) of our own pid. The code objects,
  * str objects and line tables it reads are the fuzz input's tail, copied
  * to the fixed-address arena (fuzz_common.h), so pointers in inputs are
  * absolute and reproducible; outside the arena they fault as in a target.

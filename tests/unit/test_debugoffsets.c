@@ -22,7 +22,7 @@
 #include "resolve/debugoffsets.h"
 #include "resolve/elfsym.h"
 #include "resolve/pylayout.h"
-#include "decode/remote.h"
+#include "memory/remote.h"
 #include "resolve/target.h"
 
 #define ROOTFS "/var/cache/sessiontrace/rootfs"

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "resolve/pylayout.h"
-#include "decode/pyobj.h"
+#include "memory/pyobj.h"
 #include "resolve/target.h"
 
 #define HEAPTYPE (1ULL << 9)

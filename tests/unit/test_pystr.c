@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode/pystr.h"
+#include "memory/pystr.h"
 
 struct pystr_case {
 	const char *name;

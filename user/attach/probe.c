@@ -7,7 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach/probe.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 #include "resolve/opcodes.h"
 #include "resolve/target.h"
 #include "sessiontrace.skel.h"
@@ -117,13 +117,13 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 	bpf_program__set_autoload(p->skel->progs.assert_probe, progs & PROBE_PROG_ASSERT);
 	bpf_program__set_autoload(p->skel->progs.do_raise_probe, progs & PROBE_PROG_DO_RAISE);
 	for (i = 0; i < ST_NPROPS && i < ST_NPATTERNS; i++) {
-		size_t n = strlen(st_prop_messages[i]);
+		size_t n = strlen(props__message(i));
 
 		if (n > ST_PATTERN_MAX)
 			n = ST_PATTERN_MAX;
 		/* prefixes: matched in BPF on the first ST_PATTERN_MAX bytes */
-		memcpy((char *)p->skel->rodata->patterns[i], st_prop_messages[i], n);
-		strncpy((char *)p->skel->rodata->prop_names[i], st_prop_names[i],
+		memcpy((char *)p->skel->rodata->patterns[i], props__message(i), n);
+		strncpy((char *)p->skel->rodata->prop_names[i], props__name(i),
 			sizeof(p->skel->rodata->prop_names[i]) - 1);
 		p->skel->rodata->pattern_len[i] = n;
 	}

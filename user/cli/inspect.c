@@ -208,6 +208,8 @@ static void service_of(struct target *t)
 	target__set_service(t, service);
 }
 
+#define CMD "sessiontrace inspect"
+
 int inspect__main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -224,27 +226,18 @@ int inspect__main(int argc, char **argv)
 	char err[512];
 	pid_t pid = 0;
 	int c, ret;
-	long v;
 
 	optind = 1;
 	log__set_level(LOG_WARN);
 	while ((c = getopt_long(argc, argv, "p:f:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (options__parse_long(optarg, 1, INT_MAX, &v)) {
-				fprintf(stderr, "sessiontrace inspect: invalid pid '%s'\n", optarg);
+			if (options__pid(CMD, optarg, &pid))
 				return 2;
-			}
-			pid = (pid_t)v;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "sessiontrace inspect: invalid --format '%s' (text "
-					"or json)\n", optarg);
+			if (options__format(CMD, optarg, &json))
 				return 2;
-			}
 			break;
 		case 'F':
 			fail = true;
@@ -256,24 +249,24 @@ int inspect__main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fprintf(stderr, "Try 'sessiontrace inspect --help'.\n");
+			fprintf(stderr, "Try '" CMD " --help'.\n");
 			return 2;
 		}
 	}
 	if (!pid || optind < argc) {
-		fprintf(stderr, "sessiontrace inspect: %s\nTry 'sessiontrace inspect --help'.\n",
+		fprintf(stderr, CMD ": %s\nTry '" CMD " --help'.\n",
 			!pid ? "-p PID is required" : "unexpected argument");
 		return 2;
 	}
 	t = target__new(pid, err, sizeof(err));
 	if (!t) {
-		fprintf(stderr, "sessiontrace inspect: %s\n", err);
+		fprintf(stderr, CMD ": %s\n", err);
 		return 2;
 	}
 	service_of(t);
 	ret = inspect__run(t, &in, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "sessiontrace inspect: %s\n", err);
+		fprintf(stderr, CMD ": %s\n", err);
 		target__free(t);
 		return ret == -ENOMEM ? 1 : 2;
 	}

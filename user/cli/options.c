@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/options.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 #include "resolve/target.h"
 #include "sink/jsonlog.h"
 #include "sink/metrics.h"
@@ -77,7 +77,8 @@ static const char usage[] =
 "Exit status: 0 on a clean stop, 2 on bad arguments or a process that cannot\n"
 "be traced, 1 on other errors.\n";
 
-int options__parse_long(const char *s, long min, long max, long *out)
+/* A decimal in [min, max], the whole string: 0, or -EINVAL. */
+static int parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -101,7 +102,7 @@ static int parse_kinds(const char *arg, unsigned *out)
 		size_t n = strcspn(p, ",");
 
 		for (i = 0; i < ST_NPROPS; i++)
-			if (n == strlen(st_prop_names[i]) && !strncmp(p, st_prop_names[i], n))
+			if (n == strlen(props__name(i)) && !strncmp(p, props__name(i), n))
 				break;
 		if (i < ST_NPROPS)
 			bits |= 1U << i;
@@ -117,6 +118,143 @@ static int parse_kinds(const char *arg, unsigned *out)
 		return -EINVAL;
 	*out = bits;
 	return 0;
+}
+
+/* "CMD: invalid NAME 'ARG' (HINT)"; without a hint, no parentheses. -EINVAL. */
+static int bad_value_of(const char *cmd, const char *name, const char *arg, const char *hint)
+{
+	fprintf(stderr, "%s: invalid %s '%s'%s%s%s\n", cmd, name, arg, hint ? " (" : "",
+		hint ? hint : "", hint ? ")" : "");
+	return -EINVAL;
+}
+
+int options__pid(const char *cmd, const char *arg, pid_t *pid)
+{
+	long v;
+
+	if (parse_long(arg, 1, INT_MAX, &v))
+		return bad_value_of(cmd, "pid", arg, NULL);
+	*pid = (pid_t)v;
+	return 0;
+}
+
+int options__format(const char *cmd, const char *arg, bool *json)
+{
+	if (strcmp(arg, "text") && strcmp(arg, "json"))
+		return bad_value_of(cmd, "--format", arg, "text or json");
+	*json = !strcmp(arg, "json");
+	return 0;
+}
+
+static int bad_value(const char *name, const char *arg, const char *hint)
+{
+	return bad_value_of("sessiontrace", name, arg, hint);
+}
+
+/* A number in [min, max] into *out, else bad_value with "MIN to MAX" and the note. */
+static int ranged(const char *name, const char *arg, long min, long max, const char *note,
+		  long *out)
+{
+	char hint[96];
+
+	if (!parse_long(arg, min, max, out))
+		return 0;
+	snprintf(hint, sizeof(hint), "%ld to %ld%s", min, max, note);
+	return bad_value(name, arg, hint);
+}
+
+static int add_pid(struct tracer_opts *o, const char *arg)
+{
+	pid_t pid;
+	int i;
+
+	if (options__pid("sessiontrace", arg, &pid))
+		return -EINVAL;
+	if (o->npids >= TRACER_MAX_PIDS) {
+		fprintf(stderr, "sessiontrace: at most %d -p options\n", TRACER_MAX_PIDS);
+		return -EINVAL;
+	}
+	for (i = 0; i < o->npids && o->pids[i] != pid; i++)
+		;
+	if (i == o->npids)
+		o->pids[o->npids++] = pid;
+	return 0;
+}
+
+static int set_probe(struct tracer_opts *o, const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		o->probe = TARGET_PROBE_AUTO;
+	else if (!strcmp(arg, "assert"))
+		o->probe = ST_PROBE_ASSERT;
+	else if (!strcmp(arg, "raise"))
+		o->probe = ST_PROBE_RAISE;
+	else
+		return bad_value("--probe", arg, "assert, raise or auto");
+	return 0;
+}
+
+/* One option: 0 parsed, 1 done (--help, --version), -EINVAL with one line said. */
+static int apply(int c, const char *arg, struct tracer_opts *o, int *verbose)
+{
+	long v;
+
+	switch (c) {
+	case 'p':
+		return add_pid(o, arg);
+	case 'j':
+		o->json = arg;
+		return 0;
+	case OPT_JSON_MAX_SIZE:
+		if (jsonlog__parse_size(arg, &o->json_max_size))
+			return bad_value("--json-max-size", arg, "bytes, or with k, M, G");
+		return 0;
+	case OPT_JSON_KEEP:
+		if (ranged("--json-keep", arg, 1, JSONLOG_MAX_KEEP, "", &v))
+			return -EINVAL;
+		o->json_keep = v;
+		return 0;
+	case 'm':
+		o->metrics = arg;
+		return 0;
+	case OPT_MAX_SERIES:
+		if (ranged("--max-series", arg, 1, METRICS_MAX_SERIES, "", &v))
+			return -EINVAL;
+		o->max_series = v;
+		return 0;
+	case OPT_RECORD_RATE:
+		if (ranged("--record-rate", arg, 0, RECORD_RATE_MAX, " records a second; 0: no limit",
+			   &v))
+			return -EINVAL;
+		o->record_rate = v;
+		return 0;
+	case 'd':
+		if (parse_long(arg, 1, 365L * 24 * 3600, &v))
+			return bad_value("duration", arg, "seconds, >= 1");
+		o->duration = v;
+		return 0;
+	case 'k':
+		if (parse_kinds(arg, &o->kinds))
+			return bad_value("--kind", arg, "session, auth, user, all; comma separated");
+		return 0;
+	case 'P':
+		return set_probe(o, arg);
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case 'v':
+		(*verbose)++;
+		return 0;
+	case 'V':
+		printf("sessiontrace %s\n", ST_VERSION);
+		return 1;
+	case 'h':
+		fputs(usage, stdout);
+		return 1;
+	default:
+		fprintf(stderr, "Try 'sessiontrace --help'.\n");
+		return -EINVAL;
+	}
 }
 
 int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
@@ -138,106 +276,12 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	long v;
-	int c, i;
+	int c, err;
 
 	while ((c = getopt_long(argc, argv, "p:j:m:d:k:P:qvVh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (options__parse_long(optarg, 1, INT_MAX, &v)) {
-				fprintf(stderr, "sessiontrace: invalid pid '%s'\n", optarg);
-				return -EINVAL;
-			}
-			if (o->npids >= TRACER_MAX_PIDS) {
-				fprintf(stderr, "sessiontrace: at most %d -p options\n", TRACER_MAX_PIDS);
-				return -EINVAL;
-			}
-			for (i = 0; i < o->npids && o->pids[i] != v; i++)
-				;
-			if (i == o->npids)
-				o->pids[o->npids++] = v;
-			break;
-		case 'j':
-			o->json = optarg;
-			break;
-		case OPT_JSON_MAX_SIZE:
-			if (jsonlog__parse_size(optarg, &o->json_max_size)) {
-				fprintf(stderr, "sessiontrace: invalid --json-max-size '%s' (bytes, "
-					"or with k, M, G)\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_JSON_KEEP:
-			if (options__parse_long(optarg, 1, JSONLOG_MAX_KEEP, &v)) {
-				fprintf(stderr, "sessiontrace: invalid --json-keep '%s' (1 to %d)\n",
-					optarg, JSONLOG_MAX_KEEP);
-				return -EINVAL;
-			}
-			o->json_keep = v;
-			break;
-		case 'm':
-			o->metrics = optarg;
-			break;
-		case OPT_MAX_SERIES:
-			if (options__parse_long(optarg, 1, METRICS_MAX_SERIES, &v)) {
-				fprintf(stderr, "sessiontrace: invalid --max-series '%s' (1 to %d)\n",
-					optarg, METRICS_MAX_SERIES);
-				return -EINVAL;
-			}
-			o->max_series = v;
-			break;
-		case OPT_RECORD_RATE:
-			if (options__parse_long(optarg, 0, RECORD_RATE_MAX, &v)) {
-				fprintf(stderr, "sessiontrace: invalid --record-rate '%s' (0 to %d "
-					"records a second; 0: no limit)\n", optarg, RECORD_RATE_MAX);
-				return -EINVAL;
-			}
-			o->record_rate = v;
-			break;
-		case 'V':
-			printf("sessiontrace %s\n", ST_VERSION);
-			return 1;
-		case 'd':
-			if (options__parse_long(optarg, 1, 365L * 24 * 3600, &v)) {
-				fprintf(stderr, "sessiontrace: invalid duration '%s' (seconds, >= 1)\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->duration = v;
-			break;
-		case 'k':
-			if (parse_kinds(optarg, &o->kinds)) {
-				fprintf(stderr, "sessiontrace: invalid --kind '%s' (session, auth, "
-					"user, all; comma separated)\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'P':
-			if (!strcmp(optarg, "auto"))
-				o->probe = TARGET_PROBE_AUTO;
-			else if (!strcmp(optarg, "assert"))
-				o->probe = ST_PROBE_ASSERT;
-			else if (!strcmp(optarg, "raise"))
-				o->probe = ST_PROBE_RAISE;
-			else {
-				fprintf(stderr, "sessiontrace: invalid --probe '%s' (assert, raise or "
-					"auto)\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			(*verbose)++;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
-		default:
-			fprintf(stderr, "Try 'sessiontrace --help'.\n");
-			return -EINVAL;
-		}
+		err = apply(c, optarg, o, verbose);
+		if (err)
+			return err;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sessiontrace: unexpected argument '%s'\n", argv[optind]);

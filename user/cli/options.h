@@ -2,6 +2,8 @@
 /* The trace command's options and usage. */
 #ifndef ST_OPTIONS_H
 #define ST_OPTIONS_H
+#include <stdbool.h>
+#include <sys/types.h>
 #include "daemon/tracer.h"
 
 /* The options of a bare `sessiontrace`. */
@@ -12,7 +14,14 @@ void options__defaults(struct tracer_opts *o);
  * one line said why on stderr.
  */
 int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose);
-/* A decimal in [min, max], the whole string: 0, or -EINVAL. */
-int options__parse_long(const char *s, long min, long max, long *out);
+/*
+ * The commands' shared checks. Each returns 0, or -EINVAL after one line on
+ * stderr: "CMD: invalid NAME 'ARG' (HINT)", CMD being "sessiontrace",
+ * "sessiontrace report" or "sessiontrace inspect".
+ */
+/* A pid (1 to INT_MAX). */
+int options__pid(const char *cmd, const char *arg, pid_t *pid);
+/* --format: "text" (*json = false) or "json" (*json = true). */
+int options__format(const char *cmd, const char *arg, bool *json);
 
 #endif

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include "util/hashmap.h"
 #include "util/escape.h"
+#include "cli/options.h"
 #include "cli/summary.h"
 
 #define LINE_MAX_BYTES (4u << 20) /* a record is a few KB; anything bigger is not one */
@@ -430,13 +431,8 @@ int summary__main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "sessiontrace report: invalid --format '%s' (text or "
-					"json)\n", optarg);
+			if (options__format("sessiontrace report", optarg, &json))
 				return 2;
-			}
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -452,8 +448,10 @@ int summary__main(int argc, char **argv)
 		return 2;
 	}
 	s = summary__new();
-	if (!s)
+	if (!s) {
+		fprintf(stderr, "sessiontrace report: out of memory\n");
 		return 1;
+	}
 	for (i = optind; i < argc && !ret; i++)
 		ret = read_file(s, argv[i]);
 	if (!ret && !s->records && s->invalid) {

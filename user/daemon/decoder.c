@@ -210,7 +210,7 @@ static void print_summary(struct decoder *d)
 		ndrop += d->dropped[i];
 		if (d->dropped[i] && wn < sizeof(why))
 			wn += snprintf(why + wn, sizeof(why) - wn, "%s%s %llu", wn ? ", " : " (",
-				       drop_reason_names[i], d->dropped[i]);
+				       drops__name(i), d->dropped[i]);
 	}
 	if (wn && wn < sizeof(why) - 1)
 		snprintf(why + wn, sizeof(why) - wn, ")");
@@ -232,67 +232,64 @@ void decoder__finish(struct decoder *d)
 	print_summary(d);
 }
 
-/* The records file, the console, the metrics. 0, or the exit status. */
-static int open_sinks(struct decoder *d)
+/*
+ * The records file, the console, the metrics, the record rate: 0, or -errno
+ * with one sentence in err (-ENOMEM: out of memory; else what the user gave).
+ */
+static int open_sinks(struct decoder *d, char *err, size_t errsz)
 {
 	const struct tracer_opts *o = d->o;
-	char err[512];
 
 	if (o->json) {
 		d->sinks[d->nsinks] = record_sink__new(o->json, o->json_max_size, o->json_keep,
-						       err, sizeof(err));
-		if (!d->sinks[d->nsinks++]) {
-			fprintf(stderr, "sessiontrace: %s\n", err);
-			return 2;
-		}
+						       err, errsz);
+		if (!d->sinks[d->nsinks++])
+			return -EINVAL; /* as every records-file error: exit 2 */
 	}
 	if (o->metrics) {
 		d->metrics = metrics__new(o->max_series);
-		if (!d->metrics) {
-			fprintf(stderr, "sessiontrace: out of memory\n");
-			return 1;
-		}
-		if (metrics__listen(d->metrics, o->metrics, err, sizeof(err))) {
-			fprintf(stderr, "sessiontrace: %s\n", err);
-			return 2;
-		}
+		if (!d->metrics)
+			goto oom;
+		if (metrics__listen(d->metrics, o->metrics, err, errsz))
+			return -EINVAL;
 		d->sinks[d->nsinks++] = metrics__sink(d->metrics);
 	}
-	if (!o->quiet && !(d->sinks[d->nsinks++] = console_sink__new(stdout))) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		return 1;
-	}
-	if (o->record_rate && !(d->limit = limit__new(o->record_rate))) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		return 1;
-	}
+	if (!o->quiet && !(d->sinks[d->nsinks++] = console_sink__new(stdout)))
+		goto oom;
+	if (o->record_rate && !(d->limit = limit__new(o->record_rate)))
+		goto oom;
 	return 0;
+oom:
+	snprintf(err, errsz, "out of memory");
+	return -ENOMEM;
 }
 
-struct decoder *decoder__new(const struct tracer_opts *o, int *status)
+struct decoder *decoder__new(const struct tracer_opts *o, char *err, size_t errsz)
 {
 	struct decoder *d = calloc(1, sizeof(*d));
+	int ret;
 
-	*status = 1;
 	if (!d) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
+		snprintf(err, errsz, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	d->o = o;
-	*status = open_sinks(d);
-	if (*status)
+	ret = open_sinks(d, err, errsz);
+	if (ret)
 		goto cleanup;
 	d->diag = diagnose__new();
 	d->hit = calloc(1, sizeof(*d->hit));
 	d->dg = calloc(1, sizeof(*d->dg));
 	if (!d->diag || !d->hit || !d->dg) {
-		fprintf(stderr, "sessiontrace: out of memory\n");
-		*status = 1;
+		snprintf(err, errsz, "out of memory");
+		ret = -ENOMEM;
 		goto cleanup;
 	}
 	return d;
 cleanup:
 	decoder__free(d);
+	errno = -ret;
 	return NULL;
 }
 

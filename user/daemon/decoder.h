@@ -20,10 +20,10 @@ struct tracer_opts;
 
 /*
  * Opens the sinks o asks for (records file, metrics socket, console) and
- * the record-rate limit. NULL on failure, with one line on stderr and the
- * exit status in *status.
+ * the record-rate limit. NULL on failure, errno set (ENOMEM, or EINVAL for
+ * what the user gave) and one sentence in err.
  */
-struct decoder *decoder__new(const struct tracer_opts *o, int *status);
+struct decoder *decoder__new(const struct tracer_opts *o, char *err, size_t errsz);
 /* The probe whose records it decodes (its ring buffer and counters). */
 void decoder__set_probe(struct decoder *d, struct probe *p);
 /* A probe_event_fn: one record, ctx the decoder. */

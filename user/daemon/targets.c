@@ -16,7 +16,6 @@ struct targets {
 	struct traced v[TARGETS_MAX];
 	int n;                    /* read by the metrics thread */
 	bool detached;            /* targets__detach_all done */
-	unsigned long long total;
 };
 
 struct targets *targets__new(struct probe *p)
@@ -75,7 +74,6 @@ int targets__add(struct targets *r, struct target *t)
 	}
 	e->t = t;
 	__atomic_store_n(&r->n, r->n + 1, __ATOMIC_RELAXED);
-	r->total++;
 	return 0;
 }
 
@@ -128,9 +126,4 @@ struct traced *targets__at(struct targets *r, int i)
 int targets__count(const struct targets *r)
 {
 	return __atomic_load_n(&r->n, __ATOMIC_RELAXED);
-}
-
-unsigned long long targets__total(const struct targets *r)
-{
-	return r->total;
 }

@@ -45,7 +45,5 @@ int targets__index(const struct targets *r, pid_t pid);
 struct traced *targets__at(struct targets *r, int i);
 /* How many are traced now; safe from any thread. */
 int targets__count(const struct targets *r);
-/* How many were ever attached. */
-unsigned long long targets__total(const struct targets *r);
 
 #endif

@@ -362,6 +362,7 @@ int tracer__run(const struct tracer_opts *o)
 {
 	struct tracer *tr = calloc(1, sizeof(*tr));
 	unsigned progs = 0;
+	char err[512];
 	sigset_t mask;
 	int ret = 1;
 
@@ -380,10 +381,14 @@ int tracer__run(const struct tracer_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	libbpf_set_print(libbpf_print);
 	ret = resolve_given(tr, &progs);
-	if (!ret)
-		tr->dec = decoder__new(o, &ret);
 	if (ret)
 		goto cleanup;
+	tr->dec = decoder__new(o, err, sizeof(err));
+	if (!tr->dec) {
+		fprintf(stderr, "sessiontrace: %s\n", err);
+		ret = errno == ENOMEM ? 1 : 2;
+		goto cleanup;
+	}
 	ret = 1;
 	tr->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (tr->sfd < 0) {

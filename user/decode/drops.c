@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "decode/drops.h"
 
-const char *const drop_reason_names[DROP_N] = {
+static const char *const names[DROP_N] = {
 	[DROP_LOOK_ALIKE] = "look_alike",
 	[DROP_KIND_FILTERED] = "kind_filtered",
 	[DROP_MALFORMED] = "malformed",
@@ -9,3 +9,8 @@ const char *const drop_reason_names[DROP_N] = {
 	[DROP_PROCESS_GONE] = "process_gone",
 	[DROP_OUT_OF_MEMORY] = "out_of_memory",
 };
+
+const char *drops__name(unsigned reason)
+{
+	return reason < DROP_N ? names[reason] : "?";
+}

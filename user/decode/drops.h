@@ -17,7 +17,7 @@ enum drop_reason {
 	DROP_N,
 };
 
-/* "look_alike", ...: the metric's reason label. */
-extern const char *const drop_reason_names[DROP_N];
+/* "look_alike", ...: the metric's reason label; "?" out of range. */
+const char *drops__name(unsigned reason);
 
 #endif

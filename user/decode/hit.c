@@ -3,8 +3,8 @@
 #include <string.h>
 #include <time.h>
 #include "decode/hit.h"
-#include "decode/props.h"
-#include "decode/pystr.h"
+#include "resolve/props.h"
+#include "memory/pystr.h"
 #include "resolve/target.h"
 
 /* Library code around the application: never the "accessor". */
@@ -145,14 +145,14 @@ static bool which_property(struct hit *h, const struct st_event *ev, unsigned ki
 		return true;
 	}
 	for (p = 0; p < ST_NPROPS; p++)
-		if (h->nframes && raised_by_property(&h->frames[0], st_prop_names[p]))
+		if (h->nframes && raised_by_property(&h->frames[0], props__name(p)))
 			break;
 	if (p == ST_NPROPS || !(kinds & (1U << p))) {
 		*why = p == ST_NPROPS ? DROP_LOOK_ALIKE : DROP_KIND_FILTERED;
 		return false;
 	}
 	h->prop = p;
-	set_str(&h->msg, "%s", st_prop_messages[p]);
+	set_str(&h->msg, "%s", props__message(p));
 	return true;
 }
 
@@ -174,12 +174,12 @@ bool hit__decode(struct hit *h, const struct target *t, struct symbolizer *s,
 		return false;
 	h->exc_type = "AssertionError";
 	if (ev->exc_kind == ST_EXC_KEYERROR) {
-		if (!h->nframes || !raised_by_property(&h->frames[0], st_prop_names[h->prop])) {
+		if (!h->nframes || !raised_by_property(&h->frames[0], props__name(h->prop))) {
 			*why = DROP_LOOK_ALIKE;
 			return false;
 		}
 		/* str(KeyError('session')) */
-		set_str(&h->msg, "'%s'", st_prop_names[h->prop]);
+		set_str(&h->msg, "'%s'", props__name(h->prop));
 		h->exc_type = "KeyError";
 	}
 	return true;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "decode/linetable.h"
-#include "decode/pyobj.h"
-#include "decode/remote.h"
+#include "memory/pyobj.h"
+#include "memory/remote.h"
 #include "decode/symbolizer.h"
 #include "resolve/target.h"
 #include "util/hashmap.h"

@@ -66,7 +66,7 @@ void apps__types_clear(struct proc *p, struct diagnose *d)
 
 	hashmap__for_each_entry(&p->types, e, b) {
 		if (d)
-			diag__retire(d, (void *)e->value, free, "a type cache entry");
+			diagnose__retire(d, (void *)e->value, free, "a type cache entry");
 		else
 			free((void *)e->value);
 	}
@@ -92,7 +92,7 @@ static const struct type_info *type_info(struct ctx *c, __u64 type)
 	if (hashmap__size(m) >= MAX_TYPES)
 		apps__types_clear(c->p, c->d);
 	if (hashmap__set(m, type, (uintptr_t)ti))
-		diag__retire(c->d, ti, free, "a type cache entry"); /* not cached */
+		diagnose__retire(c->d, ti, free, "a type cache entry"); /* not cached */
 	return ti;
 }
 
@@ -275,7 +275,7 @@ void apps__node_free(void *node)
 
 static void node_retire(struct ctx *c, struct node *n)
 {
-	diag__retire(c->d, n, apps__node_free, "an app cache node");
+	diagnose__retire(c->d, n, apps__node_free, "an app cache node");
 }
 
 struct node *apps__node_get(struct ctx *c, __u64 addr)

@@ -51,7 +51,8 @@ static struct proc *proc_get(struct diagnose *d, const struct target *t)
 	return lru;
 }
 
-void diag__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr), const char *what)
+void diagnose__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr),
+		      const char *what)
 {
 	if (d->nretired == d->capretired) {
 		size_t cap = d->capretired ? d->capretired * 2 : MAX_NODES;
@@ -78,7 +79,8 @@ static void retired_free(struct diagnose *d)
 	d->nretired = 0;
 }
 
-void diag__ctx_init(struct diagnose *d, const struct target *t, unsigned reads, struct ctx *c)
+void diagnose__ctx_init(struct diagnose *d, const struct target *t, unsigned reads,
+			struct ctx *c)
 {
 	retired_free(d);
 	memset(c, 0, sizeof(*c));
@@ -257,8 +259,8 @@ static int hop_of(const struct trail *tr, const struct node *sn)
 	return at;
 }
 
-void diag__facts_from_trail(const struct trail *tr, const struct node *sn,
-			     struct diagnosis *dg, __u64 *addrs)
+void diagnose__facts_from_trail(const struct trail *tr, const struct node *sn,
+				 struct diagnosis *dg, __u64 *addrs)
 {
 	int at = hop_of(tr, sn);
 	unsigned i;
@@ -314,8 +316,8 @@ static void locate_reader(struct ctx *c, struct stack *s, const __u64 *addrs,
 		}
 }
 
-void diag__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
-			   struct diagnosis *dg)
+void diagnose__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
+			       struct diagnosis *dg)
 {
 	struct found f = { 0 };
 	int at = hop_of(tr, sn);
@@ -348,10 +350,10 @@ static void facts_from_target(struct ctx *c, const struct st_event *ev, struct s
 	dg->app_known = true;
 	trail_to(c, sn, s, &tr);
 	routes__match(c, &tr, path, root_path, dg);
-	diag__facts_from_trail(&tr, sn, dg, addrs);
+	diagnose__facts_from_trail(&tr, sn, dg, addrs);
 	locate_reader(c, s, addrs, dg);
 	if (dg->required < 0)
-		diag__find_elsewhere(c, &tr, sn, dg);
+		diagnose__find_elsewhere(c, &tr, sn, dg);
 	if (!c->r.reads_left)
 		pr_debug("pid %d: diagnosis read budget spent\n", c->t->pid);
 }
@@ -367,7 +369,7 @@ int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *d
 	facts_from_event(dg, h, &s);
 	if (dg->request && t->layout && t->layout->code_varnames >= 0) {
 		snprintf(dg->route, sizeof(dg->route), "%s", DIAG_ROUTE_UNMATCHED);
-		diag__ctx_init(d, t, READS_PER_EVENT, &c);
+		diagnose__ctx_init(d, t, READS_PER_EVENT, &c);
 		facts_from_target(&c, h->ev, &s, route_str(&h->path), route_str(&h->root), dg);
 	}
 	diagnose__decide(dg);

@@ -187,7 +187,7 @@ static void judge(struct walk *w, const struct trail *tr, struct node *sn, int t
 	*dg = *w->base;
 	dg->touched = touched;
 	if (dg->required < 0)
-		diag__find_elsewhere(&w->c, tr, sn, dg);
+		diagnose__find_elsewhere(&w->c, tr, sn, dg);
 	snprintf(dg->route, sizeof(dg->route), "%s", route ? route : "");
 	diagnose__decide(dg);
 	add_finding(w, rd, (unsigned)touched < dg->nmw, route);
@@ -354,7 +354,7 @@ static void path_facts(struct walk *w, const struct trail *tr, struct node *sn)
 	w->base->required = -1;
 	w->base->touched = -1;
 	w->base->touched_frame = -1;
-	diag__facts_from_trail(tr, sn, w->base, addrs);
+	diagnose__facts_from_trail(tr, sn, w->base, addrs);
 	w->base->serving = w->base->napps ? (int)w->base->napps - 1 : -1;
 }
 
@@ -464,7 +464,7 @@ static int reading(const struct target *t, struct inspection **out, char *err, s
 		snprintf(err, errsz, "out of memory");
 		goto cleanup;
 	}
-	diag__ctx_init(d, t, READS_PER_RUN, &w.c);
+	diagnose__ctx_init(d, t, READS_PER_RUN, &w.c);
 	apps__root_from_spec(&w.c);
 	if (w.c.p->roots[0])
 		root = apps__node_get(&w.c, w.c.p->roots[0]);

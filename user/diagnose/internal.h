@@ -19,7 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "diagnose/diagnose.h"
-#include "decode/pyobj.h"
+#include "memory/pyobj.h"
 #include "util/hashmap.h"
 
 #define MAX_PROCS       16    /* processes with cached apps */
@@ -161,22 +161,24 @@ struct found {
  * that cannot be recorded (out of memory), ptr is kept for good (what names
  * it in the warning): never freed early.
  */
-void diag__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr), const char *what);
+void diagnose__retire(struct diagnose *d, void *ptr, void (*free_fn)(void *ptr),
+		      const char *what);
 
 /*
  * Start reading t through d's caches: what the last diagnosis retired is
  * freed, c reads with a budget of reads remote reads.
  */
-void diag__ctx_init(struct diagnose *d, const struct target *t, unsigned reads, struct ctx *c);
+void diagnose__ctx_init(struct diagnose *d, const struct target *t, unsigned reads,
+			struct ctx *c);
 /*
  * The facts of a request's path (tr) into dg: apps, middleware (addrs[i]:
  * the instance of dg->mw[i]), the serving app sn and the needed middleware.
  */
-void diag__facts_from_trail(const struct trail *tr, const struct node *sn,
-			    struct diagnosis *dg, __u64 *addrs);
+void diagnose__facts_from_trail(const struct trail *tr, const struct node *sn,
+				 struct diagnosis *dg, __u64 *addrs);
 /* Where the needed middleware is installed, when not on the path (tr). */
-void diag__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
-			  struct diagnosis *dg);
+void diagnose__find_elsewhere(struct ctx *c, const struct trail *tr, struct node *sn,
+			       struct diagnosis *dg);
 
 /* apps.c */
 

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "diagnose/diagnose.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 
 static const char *const cause_names[DIAG_NCAUSES] = {
 	[DIAG_UNKNOWN] = "unknown",
@@ -98,7 +98,7 @@ static enum diag_cause hint_outside(struct hintbuf *h, enum st_prop prop)
 	hadd(h, "request.%s was read with no request being served (a Request built "
 	     "from a bare scope, e.g. in a startup hook, a thread or a scheduled job): "
 	     "only a request that passed through %s has %s, so pass the values that "
-	     "code needs to it explicitly.", st_prop_names[prop], diagnose__required_name(prop),
+	     "code needs to it explicitly.", props__name(prop), diagnose__required_name(prop),
 	     prop_what(prop));
 	return DIAG_OUTSIDE;
 }
@@ -106,7 +106,7 @@ static enum diag_cause hint_outside(struct hintbuf *h, enum st_prop prop)
 static enum diag_cause hint_background(struct hintbuf *h, const struct diagnosis *dg,
 				       enum st_prop prop)
 {
-	const char *P = st_prop_names[prop];
+	const char *P = props__name(prop);
 
 	hadd(h, "request.%s was read in a BackgroundTask, which runs after the response "
 	     "was sent (the client saw success)", P);
@@ -134,7 +134,7 @@ static enum diag_cause hint_unread(struct hintbuf *h, enum st_prop prop)
 static enum diag_cause hint_on_path(struct hintbuf *h, const struct diagnosis *dg,
 				    enum st_prop prop, const struct diag_mw *T)
 {
-	const char *X = diagnose__required_name(prop), *P = st_prop_names[prop];
+	const char *X = diagnose__required_name(prop), *P = props__name(prop);
 	const struct diag_mw *R = &dg->mw[dg->required];
 
 	if (T && dg->touched < dg->required && T->app == R->app) {
@@ -204,7 +204,7 @@ static enum diag_cause hint_missing(struct hintbuf *h, const struct diagnosis *d
 	if (T)
 		hadd(h, ", after app.add_middleware(%s): " LAST_RUNS_FIRST " and %s must run "
 		     "before %s, which reads request.%s", short_name(T), X, short_name(T),
-		     st_prop_names[prop]);
+		     props__name(prop));
 	hadd(h, ".");
 	return DIAG_MISSING;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "resolve/debugoffsets.h"
 #include "util/log.h"
-#include "decode/remote.h"
+#include "memory/remote.h"
 
 static const struct schema {
 	unsigned version; /* major/minor: 0x030e0000 */

@@ -4,8 +4,8 @@
  * first member of _PyRuntime (cookie "xdebugpy", version, free_threaded,
  * then uint64_t offsets). Every field the tracer needs that the target
  * publishes is taken from it at attach time; the rest comes from the
- * version's headers (user/layouts.inc). Field order per minor version:
- * user/debugoffsets.inc, generated from each version's header.
+ * version's headers (resolve/layouts.inc). Field order per minor version:
+ * resolve/debugoffsets.inc, generated from each version's header.
  */
 #ifndef ST_DEBUGOFFSETS_H
 #define ST_DEBUGOFFSETS_H

@@ -86,7 +86,12 @@ static bool prefilter(const struct finder *f, uint64_t h)
 	return false;
 }
 
-bool opcodes__refers_to(const struct elfsym *e, uint64_t addr, size_t n, const char *name)
+/*
+ * Does the code at addr refer to the variable name (an exported PyObject *)
+ * within its first n instructions? Directly (executables) or through the
+ * GOT slot the dynamic linker fills with it (shared objects, PIEs).
+ */
+static bool refers_to(const struct elfsym *e, uint64_t addr, size_t n, const char *name)
 {
 	struct x86dec_insn *in = calloc(n, sizeof(*in));
 	struct ref r;
@@ -176,8 +181,8 @@ static bool validate_do_raise(struct finder *f, uint64_t h, struct assert_site *
 		return false;
 	}
 	d = in[call].target;
-	if (!elfsym__is_code(f->e, d) || !opcodes__refers_to(f->e, d, DO_RAISE_INSNS, "PyExc_TypeError") ||
-	    !opcodes__refers_to(f->e, d, DO_RAISE_INSNS, "PyExc_RuntimeError")) {
+	if (!elfsym__is_code(f->e, d) || !refers_to(f->e, d, DO_RAISE_INSNS, "PyExc_TypeError") ||
+	    !refers_to(f->e, d, DO_RAISE_INSNS, "PyExc_RuntimeError")) {
 		f->last_why = "the function RAISE_VARARGS calls is not do_raise (it does not raise "
 			      "both TypeError and RuntimeError)";
 		return false;

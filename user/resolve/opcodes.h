@@ -18,7 +18,7 @@
  * Handlers are entries [opcode] of the computed-goto table opcode_targets,
  * named in .symtab or found by shape (256 code pointers; every window of a
  * longer run is a candidate and the handler decides). Opcode numbers and the
- * frame's instruction pointer offset come from the layout (user/layouts.inc,
+ * frame's instruction pointer offset come from the layout (resolve/layouts.inc,
  * generated from each version's opcode.h).
  */
 #ifndef ST_OPCODES_H
@@ -61,11 +61,5 @@ struct assert_site {
 int opcodes__assert_site(const struct elfsym *e, const struct st_py_layout *L, bool use_names,
 			 struct assert_site *out, char *why, size_t whysz);
 
-/*
- * Does the code at addr refer to the variable name (an exported PyObject *)
- * within its first n instructions? Directly (executables) or through the
- * GOT slot the dynamic linker fills with it (shared objects, PIEs).
- */
-bool opcodes__refers_to(const struct elfsym *e, uint64_t addr, size_t n, const char *name);
 
 #endif

@@ -35,15 +35,20 @@ bool pylayout__supported(unsigned version_hex)
 	return false;
 }
 
-const char *pylayout__supported_list(void)
+const char *pylayout__supported_list(char *buf, size_t n)
 {
-	static char buf[96];
-	size_t i, n = 0;
+	size_t i, len = 0;
 
-	if (buf[0])
+	if (!n)
 		return buf;
-	for (i = 0; i < sizeof(supported) / sizeof(supported[0]) && n < sizeof(buf) - 8; i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "%s%u.%u", i ? ", " : "",
-			      supported[i] >> 24, (supported[i] >> 16) & 0xff);
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(supported) / sizeof(supported[0]) && len < n; i++) {
+		int w = snprintf(buf + len, n - len, "%s%u.%u", i ? ", " : "",
+				 supported[i] >> 24, (supported[i] >> 16) & 0xff);
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
 	return buf;
 }

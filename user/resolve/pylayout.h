@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* CPython object layouts per minor version: data, see user/layouts.inc. */
+/* CPython object layouts per minor version: data, see resolve/layouts.inc. */
 #ifndef ST_PYLAYOUT_H
 #define ST_PYLAYOUT_H
 #include <linux/types.h>
@@ -10,7 +10,7 @@
 const struct st_py_layout *pylayout__find(unsigned version_hex);
 /* Whether the tracer is tested on that minor version (else refuse to attach). */
 bool pylayout__supported(unsigned version_hex);
-/* "3.11, 3.12" — for error messages. */
-const char *pylayout__supported_list(void);
+/* Writes "3.10, 3.11, ..." (for error messages) into buf, truncated to n; returns buf. */
+const char *pylayout__supported_list(char *buf, size_t n);
 
 #endif

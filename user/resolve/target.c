@@ -14,9 +14,9 @@
 #include "resolve/opcodes.h"
 #include "util/log.h"
 #include "resolve/pylayout.h"
-#include "decode/pyobj.h"
+#include "memory/pyobj.h"
 #include "resolve/pysyms.h"
-#include "decode/remote.h"
+#include "memory/remote.h"
 #include "resolve/target.h"
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
@@ -219,9 +219,11 @@ static int resolve_version(struct target *t, const struct elfsym *e, uint64_t bi
 			 (t->version_hex >> 16) & 0xff);
 	}
 	if (!t->version_hex || !pylayout__supported(t->version_hex)) {
+		char supported[64];
+
 		seterr(err, errsz, "pid %d runs Python %s, which this build does not support "
 		       "(supported: %s)", t->pid, t->version_hex ? t->python : "of unknown version",
-		       pylayout__supported_list());
+		       pylayout__supported_list(supported, sizeof(supported)));
 		return -ENOTSUP;
 	}
 	t->bpf.layout = *pylayout__find(t->version_hex);

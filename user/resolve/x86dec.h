@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * x86-64 instructions of an interpreter file, decoded by capstone: what the
- * probe-site finders (user/sites.c, user/pysyms.c) need to know of each, in
+ * probe-site finders (resolve/opcodes.c, resolve/pysyms.c) need to know of each, in
  * x86 register numbers (0 rax .. 15 r15) so that the BPF side can use them.
  */
 #ifndef ST_X86DEC_H

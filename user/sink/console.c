@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "decode/hit.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
 #include "sink/limit.h"
@@ -76,7 +76,7 @@ static void text_chain(struct strbuf *x, const struct hit *h, const struct diagn
 			strbuf__addlit(x, "router -> endpoint");
 		}
 		if ((int)i == dg->touched) {
-			strbuf__addf(x, "   <-- request.%s read here", st_prop_names[h->prop]);
+			strbuf__addf(x, "   <-- request.%s read here", props__name(h->prop));
 			text_cstr(x, here);
 		}
 	}
@@ -184,15 +184,18 @@ static void console_summary(struct sink *s, const struct limit_summary *sum)
 	struct console_sink *c = (struct console_sink *)s;
 	struct strbuf *x = &c->text;
 
+	const char *const parts[][2] = {
+		{ "", sum->property }, { ", service ", sum->service },
+		{ ", route ", sum->route }, { ", cause ", sum->cause },
+	};
+	size_t i;
+
 	strbuf__reset(x);
 	strbuf__addf(x, "%llu more like this (", sum->count);
-	text_cstr(x, sum->property);
-	strbuf__addlit(x, ", service ");
-	text_cstr(x, sum->service);
-	strbuf__addlit(x, ", route ");
-	text_cstr(x, sum->route);
-	strbuf__addlit(x, ", cause ");
-	text_cstr(x, sum->cause);
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		strbuf__add(x, parts[i][0], strlen(parts[i][0]));
+		text_cstr(x, parts[i][1]);
+	}
 	strbuf__addf(x, ") from %s to %s, over the record rate\n\n", sum->since, sum->until);
 	if (x->oom)
 		return;

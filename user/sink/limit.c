@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "decode/hit.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
 #include "sink/limit.h"
@@ -133,7 +133,7 @@ bool limit__admit(struct limit *l, const struct hit *h, const struct diagnosis *
 	const struct frame_info *acc = h->accessor >= 0 ? &h->frames[h->accessor] : NULL;
 	char line[16] = "";
 	const char *f[NFIELDS] = { h->t->service, dg->route, diagnose__cause_name(dg->cause),
-				   st_prop_names[h->prop], acc ? acc->function : "",
+				   props__name(h->prop), acc ? acc->function : "",
 				   acc ? acc->file : "", line };
 	struct key *k;
 

@@ -201,7 +201,7 @@ char *metrics__render(struct metrics *m, size_t *len)
 			"Captured hits that became no record, by reason (hits = records + lost + "
 			"dropped).");
 	for (i = 0; i < DROP_N; i++) {
-		const char *rkey[] = { "reason" }, *rval[] = { drop_reason_names[i] };
+		const char *rkey[] = { "reason" }, *rval[] = { drops__name(i) };
 
 		promfmt__sample(&sb, "sessiontrace_hits_dropped_total", rkey, rval, 1, h.dropped[i]);
 	}

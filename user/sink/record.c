@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "decode/hit.h"
-#include "decode/props.h"
+#include "resolve/props.h"
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
 #include "sink/jsonlog.h"
@@ -141,7 +141,7 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
 	strbuf__addlit(j, ",\"service\":");
 	json_cstr(j, t->service);
 	strbuf__addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
-		     t->python, st_prop_names[h->prop], h->exc_type);
+		     t->python, props__name(h->prop), h->exc_type);
 	json_key(j, "message", &h->msg);
 	strbuf__addc(j, '}');
 	json_request(j, h);
@@ -170,16 +170,19 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
  */
 static void json_summary(struct strbuf *j, const struct limit_summary *sum)
 {
+	const char *const keys[][2] = {
+		{ "service", sum->service }, { "property", sum->property },
+		{ "route", sum->route }, { "cause", sum->cause },
+	};
+	size_t i;
+
 	strbuf__reset(j);
 	strbuf__addf(j, "{\"ts\":\"%s\",\"summary\":{\"count\":%llu,\"since\":\"%s\",\"until\":"
-		     "\"%s\"},\"service\":", sum->until, sum->count, sum->since, sum->until);
-	json_cstr(j, sum->service);
-	strbuf__addlit(j, ",\"property\":");
-	json_cstr(j, sum->property);
-	strbuf__addlit(j, ",\"route\":");
-	json_cstr(j, sum->route);
-	strbuf__addlit(j, ",\"cause\":");
-	json_cstr(j, sum->cause);
+		     "\"%s\"}", sum->until, sum->count, sum->since, sum->until);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		strbuf__addf(j, ",\"%s\":", keys[i][0]);
+		json_cstr(j, keys[i][1]);
+	}
 	strbuf__addlit(j, ",\"accessor\":");
 	if (sum->function[0]) {
 		struct frame_info fi = { .function = sum->function, .file = sum->file,

@@ -15,7 +15,7 @@ int log__level(void)
 	return cur_level;
 }
 
-void pr_log(int level, const char *fmt, ...)
+void log__print(int level, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -2,7 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sys/uio.h>
-#include "decode/remote.h"
+#include "memory/remote.h"
 
 int remote__read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "decode/pystr.h"
+#include "memory/pystr.h"
 
 static void set_truncated(bool *truncated)
 {

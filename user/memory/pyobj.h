@@ -41,8 +41,6 @@ int pyobj__read(struct pyobj *r, __u64 addr, void *buf, size_t len);
 int pyobj__ptr(struct pyobj *r, __u64 addr, __u64 *out);
 
 int pyobj__type(struct pyobj *r, __u64 obj, __u64 *type);
-/* tp_flags of a type object. */
-int pyobj__type_flags(struct pyobj *r, __u64 type, __u64 *flags);
 /*
  * "module.qualname" of a type: __module__ and ht_qualname for heap types
  * (classes defined in Python), tp_name for static types ("builtins."

@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "decode/pyobj.h"
-#include "decode/pystr.h"
-#include "decode/remote.h"
+#include "memory/pyobj.h"
+#include "memory/pystr.h"
+#include "memory/remote.h"
 
 /*
  * tp_flags bits: the same values in every CPython 3.8-3.14 (Include/object.h),
@@ -62,7 +62,8 @@ int pyobj__type(struct pyobj *r, __u64 obj, __u64 *type)
 	return err;
 }
 
-int pyobj__type_flags(struct pyobj *r, __u64 type, __u64 *flags)
+/* tp_flags of a type object. */
+static int type_flags(struct pyobj *r, __u64 type, __u64 *flags)
 {
 	return pyobj__ptr(r, type + r->L->type_flags, flags);
 }
@@ -168,7 +169,7 @@ int pyobj__int(struct pyobj *r, __u64 obj, long long *out)
 
 	err = pyobj__type(r, obj, &type);
 	if (!err)
-		err = pyobj__type_flags(r, type, &flags);
+		err = type_flags(r, type, &flags);
 	if (err)
 		return err;
 	if (!(flags & TPFLAGS_LONG_SUBCLASS))
@@ -219,7 +220,7 @@ int pyobj__items(struct pyobj *r, __u64 obj, __u64 *items, unsigned max, unsigne
 	*n = 0;
 	err = pyobj__type(r, obj, &type);
 	if (!err)
-		err = pyobj__type_flags(r, type, &flags);
+		err = type_flags(r, type, &flags);
 	if (!err)
 		err = pyobj__ptr(r, obj + L->var_size, &size);
 	if (err)
@@ -382,7 +383,7 @@ static int dict_attr(struct pyobj *r, __u64 obj, const char *name, __u64 *val)
 
 	err = pyobj__type(r, obj, &type);
 	if (!err)
-		err = pyobj__type_flags(r, type, &flags);
+		err = type_flags(r, type, &flags);
 	if (err)
 		return err;
 	/*
@@ -517,7 +518,7 @@ int pyobj__type_name(struct pyobj *r, __u64 type, char *buf, size_t sz, size_t *
 
 	if (short_off)
 		*short_off = 0;
-	err = pyobj__type_flags(r, type, &flags);
+	err = type_flags(r, type, &flags);
 	if (err)
 		return err;
 	if (!(flags & TPFLAGS_HEAPTYPE)) {
@@ -565,7 +566,7 @@ bool pyobj__is_class(struct pyobj *r, __u64 obj)
 {
 	__u64 type, flags;
 
-	return !pyobj__type(r, obj, &type) && !pyobj__type_flags(r, type, &flags) &&
+	return !pyobj__type(r, obj, &type) && !type_flags(r, type, &flags) &&
 	       (flags & TPFLAGS_TYPE_SUBCLASS);
 }
 

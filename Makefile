@@ -31,7 +31,8 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit integration asan integration-asan clean layouts
+.PHONY: all deps demo test unit integration asan integration-asan clean layouts \
+	check-structure
 
 all: $(OUT)/sessiontrace
 
@@ -72,7 +73,11 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests
 deps:
 	$(Q)scripts/deps.sh
 
-unit: $(UNIT_BINS)
+# The structure rules of README "Architecture", on the sources and the objects.
+check-structure: $(USER_OBJS)
+	$(Q)scripts/check-structure.py $(OUT)
+
+unit: $(UNIT_BINS) check-structure
 	$(Q)scripts/check-layouts.sh
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 

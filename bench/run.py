@@ -410,6 +410,17 @@ def bench_attach(server, arms, probe_flag):
     return res, dropped
 
 
+def stop_healthy(tr, s0, where=""):
+    """Stop tr, which has seen only healthy traffic since its probe_stats() were
+    s0: a record is a BenchError (its message starting with where). Returns the
+    exit summary's counters and its probe programs' (run ns, runs) since s0."""
+    kns, krun = delta(s0, tr.probe_stats())
+    st = tr.stop()
+    if st["records"]:
+        raise BenchError(f"{where}healthy endpoint produced {st['records']} records")
+    return st, kns, krun
+
+
 def bench_http(server, arms, probe_flag):
     url = server.url + "/healthy"
     wrk(url, 2, CFG["http_conns"])  # warm up
@@ -434,10 +445,7 @@ def bench_http(server, arms, probe_flag):
             a["requests"] += w["requests"]
             a["cpu_ticks"] += c1 - c0
             if tr:
-                kns, krun = delta(s0, tr.probe_stats())
-                s = tr.stop()
-                if s["records"]:
-                    raise BenchError(f"healthy endpoint produced {s['records']} records")
+                s, kns, krun = stop_healthy(tr, s0)
                 a["runs"] += s["runs"] or 0
                 a["asserts"] += s["asserts"] or 0
                 a["krun"] += krun
@@ -521,10 +529,7 @@ def bench_distro(probe_flag):
                     if w["non2xx"] or w["socket_errors"]:
                         raise BenchError(f"{name}: healthy endpoint failed: {w}")
                     if tr:
-                        _, krun = delta(s0, tr.probe_stats())
-                        st = tr.stop()
-                        if st["records"]:
-                            raise BenchError(f"{name}: healthy endpoint produced records")
+                        st, _, krun = stop_healthy(tr, s0, f"{name}: ")
                         agg["runs"] += st["runs"] or 0
                         agg["krun"] += krun
                         agg["requests"] += w["requests"]

@@ -94,6 +94,24 @@ def still_serving(server, path="/still-serving"):
     assert r.status in (200, 500), r
 
 
+def _trace_failing_gets(tracers, server, paths):
+    """Trace ``server`` while each of ``paths`` is sent to it once as a GET (each
+    must answer 500), then stop the tracer once it has a record a path.
+    Returns (records, {path: response}, the server's thread ids after the
+    requests, t0, t1), t0 and t1 bounding the requests."""
+    t = tracers.start([server])
+    t0 = time.time()
+    resp = {}
+    for p in paths:
+        r = http_request(server.port, p)
+        assert r.status == 500, (p, r)
+        resp[p] = r
+    threads = thread_ids(server.pid)
+    t1 = time.time()
+    t.wait_records(len(paths))
+    return t.stop(), resp, threads, t0, t1
+
+
 # ---------------------------------------------------------------------------
 # 1. middleware reading request.session
 # ---------------------------------------------------------------------------
@@ -101,18 +119,9 @@ def still_serving(server, path="/still-serving"):
 def test_middleware_five_paths(interp, tracers, servers):
     s = servers.start(interp, "mw_no_session")
     raise_frame = session_raise_frame(interp)
-    t = tracers.start([s])
     tag = uuid.uuid4().hex[:8]
     paths = [f"/mw/{i}/{tag}" for i in range(5)]
-    t0 = time.time()
-    resp = {}
-    for p in paths:
-        r = http_request(s.port, p)
-        assert r.status == 500, (p, r)
-        resp[p] = r
-    t1 = time.time()
-    t.wait_records(5)
-    records = t.stop()
+    records, resp, _, t0, t1 = _trace_failing_gets(tracers, s, paths)
 
     assert len(records) == 5, records
     assert sorted(r["request"]["path"] for r in records) == sorted(paths)
@@ -177,18 +186,9 @@ def test_fastapi_sync_dependency(interp, tracers, servers):
     interp.require_module("fastapi_app")
     s = servers.start(interp, "fastapi_app")
     raise_frame = session_raise_frame(interp)
-    t = tracers.start([s])
     tag = uuid.uuid4().hex[:8]
     paths = [f"/fa/dep/{tag}{i}" for i in range(3)]
-    t0 = time.time()
-    resp = {}
-    for p in paths:
-        resp[p] = http_request(s.port, p)
-        assert resp[p].status == 500, (p, resp[p])
-    threads = thread_ids(s.pid)
-    t1 = time.time()
-    t.wait_records(len(paths))
-    records = t.stop()
+    records, resp, threads, t0, t1 = _trace_failing_gets(tracers, s, paths)
     assert sorted(r["request"]["path"] for r in records) == sorted(paths), records
     got = by_path(records)
     for p in paths:

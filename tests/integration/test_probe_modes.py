@@ -84,6 +84,17 @@ def trace(tracers, server, probe, paths, want_probe=None):
     return records, summary(t)
 
 
+def assert_probe_round(tracers, server, path, status, times):
+    """Attach with --probe assert, GET path the given number of times (each
+    answering status), stop: nothing may be recorded. Returns (tracer, summary)."""
+    t = tracers.start([server], extra=["--probe", "assert"])
+    t.wait_attached(server.pid, server.interp.tracer_version, probe="assert")
+    for _ in range(times):
+        assert http_request(server.port, path).status == status
+    assert t.stop() == []
+    return t, summary(t)
+
+
 def frames(rec):
     return [(f["function"], f["file"], f["line"]) for f in rec["stack"]]
 
@@ -135,31 +146,17 @@ def test_assert_probe_healthy_zero_runs(interp, tracers, servers, bpf_stats):
     sm = summary(t)
     assert sm["runs"] == 0 and sm["hits"] == 0, sm
 
-    t = tracers.start([s], extra=["--probe", "assert"])
-    t.wait_attached(s.pid, interp.tracer_version, probe="assert")
-    assert http_request(s.port, "/escapes/keyerror").status == 500
-    assert t.stop() == []
-    sm = summary(t)
+    _, sm = assert_probe_round(tracers, s, "/escapes/keyerror", 500, 1)
     assert sm["hits"] == 0, sm
     assert (sm["runs"] > 0) if do_raise else (sm["runs"] == 0), sm
 
-    t = tracers.start([s], extra=["--probe", "assert"])
-    t.wait_attached(s.pid, interp.tracer_version, probe="assert")
-    for _ in range(3):
-        assert http_request(s.port, "/caught/assert").status == 200
-    assert t.stop() == []
-    sm = summary(t)
+    t, sm = assert_probe_round(tracers, s, "/caught/assert", 200, 3)
     assert sm["runs"] == 3 and sm["hits"] == (0 if do_raise else 3), sm
     # the LOAD_ASSERTION_ERROR site captures every failing assert; user space
     # names why these three are not records
     assert t.summary()["why"] == ({} if do_raise else {"look_alike": 3}), t.summary()
 
-    t = tracers.start([s], extra=["--probe", "assert"])
-    t.wait_attached(s.pid, interp.tracer_version, probe="assert")
-    for _ in range(2):
-        assert http_request(s.port, "/escapes/assert").status == 500
-    assert t.stop() == []
-    sm = summary(t)
+    _, sm = assert_probe_round(tracers, s, "/escapes/assert", 500, 2)
     assert sm["hits"] == 0, sm
     assert (sm["runs"] >= 2) if do_raise else (sm["runs"] == 0), sm
 

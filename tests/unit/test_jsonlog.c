@@ -158,19 +158,38 @@ static const char *const lines[] = {
 	"[1,2]\n",
 };
 
-static void test_summary(void **state)
+/* A new summary of n crafted lines, each added whether or not it is a record. */
+static struct summary *summary_of(const char *const *in, size_t n)
 {
 	struct summary *s = summary__new();
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *f;
+	size_t i;
 
 	assert_non_null(s);
-	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		summary__add_line(s, lines[i], strlen(lines[i]));
-	f = open_memstream(&buf, &len);
-	summary__print_json(s, f);
+	for (i = 0; i < n; i++)
+		summary__add_line(s, in[i], strlen(in[i]));
+	return s;
+}
+
+/* What print writes for s, as one NUL-terminated buffer the caller frees. */
+static char *printed(const struct summary *s,
+		     void (*print)(const struct summary *s, FILE *out))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	print(s, f);
 	fclose(f);
+	assert_non_null(buf);
+	return buf;
+}
+
+static void test_summary(void **state)
+{
+	struct summary *s = summary_of(lines, sizeof(lines) / sizeof(lines[0]));
+	char *buf = printed(s, summary__print_json);
+
 	assert_string_equal(buf,
 		"{\"records\":3,\"invalid_lines\":4,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
 		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\","
@@ -191,10 +210,7 @@ static void test_summary(void **state)
 		"{\"service\":\"b:app\",\"count\":1,\"first_seen\":\"2026-11-24T10:00:03.000000Z\","
 		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\"}]}\n");
 	free(buf);
-	buf = NULL;
-	f = open_memstream(&buf, &len);
-	summary__print_text(s, f);
-	fclose(f);
+	buf = printed(s, summary__print_text);
 	assert_non_null(strstr(buf, "3 records, first 2026-11-24T10:00:01.000000Z, last "
 				    "2026-11-24T10:00:03.000000Z (4 lines were not records"));
 	assert_null(strchr(buf, '\x1b'));          /* the ESC is neutralized */
@@ -223,17 +239,10 @@ static const char *const summary_lines[] = {
 
 static void test_summary_records(void **state)
 {
-	struct summary *s = summary__new();
-	char *buf = NULL;
-	size_t len = 0, i;
-	FILE *f;
+	struct summary *s = summary_of(summary_lines,
+				       sizeof(summary_lines) / sizeof(summary_lines[0]));
+	char *buf = printed(s, summary__print_json);
 
-	assert_non_null(s);
-	for (i = 0; i < sizeof(summary_lines) / sizeof(summary_lines[0]); i++)
-		summary__add_line(s, summary_lines[i], strlen(summary_lines[i]));
-	f = open_memstream(&buf, &len);
-	summary__print_json(s, f);
-	fclose(f);
 	assert_non_null(strstr(buf, "{\"records\":42,\"invalid_lines\":6,\"overlong_lines\":0,"
 				    "\"first_seen\":\"2026-11-24T10:00:01Z\",\"last_seen\":\"2026-11-24T10:00:05Z\","
 				    "\"by_cause\":[{\"cause\":\"missing_middleware\",\"count\":42,"));
@@ -306,18 +315,15 @@ static void test_report_hostile_files(void **state)
 static void test_report_many_groups(void **state)
 {
 	struct summary *s = summary__new();
-	char line[256], *buf = NULL;
-	size_t len = 0, i;
-	FILE *f;
+	char line[256], *buf;
+	size_t i;
 
 	for (i = 0; i < 20000; i++) {
 		snprintf(line, sizeof(line), "{\"ts\":\"2026-11-24T10:00:01.000000Z\",\"stack\":[],"
 			 "\"route\":\"/r/%zu\"}", i % 5000);
 		assert_int_equal(summary__add_line(s, line, strlen(line)), 0);
 	}
-	f = open_memstream(&buf, &len);
-	summary__print_json(s, f);
-	fclose(f);
+	buf = printed(s, summary__print_json);
 	assert_non_null(strstr(buf, "{\"route\":\"/r/0\",\"count\":4,"));
 	assert_non_null(strstr(buf, "{\"route\":\"/r/4999\",\"count\":4,"));
 	assert_null(strstr(buf, "\"count\":5"));

@@ -183,7 +183,6 @@ static void console_summary(struct sink *s, const struct limit_summary *sum)
 {
 	struct console_sink *c = (struct console_sink *)s;
 	struct strbuf *x = &c->text;
-
 	const char *const parts[][2] = {
 		{ "", sum->property }, { ", service ", sum->service },
 		{ ", route ", sum->route }, { ", cause ", sum->cause },

@@ -6,6 +6,7 @@
 
 struct summary;
 
+/* An empty summary; NULL with errno: ENOMEM. */
 struct summary *summary__new(void);
 void summary__free(struct summary *s);
 /* Account one line of a records file; returns 0, or -EINVAL for a line that is no record. */

@@ -104,6 +104,7 @@ struct diagnosis {
 
 struct diagnose;
 
+/* The diagnosis's caches (types, app graphs); NULL with errno: ENOMEM. */
 struct diagnose *diagnose__new(void);
 void diagnose__free(struct diagnose *d);
 
@@ -117,6 +118,7 @@ int diagnose__event(struct diagnose *d, const struct hit *h, struct diagnosis *o
 /* The cause and the hint from the facts in dg (pure: unit-tested). */
 void diagnose__decide(struct diagnosis *dg);
 
+/* "missing_middleware", ...: the records' and metrics' cause. */
 const char *diagnose__cause_name(enum diag_cause c);
 /* "SessionMiddleware" or "AuthenticationMiddleware": what prop needs. */
 const char *diagnose__required_name(enum st_prop prop);

@@ -37,9 +37,14 @@ struct pyobj {
  */
 void pyobj__init(struct pyobj *r, pid_t pid, const struct st_py_layout *L,
 		 const struct st_target *types, unsigned max_reads);
+/*
+ * len bytes / one pointer at addr of the target, each one remote read off
+ * the budget: 0, -E2BIG (budget spent), -EFAULT (not a user-space address),
+ * or remote__read's error.
+ */
 int pyobj__read(struct pyobj *r, __u64 addr, void *buf, size_t len);
 int pyobj__ptr(struct pyobj *r, __u64 addr, __u64 *out);
-
+/* ob_type of obj. */
 int pyobj__type(struct pyobj *r, __u64 obj, __u64 *type);
 /*
  * "module.qualname" of a type: __module__ and ht_qualname for heap types

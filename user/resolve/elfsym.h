@@ -44,6 +44,7 @@ struct elfsym_relocs {
 	struct elfsym_rel { uint64_t offset, addend; } *relative; /* R_X86_64_RELATIVE, by offset */
 	size_t nrelative;
 };
+/* Read them into out (sorted by offset; free with elfsym__relocs_free): 0 or -errno. */
 int elfsym__relocs(const struct elfsym *e, struct elfsym_relocs *out);
 void elfsym__relocs_free(struct elfsym_relocs *r);
 /* The slot vaddr's addend, when an R_X86_64_RELATIVE relocation fills it: 0 or -ENOENT. */

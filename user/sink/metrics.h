@@ -31,16 +31,16 @@ struct metrics_health {
 };
 typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 
+/* At most max_series label sets, then __overflow__. NULL with errno: ENOMEM. */
 struct metrics *metrics__new(size_t max_series);
 void metrics__free(struct metrics *m);
 
 /* One hit. Labels are copied (bounded); method is reduced to a known method or OTHER. */
 void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
 		  const char *cause);
-/* Number of label sets in use, overflow and lost series excluded. */
 /* The sink that counts hits into m (owned by m: sink__free does nothing). */
 struct sink *metrics__sink(struct metrics *m);
-
+/* Number of label sets in use, overflow and lost series excluded. */
 size_t metrics__nseries(struct metrics *m);
 /* The whole exposition text (caller frees), as /metrics serves it. */
 char *metrics__render(struct metrics *m, size_t *len);

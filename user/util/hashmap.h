@@ -27,6 +27,7 @@ struct hashmap {
 	size_t cap_bits, size;
 };
 
+/* An empty map (allocates nothing until the first set); ctx is passed to hash and equal. */
 void hashmap__init(struct hashmap *m, hashmap_hash_fn hash, hashmap_equal_fn equal, void *ctx);
 /* Frees the entries (not what keys and values point to). */
 void hashmap__clear(struct hashmap *m);

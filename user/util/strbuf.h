@@ -20,6 +20,7 @@ struct strbuf {
 	bool oom;
 };
 
+/* An empty buffer; allocates nothing until the first add. */
 void strbuf__init(struct strbuf *sb);
 /* Free the memory; @sb is left as after strbuf__init(). */
 void strbuf__free(struct strbuf *sb);

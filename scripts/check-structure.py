@@ -17,6 +17,7 @@ and on the objects the compiler built from them.
 Prints one line per violation and exits 1; prints a one-line summary and exits
 0 when the tree keeps them all.
 """
+import glob
 import os
 import re
 import subprocess
@@ -50,9 +51,14 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def tracked(*patterns):
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
-                          "--", *patterns], capture_output=True, text=True, check=True)
-    return sorted(p for p in out.stdout.split() if os.path.exists(p))
+    """The tree's files matching the patterns: git's (tracked or not ignored),
+    or, outside a git checkout, every match on disk."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                              "--", *patterns], capture_output=True, text=True, check=True)
+        return sorted(p for p in out.stdout.split() if os.path.exists(p))
+    except (OSError, subprocess.CalledProcessError):
+        return sorted({p for pat in patterns for p in glob.glob(pat)})
 
 
 def user_files():

@@ -17,7 +17,8 @@ import pytest
 
 from conftest import APPS, TRACER_BIN, app_file, http_request
 
-INSPECT_APPS = ["insp_order", "insp_mounted", "insp_endpoints", "insp_sub_ok", "insp_dbsession",
+INSPECT_APPS = ["insp_order", "insp_mounted", "insp_endpoints", "insp_decorated", "insp_sub_ok",
+                "insp_dbsession",
                 "insp_asserts", "insp_fastapi_dep", "insp_fastapi_ok"]
 MARK = re.compile(r"#\s*inspect:\s*(\w+)\s+([\w.]+)\s*$")
 

@@ -19,6 +19,7 @@
 #define DEPENDANT_MAX  32       /* sub-dependencies per dependency */
 #define DEPENDANT_DEPTH 8
 #define READS_FOUND    4        /* .session reads located per reader (the first is shown) */
+#define WRAPPED_DEPTH  8        /* decorators followed through __wrapped__ */
 
 /* The endpoint class methods that get the request or the websocket. */
 static const char *const endpoint_methods[] = {
@@ -126,10 +127,11 @@ static int code_reads_session(struct walk *w, __u64 code, int local, const char 
 }
 
 /*
- * The code of a callable: a function, or a bound method's (whose self
- * takes the first parameter: *bound is set). -ENOENT for anything else.
+ * The function object of a callable and its code: a function, or a bound
+ * method's (whose self takes the first parameter: *bound is set). -ENOENT
+ * for anything else.
  */
-static int callable_code(struct walk *w, __u64 obj, __u64 *code, int *bound)
+static int callable_code(struct walk *w, __u64 obj, __u64 *func, __u64 *code, int *bound)
 {
 	const struct st_py_layout *L = w->c.t->layout;
 	char tp[32];
@@ -141,6 +143,7 @@ static int callable_code(struct walk *w, __u64 obj, __u64 *code, int *bound)
 		if (pyobj__type(&w->c.r, obj, &type) ||
 		    pyobj__type_tpname(&w->c.r, type, tp, sizeof(tp)))
 			return -EFAULT;
+		*func = obj;
 		if (!strcmp(tp, "function"))
 			return pyobj__ptr(&w->c.r, obj + L->func_code, code);
 		if (strcmp(tp, "method") || pyobj__ptr(&w->c.r, obj + L->method_func, &obj))
@@ -193,23 +196,36 @@ static void judge(struct walk *w, const struct trail *tr, struct node *sn, int t
 	add_finding(w, rd, (unsigned)touched < dg->nmw, route);
 }
 
-/* One callable that gets the connection as its parameter `local` (or pname). */
+/*
+ * One callable that gets the connection as its parameter `local` (or
+ * pname), and the functions it decorates: functools.wraps keeps each in
+ * __wrapped__, which gets the connection at the same place (Starlette
+ * passes it on; FastAPI reads the signature through __wrapped__).
+ */
 static void reader(struct walk *w, const struct trail *tr, struct node *sn, int touched,
 		   __u64 fn, int local, const char *pname, const char *route)
 {
 	struct inspect_reader rd = { .line = -1 };
-	__u64 code;
+	__u64 func, code;
 	int bound, ret;
+	unsigned depth;
 
-	if (callable_code(w, fn, &code, &bound))
-		return; /* a class, a builtin, a partial: not Python code we analyze */
-	ret = code_reads_session(w, code, pname ? 0 : local + bound, pname, &rd);
-	if (ret < 0)
-		w->out->unanalyzed++;
-	else
-		w->out->readers++;
-	if (ret > 0)
-		judge(w, tr, sn, touched, &rd, route);
+	for (depth = 0; depth < WRAPPED_DEPTH; depth++) {
+		if (callable_code(w, fn, &func, &code, &bound))
+			return; /* a class, a builtin, a partial: not Python code we analyze */
+		ret = code_reads_session(w, code, pname ? 0 : local + bound, pname, &rd);
+		if (ret < 0)
+			w->out->unanalyzed++;
+		else
+			w->out->readers++;
+		if (ret > 0) {
+			judge(w, tr, sn, touched, &rd, route);
+			return;
+		}
+		if (pyobj__attr(&w->c.r, func, "__wrapped__", &fn))
+			return;
+		local += bound; /* the method's function: self is its own first parameter */
+	}
 }
 
 /* ---------------------------------------------------------------------- */

@@ -281,6 +281,8 @@ int main(void)
 	printf("\t\t.version_hex = 0x%08x,\n", (unsigned)(PY_VERSION_HEX & 0xffff0000));
 	/* 3.12 folded LOAD_METHOD into LOAD_ATTR: bit 0 of the oparg says "method" */
 	F("attr_shift", PY_VERSION_HEX >= 0x030c0000);
+	/* 3.11: bit 0 of LOAD_GLOBAL's oparg says "push NULL" */
+	F("global_shift", PY_VERSION_HEX >= 0x030b0000);
 	F("load_fast", LOAD_FAST);
 	F("store_fast", STORE_FAST);
 	F("load_attr", LOAD_ATTR);
@@ -311,6 +313,43 @@ int main(void)
 #else
 	NONE("load_fast_borrow");
 	NONE("load_fast_borrow_load_fast_borrow");
+#endif
+	F("load_global", LOAD_GLOBAL);
+	F("load_name", LOAD_NAME);
+	F("load_const", LOAD_CONST);
+#ifdef LOAD_SMALL_INT
+	OPT("load_small_int", LOAD_SMALL_INT);
+#else
+	NONE("load_small_int");
+#endif
+#ifdef PUSH_NULL
+	OPT("push_null", PUSH_NULL);
+	OPT("call", CALL);
+#else
+	NONE("push_null");
+	NONE("call");
+#endif
+#ifdef KW_NAMES
+	OPT("kw_names", KW_NAMES);
+#else
+	NONE("kw_names");
+#endif
+#ifdef PRECALL
+	OPT("precall", PRECALL);
+#else
+	NONE("precall");
+#endif
+#ifdef CALL_KW
+	OPT("call_kw", CALL_KW);
+#else
+	NONE("call_kw");
+#endif
+#ifdef CALL_FUNCTION
+	OPT("call_function", CALL_FUNCTION);
+	OPT("call_function_kw", CALL_FUNCTION_KW);
+#else
+	NONE("call_function");
+	NONE("call_function_kw");
 #endif
 #if PY_VERSION_HEX >= 0x030b0000
 	OPT("cache", CACHE);

@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * bytecode__attr_reads() (user/decode/bytecode.c) on untrusted code bytes.
+ * bytecode__attr_reads() and bytecode__call_attr_reads()
+ * (user/decode/bytecode.c) on untrusted code bytes.
  *
  * Every input is checked against an oracle written here the other way
  * round (decode the whole code into an instruction list first, then apply
- * the rules of bytecode.h to the list): same error, same reads. Also: the
+ * the rules of bytecode.h to the list; a call is recognized from the call
+ * instruction backwards over its arguments): same error, same reads. Also: the
  * code is an exact-size heap copy (ASan sees any read past it), an
  * unknown version gives -ENOTSUP, an odd length -EINVAL, every read is a
  * LOAD_ATTR/LOAD_METHOD (any specialized form) inside the code, in
  * increasing order, at most @max of them, the first of a larger @max.
  *
- * Mode 0 (raw):  [version selector][local: 2 LE][namei: 2 LE][max][code...]
+ * Mode 0 (raw):  [version selector][local: 2 LE][namei: 2 LE][max][code...];
+ *     with 0x40 in the selector, bytecode__call_attr_reads of callee "local"
  * Mode 1 (real): [0x80][case: 2 LE][(position: 2 LE, byte)...]: a real code
  *     object of tests/unit/bytecode_cases.inc (every interpreter: co_code,
- *     specialized, instrumented, ENTER_EXECUTOR) with those bytes changed;
+ *     specialized, instrumented, ENTER_EXECUTOR) with those bytes changed,
+ *     scanned as the case says (its callee's call results or its local);
  *     unchanged, its reads and their lines must be exactly the expected ones.
  *
  * FUZZ_BYTECODE_SEEDS=DIR fuzz_bytecode writes one raw-mode and one
@@ -79,9 +83,46 @@ static bool in(int op, int a, int b, int c, int d)
 	return op >= 0 && (op == a || op == b || op == c || op == d);
 }
 
-/* The rules of bytecode.h over the list, one instruction at a time. */
+/*
+ * Is ins[k] a call of global (or name) callee: walking back from it over
+ * argument loads only, the load of the callee, with as many values pushed
+ * as the call takes?
+ */
+static bool callee_call(const struct bytecode_table *t, const struct insn *ins, size_t k,
+			unsigned callee)
+{
+	uint64_t want, got = 0;
+	size_t j;
+	int b;
+
+	if (in(ins[k].base, t->call, t->call_function, -1, -1))
+		want = ins[k].arg;
+	else if (in(ins[k].base, t->call_kw, t->call_function_kw, -1, -1))
+		want = (uint64_t)ins[k].arg + 1; /* and the names tuple */
+	else
+		return false;
+	for (j = k; j-- > 0;) {
+		b = ins[j].base;
+		if (in(b, t->load_fast, t->load_fast_check, t->load_fast_and_clear,
+		       t->load_fast_borrow) || in(b, t->load_const, t->load_small_int, -1, -1))
+			got++;
+		else if (in(b, t->load_fast_load_fast, t->load_fast_borrow_load_fast_borrow, -1,
+			    -1))
+			got += 2;
+		else if (!in(b, t->push_null, t->kw_names, t->precall, -1))
+			return got == want &&
+			       ((b == t->load_global && ins[j].arg >> t->global_shift == callee) ||
+				(b == t->load_name && ins[j].arg == callee));
+	}
+	return false;
+}
+
+/*
+ * The rules of bytecode.h over the list, one instruction at a time; by_call:
+ * local is the callee, and not a variable.
+ */
 static unsigned oracle(const struct bytecode_table *t, const struct insn *ins, size_t n,
-		       unsigned local, unsigned namei, unsigned *out)
+		       bool by_call, unsigned local, unsigned namei, unsigned *out)
 {
 	static bool alias[BYTECODE_MAX_ALIASES];
 	bool top = false;     /* the variable (or an alias) is on top of the stack */
@@ -89,7 +130,7 @@ static unsigned oracle(const struct bytecode_table *t, const struct insn *ins, s
 	size_t k;
 
 	memset(alias, 0, sizeof(alias));
-#define VAR(x) ((x) == local || ((x) < BYTECODE_MAX_ALIASES && alias[(x)]))
+#define VAR(x) ((!by_call && (x) == local) || ((x) < BYTECODE_MAX_ALIASES && alias[(x)]))
 #define SET(x, v) do { if ((x) < BYTECODE_MAX_ALIASES) alias[(x)] = (v); } while (0)
 	for (k = 0; k < n; k++) {
 		int b = ins[k].base;
@@ -113,6 +154,8 @@ static unsigned oracle(const struct bytecode_table *t, const struct insn *ins, s
 				   (in(b, t->load_method, -1, -1, -1) && a == namei))) {
 			if (nout < MAX_READS)
 				out[nout++] = ins[k].at;
+		} else if (by_call) {
+			top = callee_call(t, ins, k, local);
 		}
 	}
 #undef VAR
@@ -122,8 +165,17 @@ static unsigned oracle(const struct bytecode_table *t, const struct insn *ins, s
 
 /* ---- checks ---- */
 
-static void check(unsigned ver, const uint8_t *data, size_t len, unsigned local, unsigned namei,
-		  unsigned max)
+/* bytecode__call_attr_reads of callee local when by_call, else bytecode__attr_reads */
+static int scan(bool by_call, unsigned ver, const uint8_t *code, size_t len, unsigned local,
+		unsigned namei, unsigned *out, unsigned max, unsigned *n)
+{
+	if (by_call)
+		return bytecode__call_attr_reads(ver, code, len, local, namei, out, max, n);
+	return bytecode__attr_reads(ver, code, len, local, namei, out, max, n);
+}
+
+static void check(bool by_call, unsigned ver, const uint8_t *data, size_t len, unsigned local,
+		  unsigned namei, unsigned max)
 {
 	const struct bytecode_table *t = bytecode__table(ver);
 	static struct insn ins[BYTECODE_MAX_LEN / 2 > 65536 ? 65536 : BYTECODE_MAX_LEN / 2];
@@ -137,7 +189,7 @@ static void check(unsigned ver, const uint8_t *data, size_t len, unsigned local,
 	memcpy(code, data, len);
 	if (max > MAX_READS)
 		max = MAX_READS;
-	err = bytecode__attr_reads(ver, code, len, local, namei, got, max, &n);
+	err = scan(by_call, ver, code, len, local, namei, got, max, &n);
 	if (!t) {
 		FUZZ_CHECK(err == -ENOTSUP && n == 0, "version 0x%x: %d", ver, err);
 		free(code);
@@ -146,7 +198,7 @@ static void check(unsigned ver, const uint8_t *data, size_t len, unsigned local,
 	FUZZ_CHECK(err == 0 || err == -EINVAL || err == -EBUSY, "error %d", err);
 	FUZZ_CHECK(!(len % 2) || err == -EINVAL, "odd length %zu gave %d", len, err);
 	FUZZ_CHECK(n <= max && (!err || !n), "%u reads, max %u, error %d", n, max, err);
-	err2 = bytecode__attr_reads(ver, code, len, local, namei, all, MAX_READS, &nall);
+	err2 = scan(by_call, ver, code, len, local, namei, all, MAX_READS, &nall);
 	FUZZ_CHECK(err2 == err && nall >= n, "max %u: %d/%u, max %d: %d/%u", max, err, n,
 		   MAX_READS, err2, nall);
 	for (i = 0; i < n; i++)
@@ -162,7 +214,7 @@ static void check(unsigned ver, const uint8_t *data, size_t len, unsigned local,
 	/* the oracle, on at most 65536 instructions */
 	if (len / 2 <= NELEM(ins)) {
 		werr = decode_all(t, code, len, ins, &ninsn);
-		nwant = werr ? 0 : oracle(t, ins, ninsn, local, namei, want);
+		nwant = werr ? 0 : oracle(t, ins, ninsn, by_call, local, namei, want);
 		FUZZ_CHECK(werr == err && nwant == nall, "error %d, %u reads; oracle %d, %u", err,
 			   nall, werr, nwant);
 		for (i = 0; i < nall; i++)
@@ -189,13 +241,19 @@ static uint8_t *unhex(const char *s, size_t *len)
 	return b;
 }
 
+/* What a real case scans for: its callee (call results) or its local. */
+static unsigned case_var(const struct bc_case *c)
+{
+	return c->callee >= 0 ? (unsigned)c->callee : c->local;
+}
+
 /* The exact reads and lines of an unchanged real case. */
 static void check_case(const struct bc_case *c, const uint8_t *code, size_t len)
 {
 	unsigned ver = interps[c->interp].version, out[8], n, i;
 	size_t ltlen;
 	uint8_t *lt = unhex(c->linetable, &ltlen);
-	int err = bytecode__attr_reads(ver, code, len, c->local, c->namei, out, 8, &n);
+	int err = scan(c->callee >= 0, ver, code, len, case_var(c), c->namei, out, 8, &n);
 
 	FUZZ_CHECK(err == c->err && (err || n == c->nreads), "%s %s: %d/%u, want %d/%u", c->name,
 		   c->form, err, n, c->err, c->nreads);
@@ -221,7 +279,7 @@ static void real_mode(const uint8_t *data, size_t size)
 		check_case(c, code, len);
 	for (k = 3; k + 3 <= size && len; k += 3)
 		code[(data[k] | data[k + 1] << 8) % len] = data[k + 2];
-	check(interps[c->interp].version, code, len, c->local, c->namei, 8);
+	check(c->callee >= 0, interps[c->interp].version, code, len, case_var(c), c->namei, 8);
 	free(code);
 }
 
@@ -254,8 +312,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (!seed)
 			abort();
 		seed[0] = (uint8_t)(((interps[c->interp].version >> 16) & 0xff) - 10); /* versions[] */
-		seed[1] = (uint8_t)c->local;
-		seed[2] = (uint8_t)(c->local >> 8);
+		seed[0] |= c->callee >= 0 ? 0x40 : 0;
+		seed[1] = (uint8_t)case_var(c);
+		seed[2] = (uint8_t)(case_var(c) >> 8);
 		seed[3] = (uint8_t)c->namei;
 		seed[4] = (uint8_t)(c->namei >> 8);
 		seed[5] = 8;
@@ -279,7 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 6)
 		return 0;
-	check(versions[data[0] % NELEM(versions)], data + 6, size - 6, data[1] | data[2] << 8,
-	      data[3] | data[4] << 8, data[5]);
+	check(data[0] & 0x40, versions[(data[0] & 0x3f) % NELEM(versions)], data + 6, size - 6,
+	      data[1] | data[2] << 8, data[3] | data[4] << 8, data[5]);
 	return 0;
 }

@@ -21,7 +21,9 @@ struct bc_case {
 	unsigned interp;
 	const char *name, *form;
 	int err;
-	unsigned local, namei;
+	unsigned local;
+	int callee; /* >= 0: bytecode__call_attr_reads of this global; -1: of local */
+	unsigned namei;
 	int firstlineno;
 	unsigned nreads;
 	unsigned reads[8];

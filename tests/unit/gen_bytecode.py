@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""Real bytecode for tests/unit/test_bytecode.c (bytecode__attr_reads).
+"""Real bytecode for tests/unit/test_bytecode.c (bytecode__attr_reads,
+bytecode__call_attr_reads).
 
 Usage:
     python3 tests/unit/gen_bytecode.py --all > tests/unit/bytecode_cases.inc
@@ -16,7 +17,9 @@ to 3.15 gave its cases.
 
 Each worker compiles SOURCE (endpoints, a middleware's dispatch, a FastAPI
 dependency, aliases, negatives, a function of more than 256 arguments,
-locals and names, a loop) and runs every function 1000 times with fake requests so
+locals and names, a loop; and for bytecode__call_attr_reads a pure ASGI
+middleware's __call__ doing request = Request(scope), the forms of a call
+and negatives) and runs every function 1000 times with fake requests so
 that 3.11+ specializes it, then dumps for each function:
   - co_code, and on 3.11+ code._co_code_adaptive (specialized LOAD_ATTR_*
     with caches holding live values); on 3.12+ also the adaptive code while
@@ -24,7 +27,8 @@ that 3.11+ specializes it, then dumps for each function:
     ..., still analyzable) and while LINE events are on (INSTRUMENTED_LINE:
     must be refused); on a JIT build (3.14+ with PYTHON_JIT=1) the loop's
     ENTER_EXECUTOR;
-  - the local index of `request`, the co_names index of `session`;
+  - the local index of `request`, the co_names index of `session`; for the
+    call samples the co_names index of `Request` (callee, else -1);
   - the expected reads: code-unit offsets found by a reference scan over
     dis.get_instructions() (decoded by the interpreter itself), whose lines
     (co_lines) must be exactly the lines SOURCE marks `# READ`;
@@ -58,7 +62,7 @@ class State:
 
 
 class Request:
-    def __init__(self):
+    def __init__(self, scope=None, receive=None):
         self.session = Session(u=1)
         self.sessions = {}
         self.state = State()
@@ -153,6 +157,54 @@ def closure(request):
     def inner():
         return request
     return request.session, inner
+
+
+class Other(Request):
+    pass
+
+
+def make(scope):
+    return scope
+
+
+class SessionMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        request = Request(scope)
+        if request.session.get("user") is None:  # READ
+            request.session["user"] = 1  # READ
+        r = request
+        user = r.session.get("user")  # READ
+        first = Request(scope).session  # READ
+        await self.app(scope, receive, send)
+        return user, first
+
+
+def call_forms(scope, receive):
+    a = Request(scope=scope).session  # READ
+    b = Request(scope, receive).session  # READ
+    c = Request(scope, 1).session.get("u")  # READ
+    d = Request(scope, receive=receive).session  # READ
+    Request().session["x"] = 1  # READ
+    request = Request(receive=receive, scope=scope)
+    return a, b, c, d, request.session  # READ
+
+
+def call_negatives(scope, other):
+    a = Other(scope).session
+    b = Request(make(scope)).session
+    c = check(Request, scope).session
+    request = Request(scope)
+    d = request.state.session
+    x = Request(scope)
+    x = other
+    e = x.session
+    q = r = Request(scope)
+    f = Request(scope).sessions
+    g = Request.session if scope is None else None  # the class's own attribute
+    return a, b, c, d, e, f, g, q.session, r.session
 '''
 
 
@@ -179,13 +231,20 @@ def wide_source():
 
 LOADS = {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_BORROW"}
 LOADS2 = {"LOAD_FAST_LOAD_FAST", "LOAD_FAST_BORROW_LOAD_FAST_BORROW"}
+CONSTS = {"LOAD_CONST", "LOAD_SMALL_INT"}
+CALL_PREP = {"PUSH_NULL", "KW_NAMES", "PRECALL"}
+CALLS = {"CALL_FUNCTION", "CALL"}
+CALLS_KW = {"CALL_FUNCTION_KW", "CALL_KW"}   # the names tuple above the arguments
 
 
-def reference_reads(co, local, attr):
+def reference_reads(co, local, attr, callee=None):
     """bytecode.h's definition of a read, on the interpreter's own decoding
-    (dis: base instructions, EXTENDED_ARG folded into arg, caches skipped)."""
+    (dis: base instructions, EXTENDED_ARG folded into arg, caches skipped):
+    of local (bytecode__attr_reads), or, local None, of what a call of
+    global callee returns (bytecode__call_attr_reads)."""
     import dis
     top, aliases, out = False, set(), []
+    pending = None   # the values the arguments pushed since a load of callee
 
     def var(x):
         return x == local or x in aliases
@@ -199,10 +258,19 @@ def reference_reads(co, local, attr):
         if op == "EXTENDED_ARG":
             continue
         prev, top = top, False
+        was, pending = pending, None
+        if was is not None and op in LOADS | LOADS2 | CONSTS | CALL_PREP:
+            pending = was + (2 if op in LOADS2 else 0 if op in CALL_PREP else 1)
         if op in LOADS:
             top = var(ins.arg)
         elif op in LOADS2:
             top = var(ins.arg & 15)
+        elif op in ("LOAD_GLOBAL", "LOAD_NAME"):
+            pending = 0 if callee is not None and ins.argval == callee else None
+        elif op in CALLS:
+            top = was is not None and was == ins.arg
+        elif op in CALLS_KW:
+            top = was is not None and was == ins.arg + 1
         elif op == "STORE_FAST":
             store(ins.arg, prev)
         elif op == "STORE_FAST_LOAD_FAST":
@@ -246,25 +314,34 @@ def run_coro(c):
 
 
 def drivers(ns):
-    """How to call each sample, and its code object."""
+    """How to call each sample, its code object, and the global whose call
+    results it reads (None: the local `request`)."""
     async def call_next(request):
+        return 1
+
+    async def app(scope, receive, send):
         return 1
 
     R, P, S, M = ns["Request"], ns["PropRequest"], ns["SlotRequest"], ns["MethRequest"]
     mw, db = ns["AuthMiddleware"](), ns["Db"]()
+    smw = ns["SessionMiddleware"](app)
     wide_args = [None] * WIDE
     return [
-        ("endpoint", ns["endpoint"], lambda f: run_coro(f(P()))),
+        ("endpoint", ns["endpoint"], lambda f: run_coro(f(P())), None),
         ("AuthMiddleware.dispatch", ns["AuthMiddleware"].dispatch,
-         lambda f: run_coro(f(mw, S(), call_next))),
-        ("dep", ns["dep"], lambda f: f(db, R())),
-        ("alias", ns["alias"], lambda f: f(P(), R())),
-        ("negatives", ns["negatives"], lambda f: f(db, R(), db)),
-        ("subscript", ns["subscript"], lambda f: f(R())),
-        ("method_call", ns["method_call"], lambda f: f(M())),
-        ("looped", ns["looped"], lambda f: f(R(), 2000)),
-        ("closure", ns["closure"], lambda f: f(R())),
-        ("wide", ns["wide"], lambda f: f(*wide_args, R())),
+         lambda f: run_coro(f(mw, S(), call_next)), None),
+        ("dep", ns["dep"], lambda f: f(db, R()), None),
+        ("alias", ns["alias"], lambda f: f(P(), R()), None),
+        ("negatives", ns["negatives"], lambda f: f(db, R(), db), None),
+        ("subscript", ns["subscript"], lambda f: f(R()), None),
+        ("method_call", ns["method_call"], lambda f: f(M()), None),
+        ("looped", ns["looped"], lambda f: f(R(), 2000), None),
+        ("closure", ns["closure"], lambda f: f(R()), None),
+        ("wide", ns["wide"], lambda f: f(*wide_args, R()), None),
+        ("SessionMiddleware.__call__", ns["SessionMiddleware"].__call__,
+         lambda f: run_coro(f(smw, {"type": "http"}, None, None)), "Request"),
+        ("call_forms", ns["call_forms"], lambda f: f({"type": "http"}, None), "Request"),
+        ("call_negatives", ns["call_negatives"], lambda f: f(R(), R()), "Request"),
     ]
 
 
@@ -314,6 +391,18 @@ def specialized_at(co, offsets):
     return [by.get(o, "?") for o in offsets]
 
 
+def specialized_calls(co):
+    """The specialized forms of the loads of globals and the calls in the
+    adaptive code of co (3.11+)."""
+    import dis
+    if sys.version_info < (3, 11):
+        return set()
+    base = dict((i.offset, i.opname) for i in dis.get_instructions(co))
+    return set(i.opname for i in dis.get_instructions(co, adaptive=True)
+               if base.get(i.offset) in CALLS | CALLS_KW | {"LOAD_GLOBAL", "PRECALL"}
+               and i.opname != base.get(i.offset))
+
+
 def monitored(co, events):
     """co._co_code_adaptive while these sys.monitoring local events are on."""
     mon = sys.monitoring
@@ -330,11 +419,11 @@ def monitored(co, events):
     return raw
 
 
-def one_case(label, name, co, form, raw, local, namei, reads, lines, err, spec):
+def one_case(label, name, co, form, raw, local, callee, namei, reads, lines, err, spec):
     return {"interp": label, "version": sys.hexversion, "name": name, "form": form,
             "code": raw.hex(), "linetable": co.co_linetable.hex(),
-            "firstlineno": co.co_firstlineno, "local": local, "namei": namei,
-            "err": err, "reads": reads, "lines": lines, "specialized": spec}
+            "firstlineno": co.co_firstlineno, "local": local, "callee": callee,
+            "namei": namei, "err": err, "reads": reads, "lines": lines, "specialized": spec}
 
 
 def forms(co, reads, opmap):
@@ -368,31 +457,42 @@ def worker(label):
     ns = {"__name__": "st_samples"}
     exec(compile(src, FILENAME, "exec", dont_inherit=True), ns)
     opmap = dict(opcode.opmap)
-    cases, specialized, jit_seen = [], 0, False
-    for name, fn, call in drivers(ns):
+    cases, specialized, jit_seen, ncalls, calls_spec = [], 0, False, 0, set()
+    for name, fn, call, callee_name in drivers(ns):
         co = fn.__code__
         for _ in range(RUNS):
             call(fn)
-        local = co.co_varnames.index("request")
         namei = co.co_names.index("session") if "session" in co.co_names else len(co.co_names)
-        reads = reference_reads(co, local, "session")
+        if callee_name:
+            local, callee = 0, co.co_names.index(callee_name)
+            reads = reference_reads(co, None, "session", callee_name)
+            ncalls += len(reads)
+            calls_spec |= specialized_calls(co)
+        else:
+            local, callee = co.co_varnames.index("request"), -1
+            reads = reference_reads(co, local, "session")
         lines = [line_of(co, 2 * r) for r in reads]
         want = marked_lines(src, co)
         if lines != want:
             raise SystemExit("gen_bytecode: %s %s: reads on lines %s, SOURCE marks %s"
                              % (label, name, lines, want))
         for form, raw, err, spec in forms(co, reads, opmap):
-            c = one_case(label, name, co, form, raw, local, namei, reads, lines, err, spec)
+            c = one_case(label, name, co, form, raw, local, callee, namei, reads, lines, err,
+                         spec)
             specialized += sum(1 for s in c["specialized"] if s not in ("LOAD_ATTR", "LOAD_METHOD"))
             jit_seen |= form == "adaptive+enter_executor"
             cases.append(c)
+    if not ncalls:
+        raise SystemExit("gen_bytecode: %s: no read of a call result" % label)
+    if sys.version_info >= (3, 11) and not calls_spec:
+        raise SystemExit("gen_bytecode: %s: no call of a global was specialized" % label)
     if sys.version_info >= (3, 11) and not specialized:
         raise SystemExit("gen_bytecode: %s: no read was specialized" % label)
     jit = getattr(sys, "_jit", None)
     if jit is not None and jit.is_enabled() and not jit_seen:
         raise SystemExit("gen_bytecode: %s: JIT on but no ENTER_EXECUTOR in the loop" % label)
     json.dump({"interp": label, "version": sys.hexversion, "cases": cases,
-               "opcodes": opcode_table()}, sys.stdout)
+               "opcodes": opcode_table(), "calls_specialized": sorted(calls_spec)}, sys.stdout)
 
 
 # --------------------------------------------------------------------------
@@ -460,9 +560,10 @@ def emit(results):
         for c in r["cases"]:
             if len(c["reads"]) > 8:
                 raise SystemExit("gen_bytecode: more than 8 reads in %s" % c["name"])
-            out.append('\t{ %d, "%s", "%s", %s, %u, %u, %d, %d, %s, %s, "%s",\n\t  %s,\n\t  %s },'
+            out.append('\t{ %d, "%s", "%s", %s, %u, %d, %u, %d, %d, %s, %s, "%s",'
+                       '\n\t  %s,\n\t  %s },'
                        % (k, c["name"], c["form"], "-" + c["err"] if c["err"] else "0",
-                          c["local"], c["namei"], c["firstlineno"], len(c["reads"]),
+                          c["local"], c["callee"], c["namei"], c["firstlineno"], len(c["reads"]),
                           c_list(c["reads"]), c_list(c["lines"]), ",".join(c["specialized"]),
                           c_str(c["linetable"]), c_str(c["code"])))
     out.append("};")
@@ -483,7 +584,10 @@ def main():
         for c in r["cases"]:
             c["interp"] = r["interp"]
         results.append(r)
-        print("gen_bytecode: %s: %d cases" % (r["interp"], len(r["cases"])), file=sys.stderr)
+        print("gen_bytecode: %s: %d cases, %d of calls (global loads and calls specialized "
+              "as: %s)" % (r["interp"], len(r["cases"]),
+                           sum(1 for c in r["cases"] if c["callee"] >= 0),
+                           " ".join(r["calls_specialized"]) or "-"), file=sys.stderr)
     minors = set((r["version"] >> 16) & 0xff for r in results)
     missing = sorted(set(range(10, 16)) - minors)
     if missing:

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * bytecode__attr_reads() and the opcode tables of bytecode.inc:
+ * bytecode__attr_reads(), bytecode__call_attr_reads() and the opcode tables
+ * of bytecode.inc:
  *  - the tables of 3.10 to 3.15 are consistent, and say what each
- *    interpreter's own opcode/dis modules say (bytecode_cases.inc);
+ *    interpreter's own opcode/dis modules say (bytecode_cases.inc): the
+ *    base and caches of every opcode, the number of every named one;
  *  - real code of every interpreter (tests/unit/gen_bytecode.py: co_code,
  *    the specialized co_code_adaptive, sys.monitoring instrumented code,
  *    a JIT's ENTER_EXECUTOR): exactly the reads SOURCE marks, on the
  *    lines it marks (through linetable__addr2line), INSTRUMENTED_LINE
  *    refused; then every prefix and random mutations of it, safely;
+ *    the samples of call results (callee >= 0) through
+ *    bytecode__call_attr_reads, the others through bytecode__attr_reads;
  *  - hand-assembled code for every rule (aliases, super-instructions,
  *    EXTENDED_ARG, caches holding instructions, ENTER_EXECUTOR,
- *    instrumented opcodes, limits) on every version that has the opcodes;
+ *    instrumented opcodes, limits; the forms of a call and what breaks
+ *    one) on every version that has the opcodes;
  *  - each of the 256 opcode values of each version, alone and followed
  *    by a read (its caches skipped exactly);
  *  - malformed input: odd lengths, truncation, EXTENDED_ARG at the end,
@@ -69,11 +74,22 @@ static uint8_t *unhex(const char *s, size_t *len)
 	return b;
 }
 
-static int reads(unsigned ver, const uint8_t *code, size_t len, unsigned local, unsigned namei,
-		 unsigned *out, unsigned max, unsigned *n)
+/* bytecode__call_attr_reads of global callee if callee >= 0, else bytecode__attr_reads of local */
+static int scan(unsigned ver, const uint8_t *code, size_t len, int callee, unsigned local,
+		unsigned namei, unsigned *out, unsigned max, unsigned *n)
+{
+	if (callee >= 0)
+		return bytecode__call_attr_reads(ver, code, len, (unsigned)callee, namei, out, max,
+						 n);
+	return bytecode__attr_reads(ver, code, len, local, namei, out, max, n);
+}
+
+/* scan() of an exact-size heap copy */
+static int reads(unsigned ver, const uint8_t *code, size_t len, int callee, unsigned local,
+		 unsigned namei, unsigned *out, unsigned max, unsigned *n)
 {
 	uint8_t *c = copy_of(code, len);
-	int err = bytecode__attr_reads(ver, c, len, local, namei, out, max, n);
+	int err = scan(ver, c, len, callee, local, namei, out, max, n);
 
 	free(c);
 	return err;
@@ -118,6 +134,14 @@ static void test_tables(void **state)
 		assert_int_equal(t->load_fast_load_fast >= 0, minor >= 13);
 		assert_int_equal(t->load_fast_borrow >= 0, minor >= 14);
 		assert_int_equal(t->cache >= 0, minor >= 11);
+		assert_int_equal(t->global_shift, minor >= 11);
+		assert_true(t->load_global >= 0 && t->load_name >= 0 && t->load_const >= 0);
+		assert_int_equal(t->load_small_int >= 0, minor >= 14);
+		assert_int_equal(t->push_null >= 0 && t->call >= 0, minor >= 11);
+		assert_int_equal(t->kw_names >= 0, minor == 11 || minor == 12);
+		assert_int_equal(t->precall >= 0, minor == 11);
+		assert_int_equal(t->call_kw >= 0, minor >= 13);
+		assert_int_equal(t->call_function >= 0 && t->call_function_kw >= 0, minor == 10);
 		if (minor >= 13)
 			assert_int_equal(t->base[t->enter_executor], t->jump_backward);
 		if (minor >= 12) {
@@ -135,6 +159,49 @@ static void test_tables(void **state)
 	assert_null(bytecode__table(0x03100000));
 	assert_null(bytecode__table(0x020a0000));
 	assert_null(bytecode__table(0x040b0000));
+}
+
+/* The opcode fields of struct bytecode_table, by their name in the opcode module. */
+static const struct {
+	size_t field;
+	const char *name;
+} named_ops[] = {
+#define NAMED(f, name) { offsetof(struct bytecode_table, f), name }
+	NAMED(load_fast, "LOAD_FAST"), NAMED(store_fast, "STORE_FAST"),
+	NAMED(load_attr, "LOAD_ATTR"), NAMED(load_method, "LOAD_METHOD"),
+	NAMED(extended_arg, "EXTENDED_ARG"), NAMED(load_fast_check, "LOAD_FAST_CHECK"),
+	NAMED(load_fast_and_clear, "LOAD_FAST_AND_CLEAR"),
+	NAMED(load_fast_load_fast, "LOAD_FAST_LOAD_FAST"),
+	NAMED(store_fast_load_fast, "STORE_FAST_LOAD_FAST"),
+	NAMED(store_fast_store_fast, "STORE_FAST_STORE_FAST"),
+	NAMED(load_fast_borrow, "LOAD_FAST_BORROW"),
+	NAMED(load_fast_borrow_load_fast_borrow, "LOAD_FAST_BORROW_LOAD_FAST_BORROW"),
+	NAMED(load_global, "LOAD_GLOBAL"), NAMED(load_name, "LOAD_NAME"),
+	NAMED(load_const, "LOAD_CONST"), NAMED(load_small_int, "LOAD_SMALL_INT"),
+	NAMED(push_null, "PUSH_NULL"), NAMED(call, "CALL"), NAMED(kw_names, "KW_NAMES"),
+	NAMED(precall, "PRECALL"), NAMED(call_kw, "CALL_KW"),
+	NAMED(call_function, "CALL_FUNCTION"), NAMED(call_function_kw, "CALL_FUNCTION_KW"),
+	NAMED(cache, "CACHE"), NAMED(jump_backward, "JUMP_BACKWARD"),
+	NAMED(enter_executor, "ENTER_EXECUTOR"), NAMED(instrumented_line, "INSTRUMENTED_LINE"),
+	NAMED(instrumented_instruction, "INSTRUMENTED_INSTRUCTION"),
+#undef NAMED
+};
+
+/* Each named opcode of bytecode.inc is the interpreter's number of that name, or -1 if none. */
+static void check_named(size_t k, const struct bytecode_table *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < NELEM(named_ops); i++) {
+		int got = *(const int *)((const char *)t + named_ops[i].field), want = -1;
+
+		for (j = 0; j < NELEM(oprows); j++)
+			if (oprows[j].interp == k && !strcmp(oprows[j].name, named_ops[i].name))
+				want = oprows[j].op;
+		if (got != want)
+			fail_msg("%s: %s is %d in bytecode.inc, %d in Python", interps[k].name,
+				 named_ops[i].name, got, want);
+	}
 }
 
 /* bytecode.inc against each interpreter's opcode and dis modules */
@@ -161,8 +228,9 @@ static void test_tables_vs_python(void **state)
 		}
 		for (op = 0; op < 256; op++)
 			valid += t->base[op] != BYTECODE_NOT_OPCODE;
-		print_message("%s: %d opcodes, the same as its opcode module's\n", interps[k].name,
-			      rows);
+		check_named(k, t);
+		print_message("%s: %d opcodes, the same as its opcode module's, and %zu named\n",
+			      interps[k].name, rows, NELEM(named_ops));
 		assert_int_equal(valid, rows);
 	}
 }
@@ -170,7 +238,7 @@ static void test_tables_vs_python(void **state)
 /* ---- real code ---- */
 
 struct real_stats {
-	size_t cases, reads, lines, prefixes, mutations, ebusy;
+	size_t cases, reads, lines, prefixes, mutations, ebusy, calls, call_reads;
 	char specialized[512];
 };
 
@@ -197,7 +265,7 @@ static void check_prefixes(const struct bc_case *c, unsigned ver, const uint8_t 
 	int err;
 
 	for (cut = 0; cut <= len; cut += 2) {
-		err = reads(ver, code, cut, c->local, c->namei, out, 8, &n);
+		err = reads(ver, code, cut, c->callee, c->local, c->namei, out, 8, &n);
 		st->prefixes++;
 		if (err == 0 && c->err == 0) {
 			for (want = 0; want < c->nreads && c->reads[want] < cut / 2; want++)
@@ -210,7 +278,8 @@ static void check_prefixes(const struct bc_case *c, unsigned ver, const uint8_t 
 			assert_int_equal(n, 0);
 		}
 	}
-	assert_int_equal(reads(ver, code, len - 1, c->local, c->namei, out, 8, &n), -EINVAL);
+	assert_int_equal(reads(ver, code, len - 1, c->callee, c->local, c->namei, out, 8, &n),
+			 -EINVAL);
 }
 
 static void check_mutations(const struct bc_case *c, unsigned ver, const uint8_t *code,
@@ -224,7 +293,7 @@ static void check_mutations(const struct bc_case *c, unsigned ver, const uint8_t
 		memcpy(m, code, len);
 		for (k = 0; k < 1 + round % 4; k++)
 			m[rng() % len] = (uint8_t)rng();
-		err = bytecode__attr_reads(ver, m, len, c->local, c->namei, out, 8, &n);
+		err = scan(ver, m, len, c->callee, c->local, c->namei, out, 8, &n);
 		assert_true(err == 0 || err == -EINVAL || err == -EBUSY);
 		assert_true(n <= 8 && (!err || !n));
 		st->mutations++;
@@ -237,12 +306,13 @@ static void check_real(const struct bc_case *c, struct real_stats *st)
 	unsigned ver = interps[c->interp].version, out[8], n = 99, i;
 	size_t len, ltlen;
 	uint8_t *code = unhex(c->code, &len), *lt = unhex(c->linetable, &ltlen);
-	int err = bytecode__attr_reads(ver, code, len, c->local, c->namei, out, 8, &n);
+	int err = scan(ver, code, len, c->callee, c->local, c->namei, out, 8, &n);
 
 	if (err != c->err || (!err && n != c->nreads))
 		fail_msg("%s %s (%s): error %d, %u reads; want %d, %u", interps[c->interp].name,
 			 c->name, c->form, err, n, c->err, c->nreads);
 	st->ebusy += err == -EBUSY;
+	st->calls += c->callee >= 0;
 	for (i = 0; !err && i < n; i++) {
 		int addrq = bytecode__addrq(ver, out[i]);
 		int line = linetable__addr2line(ver, lt, ltlen, c->firstlineno, addrq);
@@ -253,13 +323,16 @@ static void check_real(const struct bc_case *c, struct real_stats *st)
 				 c->reads[i], c->lines[i]);
 		st->reads++;
 		st->lines++;
+		st->call_reads += c->callee >= 0;
 	}
 	/* @max: the first ones, and none with max 0 */
 	if (!err && c->nreads > 1) {
-		assert_int_equal(bytecode__attr_reads(ver, code, len, c->local, c->namei, out, 1, &n), 0);
+		err = scan(ver, code, len, c->callee, c->local, c->namei, out, 1, &n);
+		assert_int_equal(err, 0);
 		assert_int_equal(n, 1);
 		assert_int_equal(out[0], c->reads[0]);
-		assert_int_equal(bytecode__attr_reads(ver, code, len, c->local, c->namei, NULL, 0, &n), 0);
+		err = scan(ver, code, len, c->callee, c->local, c->namei, NULL, 0, &n);
+		assert_int_equal(err, 0);
 		assert_int_equal(n, 0);
 	}
 	note_specialized(st, c->specialized);
@@ -287,12 +360,14 @@ static void test_real_code(void **state)
 			if (!strstr(forms, cases[i].form))
 				snprintf(forms + n, sizeof(forms) - n, "%s%s", n ? " " : "", cases[i].form);
 		}
-		print_message("%s: %zu code objects (%s): %zu reads at the marked lines, %zu refused "
+		print_message("%s: %zu code objects (%s; %zu of call results): %zu reads at "
+			      "the marked lines (%zu of call results), %zu refused "
 			      "(INSTRUMENTED_LINE); %zu prefixes, %zu mutations\n", interps[k].name,
-			      st.cases, forms, st.reads, st.ebusy, st.prefixes, st.mutations);
+			      st.cases, forms, st.calls, st.reads, st.call_reads, st.ebusy,
+			      st.prefixes, st.mutations);
 		if (st.specialized[0])
 			print_message("  reads specialized as: %s\n", st.specialized);
-		assert_true(st.cases >= 10 && st.reads > 0);
+		assert_true(st.cases >= 10 && st.reads > 0 && st.calls >= 3 && st.call_reads > 0);
 	}
 }
 
@@ -304,6 +379,8 @@ enum {
 	P_CACHED,         /* a base opcode with caches, nothing to the scan */
 	P_INSTR_CACHED,   /* an INSTRUMENTED_X whose X has caches */
 	P_RAW_EXT,        /* a bare EXTENDED_ARG with this arg, no instruction after */
+	P_CALL,           /* CALL_FUNCTION (3.10), CALL (3.11+) */
+	P_CALL_KW,        /* CALL_FUNCTION_KW (3.10), CALL_KW (3.13+) */
 };
 #define OP(f) offsetof(struct bytecode_table, f)
 
@@ -317,7 +394,7 @@ struct synth {
 	const char *name;
 	int want;
 	unsigned cut;  /* bytes removed from the end: LOAD_ATTR's caches (3.11+ only) */
-	unsigned var, attr; /* the variable and the attribute; 0: L and N */
+	unsigned var, attr; /* the variable (call_synths: callee) and attribute; 0: L (G), N */
 	struct ins ins[10];
 };
 
@@ -326,6 +403,8 @@ struct synth {
 #define B  6u
 #define N  7u      /* the attribute's co_names index */
 #define M  8u      /* another attribute */
+#define G  9u      /* the callee's co_names index (LOAD_GLOBAL: with the NULL bit on 3.11+) */
+#define H  10u     /* another global */
 #define I(f, a)  { OP(f), (a), false }
 #define RD(f, a) { OP(f), (a), true }   /* the read */
 #define PS(p, a) { (p), (a), false }
@@ -403,6 +482,65 @@ static const struct synth synths[] = {
 	  { I(instrumented_instruction, 0), I(load_fast, L), I(load_attr, N) } },
 };
 
+/* bytecode__call_attr_reads of callee G */
+static const struct synth call_synths[] = {
+	{ "call, attr", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_fast, A), PS(P_CALL, 1), RD(load_attr, N) } },
+	{ "call, LOAD_METHOD", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), RD(load_method, N) } },
+	{ "call with keywords", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_fast, A), I(load_const, 0), PS(P_CALL_KW, 1),
+	    RD(load_attr, N) } },
+	{ "call: KW_NAMES", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_fast, A), I(kw_names, 0), I(call, 1), RD(load_attr, N) } },
+	{ "call: KW_NAMES, PRECALL", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_fast, A), I(kw_names, 0), I(precall, 1), I(call, 1),
+	    RD(load_attr, N) } },
+	{ "call: LOAD_NAME, LOAD_CONST", 0, 0, 0, 0,
+	  { I(load_name, G), I(load_const, 0), PS(P_CALL, 1), RD(load_attr, N) } },
+	{ "call: PUSH_NULL", 0, 0, 0, 0,
+	  { I(load_global, G), I(push_null, 0), PS(P_CALL, 0), RD(load_attr, N) } },
+	{ "call: LOAD_SMALL_INT, LOAD_FAST_BORROW", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_small_int, 1), I(load_fast_borrow, A), PS(P_CALL, 2),
+	    RD(load_attr, N) } },
+	{ "call: LOAD_FAST_LOAD_FAST, two arguments", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_fast_load_fast, A << 4 | B), PS(P_CALL, 2),
+	    RD(load_attr, N) } },
+	{ "call of the global as an argument (check(Request, x))", 0, 0, 0, 0,
+	  { I(load_global, H), I(load_global, G), I(load_fast, A), PS(P_CALL, 2),
+	    I(load_attr, N) } },
+	{ "call with keywords, no names", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL_KW, 0), I(load_attr, N) } },
+	{ "call of another global", 0, 0, 0, 0,
+	  { I(load_global, H), I(load_fast, A), PS(P_CALL, 1), I(load_attr, N) } },
+	{ "nested call", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_global, H), I(load_fast, A), PS(P_CALL, 1), PS(P_CALL, 1),
+	    I(load_attr, N) } },
+	{ "call: something between", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_OTHER, 0), PS(P_CALL, 0), I(load_attr, N) } },
+	{ "the global's own attribute", 0, 0, 0, 0,
+	  { I(load_global, G), I(load_attr, N), I(load_fast, L), I(load_attr, N) } },
+	{ "call, second attribute", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(load_attr, M), I(load_attr, N) } },
+	{ "call result alias, read twice", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(store_fast, A), I(load_fast, A),
+	    RD(load_attr, N), I(load_global, H), I(load_fast, A), RD(load_attr, N) } },
+	{ "call result alias overwritten", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(store_fast, A), PS(P_OTHER, 0),
+	    I(store_fast, A), I(load_fast, A), I(load_attr, N) } },
+	{ "call result STORE_FAST_LOAD_FAST", 0, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(store_fast_load_fast, A << 4 | A),
+	    RD(load_attr, N) } },
+	{ "callee 70000, attribute 300", 0, 0, 70000, 300,
+	  { I(load_global, 70000), PS(P_CALL, 0), RD(load_attr, 300) } },
+	{ "call: caches cut", -EINVAL, 2, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(load_attr, N) } },
+	{ "call: EXTENDED_ARG at the end", -EINVAL, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(load_attr, N), PS(P_RAW_EXT, 1) } },
+	{ "call: INSTRUMENTED_LINE", -EBUSY, 0, 0, 0,
+	  { I(load_global, G), PS(P_CALL, 0), I(instrumented_line, 0), I(load_attr, N) } },
+};
+
 /* An opcode of the version with that role, or -1. */
 static int resolve(const struct bytecode_table *t, size_t op)
 {
@@ -432,6 +570,10 @@ static int resolve(const struct bytecode_table *t, size_t op)
 	}
 	if (op == P_RAW_EXT)
 		return t->extended_arg;
+	if (op == P_CALL)
+		return t->call >= 0 ? t->call : t->call_function;
+	if (op == P_CALL_KW)
+		return t->call_kw >= 0 ? t->call_kw : t->call_function_kw;
 	return *(const int *)((const char *)t + op);
 }
 
@@ -487,6 +629,8 @@ static bool assemble(const struct bytecode_table *t, const struct synth *s, uint
 			return false;
 		if (in->op == OP(load_attr))
 			arg <<= t->attr_shift;
+		if (in->op == OP(load_global)) /* 3.11+: and push NULL */
+			arg = arg << t->global_shift | (uint32_t)t->global_shift;
 		put(t, b, n, op, arg, in->op == P_RAW_EXT);
 		if (in->read)
 			want[(*nwant)++] = (unsigned)(*n / 2 - 1 - (t->base[op] >= 0 ? t->caches[t->base[op]] : 0));
@@ -495,38 +639,47 @@ static bool assemble(const struct bytecode_table *t, const struct synth *s, uint
 	return true;
 }
 
+/* One synth on one version: 1 run, 0 skipped (an opcode the version lacks). */
+static int run_synth(unsigned ver, const struct synth *sy, bool by_call)
+{
+	const struct bytecode_table *t = bytecode__table(ver);
+	unsigned out[8], want[8], n, nwant, i, var = sy->var ? sy->var : by_call ? G : L;
+	uint8_t code[256];
+	size_t len;
+	int err;
+
+	if (!assemble(t, sy, code, &len, want, &nwant))
+		return 0;
+	err = reads(ver, code, len, by_call ? (int)var : -1, var, sy->attr ? sy->attr : N, out, 8,
+		    &n);
+	if (err != sy->want || (!err && n != nwant))
+		fail_msg("3.%u \"%s\": error %d, %u reads; want %d, %u", MINOR(ver), sy->name, err,
+			 n, sy->want, nwant);
+	for (i = 0; !err && i < n; i++)
+		if (out[i] != want[i])
+			fail_msg("3.%u \"%s\": read %u at %u, want %u", MINOR(ver), sy->name, i,
+				 out[i], want[i]);
+	return 1;
+}
+
 static void test_synthetic(void **state)
 {
-	unsigned minor, out[8], want[8], n, nwant, i;
-	size_t s, len;
-	uint8_t code[256];
-	int ran = 0, skipped = 0;
+	unsigned minor;
+	size_t s;
+	int ran = 0, calls = 0, total = 0;
 
 	for (minor = 10; minor <= 15; minor++) {
 		unsigned ver = 0x03000000 | minor << 16;
-		const struct bytecode_table *t = bytecode__table(ver);
 
-		for (s = 0; s < NELEM(synths); s++) {
-			int err;
-
-			if (!assemble(t, &synths[s], code, &len, want, &nwant)) {
-				skipped++;
-				continue;
-			}
-			err = reads(ver, code, len, synths[s].var ? synths[s].var : L,
-				    synths[s].attr ? synths[s].attr : N, out, 8, &n);
-			if (err != synths[s].want || (!err && n != nwant))
-				fail_msg("3.%u \"%s\": error %d, %u reads; want %d, %u", minor,
-					 synths[s].name, err, n, synths[s].want, nwant);
-			for (i = 0; !err && i < n; i++)
-				if (out[i] != want[i])
-					fail_msg("3.%u \"%s\": read %u at %u, want %u", minor,
-						 synths[s].name, i, out[i], want[i]);
-			ran++;
-		}
+		for (s = 0; s < NELEM(synths); s++)
+			ran += run_synth(ver, &synths[s], false);
+		for (s = 0; s < NELEM(call_synths); s++)
+			calls += run_synth(ver, &call_synths[s], true);
+		total += NELEM(synths) + NELEM(call_synths);
 	}
-	print_message("%d hand-assembled cases over 3.10-3.15 (%d skipped: opcode not in that version)\n",
-		      ran, skipped);
+	print_message("%d hand-assembled cases over 3.10-3.15, %d of them of call results (%d "
+		      "skipped: opcode not in that version)\n", ran + calls, calls,
+		      total - ran - calls);
 }
 
 /* Each opcode value alone, then followed by a read: its caches skipped exactly. */
@@ -553,14 +706,14 @@ static void test_all_opcodes(void **state)
 				want_alone = -EINVAL, want_then = 0;
 			else
 				want_alone = want_then = 0;
-			err = reads(ver, code, len, L, N, out, 8, &n);
+			err = reads(ver, code, len, -1, L, N, out, 8, &n);
 			if (err != want_alone)
 				fail_msg("3.%u opcode %d alone: %d, want %d", minor, op, err, want_alone);
 			len = 0;
 			put(t, code, &len, op, 0, false);
 			put(t, code, &len, t->load_fast, L, false);
 			put(t, code, &len, t->load_attr, N << t->attr_shift, false);
-			err = reads(ver, code, len, L, N, out, 8, &n);
+			err = reads(ver, code, len, -1, L, N, out, 8, &n);
 			if (err != want_then || (!err && (n != 1 || out[0] != len / 2 - 1 -
 							   t->caches[t->load_attr])))
 				fail_msg("3.%u opcode %d then a read: %d (%u reads), want %d", minor, op,
@@ -572,30 +725,42 @@ static void test_all_opcodes(void **state)
 		      "opaque, %d malformed\n", counts[0], counts[1], counts[2]);
 }
 
+/* Both scans: the same argument checks. */
+static int (*const scans[])(unsigned, const uint8_t *, size_t, unsigned, unsigned, unsigned *,
+			    unsigned, unsigned *) = {
+	bytecode__attr_reads,
+	bytecode__call_attr_reads,
+};
+
 static void test_arguments(void **state)
 {
 	const struct bytecode_table *t = bytecode__table(0x030c0000);
 	uint8_t code[8] = { (uint8_t)t->load_fast, L, (uint8_t)t->load_attr, N << 1 };
 	unsigned out[2], n = 7;
+	size_t f;
 	uint8_t *big;
 
-	assert_int_equal(bytecode__attr_reads(0x03090000, code, 4, L, N, out, 2, &n), -ENOTSUP);
-	assert_int_equal(n, 0);
-	assert_int_equal(bytecode__attr_reads(0x03100000, code, 4, L, N, out, 2, &n), -ENOTSUP);
-	assert_int_equal(bytecode__attr_reads(0x040c0000, code, 4, L, N, out, 2, &n), -ENOTSUP);
-	assert_int_equal(bytecode__attr_reads(0x030c0000, code, 4, L, N, out, 2, NULL), -EINVAL);
-	assert_int_equal(bytecode__attr_reads(0x030c0000, NULL, 4, L, N, out, 2, &n), -EINVAL);
-	assert_int_equal(bytecode__attr_reads(0x030c0000, code, 4, L, N, NULL, 2, &n), -EINVAL);
-	assert_int_equal(bytecode__attr_reads(0x030c0000, NULL, 0, L, N, NULL, 0, &n), 0);
-	assert_int_equal(n, 0);
+	for (f = 0; f < NELEM(scans); f++) {
+		n = 7;
+		assert_int_equal(scans[f](0x03090000, code, 4, L, N, out, 2, &n), -ENOTSUP);
+		assert_int_equal(n, 0);
+		assert_int_equal(scans[f](0x03100000, code, 4, L, N, out, 2, &n), -ENOTSUP);
+		assert_int_equal(scans[f](0x040c0000, code, 4, L, N, out, 2, &n), -ENOTSUP);
+		assert_int_equal(scans[f](0x030c0000, code, 4, L, N, out, 2, NULL), -EINVAL);
+		assert_int_equal(scans[f](0x030c0000, NULL, 4, L, N, out, 2, &n), -EINVAL);
+		assert_int_equal(scans[f](0x030c0000, code, 4, L, N, NULL, 2, &n), -EINVAL);
+		assert_int_equal(scans[f](0x030c0000, NULL, 0, L, N, NULL, 0, &n), 0);
+		assert_int_equal(n, 0);
+		/* the length bound is checked before anything is read */
+		assert_int_equal(scans[f](0x030a0000, code, BYTECODE_MAX_LEN + 2, L, N, out, 2, &n),
+				 -EINVAL);
+	}
 	/* caches of the LOAD_ATTR missing */
-	assert_int_equal(reads(0x030c0000, code, 4, L, N, out, 2, &n), -EINVAL);
-	assert_int_equal(reads(0x030a0000, (const uint8_t[]){ 124, L, 106, N }, 4, L, N, out, 2, &n), 0);
+	assert_int_equal(reads(0x030c0000, code, 4, -1, L, N, out, 2, &n), -EINVAL);
+	assert_int_equal(reads(0x030a0000, (const uint8_t[]){ 124, L, 106, N }, 4, -1, L, N, out, 2,
+			       &n), 0);
 	assert_int_equal(n, 1);
-	/* the length bound is checked before anything is read */
-	assert_int_equal(bytecode__attr_reads(0x030a0000, code, BYTECODE_MAX_LEN + 2, L, N, out, 2,
-					      &n), -EINVAL);
-	/* the longest code accepted: one pass */
+	/* the longest code accepted: one pass (no call: no read of a call result) */
 	big = malloc(BYTECODE_MAX_LEN);
 	assert_non_null(big);
 	for (n = 0; n < BYTECODE_MAX_LEN; n += 4) {
@@ -604,8 +769,10 @@ static void test_arguments(void **state)
 		big[n + 2] = 106;  /* LOAD_ATTR N */
 		big[n + 3] = N;
 	}
-	assert_int_equal(bytecode__attr_reads(0x030a0000, big, BYTECODE_MAX_LEN, L, N, out, 2, &n), 0);
-	assert_int_equal(n, 2);
+	for (f = 0; f < NELEM(scans); f++) {
+		assert_int_equal(scans[f](0x030a0000, big, BYTECODE_MAX_LEN, L, N, out, 2, &n), 0);
+		assert_int_equal(n, f ? 0 : 2);
+	}
 	free(big);
 }
 

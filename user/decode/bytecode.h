@@ -2,10 +2,12 @@
 /*
  * CPython bytecode, read as data: where a code object reads an attribute of
  * one of its local variables (request.session in an endpoint or a
- * middleware's dispatch). A pure, bounded, table-driven scan of the code
- * bytes copied out of a traced process (untrusted); the opcode tables of
- * every minor version 3.10 to 3.15 come from CPython's own headers
- * (bytecode.inc, written by scripts/gen-bytecode.sh from tools/pyopcodes.c).
+ * middleware's dispatch), or of what a call of a global returns
+ * (Request(scope).session in a pure ASGI middleware). A pure, bounded,
+ * table-driven scan of the code bytes copied out of a traced process
+ * (untrusted); the opcode tables of every minor version 3.10 to 3.15 come
+ * from CPython's own headers (bytecode.inc, written by
+ * scripts/gen-bytecode.sh from tools/pyopcodes.c).
  */
 #ifndef ST_BYTECODE_H
 #define ST_BYTECODE_H
@@ -40,10 +42,18 @@
 struct bytecode_table {
 	unsigned version_hex;     /* PY_VERSION_HEX & 0xffff0000 */
 	int attr_shift;           /* LOAD_ATTR's co_names index is oparg >> attr_shift (3.12+: 1) */
+	int global_shift;         /* LOAD_GLOBAL's: oparg >> global_shift (3.11+: 1; bit 0: NULL) */
 	int load_fast, store_fast, load_attr, load_method, extended_arg;
 	int load_fast_check, load_fast_and_clear;
 	int load_fast_load_fast, store_fast_load_fast, store_fast_store_fast; /* 3.13+ */
 	int load_fast_borrow, load_fast_borrow_load_fast_borrow;              /* 3.14+ */
+	int load_global, load_name, load_const;
+	int load_small_int;                                                   /* 3.14+ */
+	int push_null, call;                                                  /* 3.11+ */
+	int kw_names;                                                         /* 3.11, 3.12 */
+	int precall;                                                          /* 3.11 */
+	int call_kw;                                                          /* 3.13+ */
+	int call_function, call_function_kw;                                  /* 3.10 */
 	int cache, jump_backward;                                             /* 3.11+ */
 	int enter_executor;                                                   /* 3.13+ */
 	int min_instrumented, instrumented_line, instrumented_instruction;    /* 3.12+ */
@@ -98,6 +108,42 @@ const struct bytecode_table *bytecode__table(unsigned version_hex);
 int bytecode__attr_reads(unsigned version_hex, const uint8_t *code, size_t len,
 			 unsigned local, unsigned namei, unsigned *offsets, unsigned max,
 			 unsigned *n);
+
+/*
+ * Where does the code read attribute co_names[@namei] of what a call of
+ * the global co_names[@callee] returns: directly (Request(scope).session)
+ * or through a local it is stored in, and that local's aliases
+ * (request = Request(scope); r = request; r.session)?
+ *
+ * A call of the global is a LOAD_GLOBAL of it (any specialized form;
+ * co_names index oparg on 3.10, oparg >> 1 on 3.11+) or a LOAD_NAME
+ * (oparg), followed only by argument loads: the loads of
+ * bytecode__attr_reads (LOAD_FAST, _CHECK, _AND_CLEAR, _BORROW,
+ * LOAD_FAST_LOAD_FAST and its BORROW form: of any local), LOAD_CONST,
+ * LOAD_SMALL_INT (3.14+), PUSH_NULL, KW_NAMES (3.11, 3.12), PRECALL (3.11);
+ * then by the call that takes exactly those: CALL_FUNCTION or CALL (3.11+)
+ * of as many arguments as were loaded, CALL_FUNCTION_KW (3.10) or CALL_KW
+ * (3.13+) of one fewer (the names tuple); any specialized or instrumented
+ * form. Its result is then the top of the stack as a load of the variable
+ * is in bytecode__attr_reads: directly followed by LOAD_ATTR / LOAD_METHOD
+ * of @namei it is a read, at that instruction; STORE_FASTed right after,
+ * that local is an alias (until something else is stored to it), whose
+ * loads are followed the same way (in code order, locals below
+ * BYTECODE_MAX_ALIASES, as there). Anything else between the load of the
+ * global and the call (another global, an attribute, a nested call,
+ * BUILD_*, ...) and it is not seen: Request(make(scope)).session,
+ * Request(**kw).session, check(Request, scope).session (the call is
+ * check's). There is no variable local: only the results and aliases.
+ * Not seen either: module-level code whose arguments are LOAD_NAMEs,
+ * a call through an attribute (starlette.requests.Request(scope)).
+ *
+ * @callee: the co_names index of the global. @version_hex, @code/@len,
+ * @namei, @offsets/@max, @n, the offsets, the return values and errors,
+ * the bounds: as bytecode__attr_reads.
+ */
+int bytecode__call_attr_reads(unsigned version_hex, const uint8_t *code, size_t len,
+			      unsigned callee, unsigned namei, unsigned *offsets,
+			      unsigned max, unsigned *n);
 
 /*
  * The @addrq that linetable__addr2line() takes for the instruction at

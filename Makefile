@@ -101,7 +101,8 @@ integration-asan: asan
 		"tests/integration/test_hostile.py::test_hostile_paths[debian-3.11]" \
 		"tests/integration/test_privileges.py::test_node_mode_decoder_is_unprivileged" \
 		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_mounted]" \
-		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_fastapi_dep]"
+		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_fastapi_dep]" \
+		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_asgi]"
 
 # The two commands of README.md. The integration tests come last: pytest's
 # summary is the last line of `make test`.

@@ -122,6 +122,7 @@ struct st_py_layout {
 	/* sessiontrace inspect: functions and their code (user space only) */
 	__s16 code_names;         /* co_names (tuple): the attribute names LOAD_ATTR indexes */
 	__s16 func_code;          /* PyFunctionObject.func_code */
+	__s16 func_globals;       /* PyFunctionObject.func_globals: its module's dict */
 	__s16 method_func;        /* PyMethodObject.im_func (a bound method's function) */
 	__s16 method_self;        /* PyMethodObject.im_self */
 	__s16 member_descr_member; /* PyMemberDescrObject.d_member (a __slots__ slot) */

@@ -250,6 +250,7 @@ static void types_and_modules(void)
 	F("op_raise_varargs", RAISE_VARARGS);
 	F("code_names", offsetof(PyCodeObject, co_names));
 	F("func_code", offsetof(PyFunctionObject, func_code));
+	F("func_globals", offsetof(PyFunctionObject, func_globals));
 	F("method_func", offsetof(PyMethodObject, im_func));
 	F("method_self", offsetof(PyMethodObject, im_self));
 	F("member_descr_member", offsetof(PyMemberDescrObject, d_member));

@@ -17,9 +17,9 @@ import pytest
 
 from conftest import APPS, TRACER_BIN, app_file, http_request
 
-INSPECT_APPS = ["insp_order", "insp_mounted", "insp_endpoints", "insp_decorated", "insp_sub_ok",
-                "insp_dbsession",
-                "insp_asserts", "insp_fastapi_dep", "insp_fastapi_ok"]
+INSPECT_APPS = ["insp_order", "insp_mounted", "insp_endpoints", "insp_decorated", "insp_asgi",
+                "insp_sub_ok", "insp_dbsession", "insp_asserts", "insp_fastapi_dep",
+                "insp_fastapi_ok"]
 MARK = re.compile(r"#\s*inspect:\s*(\w+)\s+([\w.]+)\s*$")
 
 
@@ -93,11 +93,11 @@ def test_inspect_text_and_exit_status(debian, servers):
     assert f"! middleware_order: AuthFromSession.dispatch ({app_file('insp_order')}:{line})" \
         in text, text
     assert "fix: AuthFromSession reads request.session before SessionMiddleware runs" in text
-    assert text.rstrip().endswith("1 finding; 3 readers analyzed"), text
+    assert text.rstrip().endswith("1 finding; 6 readers analyzed"), text
     assert inspect(s.pid, "--fail-on-findings").returncode == 3
     healthy = servers.start(debian, "insp_sub_ok", http_ready=False)
     r = inspect(healthy.pid, "--fail-on-findings")
-    assert r.returncode == 0 and "0 findings; 3 readers analyzed" in r.stdout, r.stdout
+    assert r.returncode == 0 and "0 findings; 6 readers analyzed" in r.stdout, r.stdout
     assert s.alive() and healthy.alive()
     assert http_request(s.port, "/health").status == 200
 

@@ -23,6 +23,7 @@ static const struct {
 	{ "starlette.routing.BaseRoute", CLS_ROUTE },
 	{ "starlette.middleware.sessions.SessionMiddleware", CLS_SESSION },
 	{ "starlette.middleware.authentication.AuthenticationMiddleware", CLS_AUTH },
+	{ "starlette.requests.HTTPConnection", CLS_CONNECTION },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -94,6 +95,11 @@ static const struct type_info *type_info(struct ctx *c, __u64 type)
 	if (hashmap__set(m, type, (uintptr_t)ti))
 		diagnose__retire(c->d, ti, free, "a type cache entry"); /* not cached */
 	return ti;
+}
+
+const struct type_info *apps__class_type_info(struct ctx *c, __u64 cls)
+{
+	return cls && pyobj__is_class(&c->r, cls) ? type_info(c, cls) : NULL;
 }
 
 const struct type_info *apps__obj_type_info(struct ctx *c, __u64 obj)

@@ -85,6 +85,32 @@ static long code_bytes(struct walk *w, __u64 code)
 }
 
 /*
+ * co_names of code into *names, and the index of "session" in it: >= 0,
+ * -ENOENT when the code reads no attribute of that name, or -errno.
+ */
+static int session_name(struct walk *w, __u64 code, __u64 *names)
+{
+	int err = pyobj__ptr(&w->c.r, code + w->c.t->layout->code_names, names);
+	int namei;
+
+	if (err)
+		return err;
+	namei = tuple_index(w, *names, "session", NAMES_MAX);
+	return namei < 0 ? -ENOENT : namei;
+}
+
+/* The function, file and line of the instruction at code unit off of code. */
+static void locate(struct walk *w, __u64 code, unsigned off, struct inspect_reader *rd)
+{
+	struct frame_info fi;
+
+	symbolizer__code_at(w->sym, code, off, &fi);
+	snprintf(rd->function, sizeof(rd->function), "%s", fi.function);
+	snprintf(rd->file, sizeof(rd->file), "%s", fi.file);
+	rd->line = fi.line;
+}
+
+/*
  * Does the code read .session of its local `local` (or of the parameter
  * named pname, when given)? 1 with rd filled, 0, or -errno: not analyzed.
  */
@@ -93,17 +119,13 @@ static int code_reads_session(struct walk *w, __u64 code, int local, const char 
 {
 	const struct st_py_layout *L = w->c.t->layout;
 	unsigned offs[READS_FOUND], n = 0;
-	struct frame_info fi;
 	__u64 names, varnames;
 	int namei, err;
 	long len;
 
-	err = pyobj__ptr(&w->c.r, code + L->code_names, &names);
-	if (err)
-		return err;
-	namei = tuple_index(w, names, "session", NAMES_MAX);
+	namei = session_name(w, code, &names);
 	if (namei < 0)
-		return 0; /* no attribute of that name anywhere in it */
+		return namei == -ENOENT ? 0 : namei;
 	if (pname) {
 		err = pyobj__ptr(&w->c.r, code + L->code_varnames, &varnames);
 		if (err)
@@ -119,11 +141,55 @@ static int code_reads_session(struct walk *w, __u64 code, int local, const char 
 				   (unsigned)namei, offs, READS_FOUND, &n);
 	if (err || !n)
 		return err;
-	symbolizer__code_at(w->sym, code, offs[0], &fi);
-	snprintf(rd->function, sizeof(rd->function), "%s", fi.function);
-	snprintf(rd->file, sizeof(rd->file), "%s", fi.file);
-	rd->line = fi.line;
+	locate(w, code, offs[0], rd);
 	return 1;
+}
+
+/*
+ * Does the code read .session of a connection it builds itself, such as
+ * request = Request(scope) in a pure ASGI middleware's __call__? The
+ * callee is any global of the function's module that is a class deriving
+ * from starlette.requests.HTTPConnection (Request, WebSocket, aliases).
+ * 1 with rd filled, 0, or -errno: not analyzed.
+ */
+static int code_builds_and_reads_session(struct walk *w, __u64 func, __u64 code,
+					 struct inspect_reader *rd)
+{
+	const struct st_py_layout *L = w->c.t->layout;
+	unsigned offs[READS_FOUND], n = 0, nnames = 0, i;
+	__u64 names, globals, obj;
+	const struct type_info *ti;
+	char name[128];
+	int namei, err;
+	long len;
+
+	namei = session_name(w, code, &names);
+	if (namei < 0)
+		return namei == -ENOENT ? 0 : namei;
+	err = pyobj__items(&w->c.r, names, w->names, NAMES_MAX, &nnames, NULL);
+	if (!err)
+		err = pyobj__ptr(&w->c.r, func + L->func_globals, &globals);
+	if (err)
+		return err;
+	len = code_bytes(w, code);
+	if (len < 0)
+		return (int)len;
+	/* the scan costs no remote read: the globals are looked up only for a call it finds */
+	for (i = 0; i < nnames; i++) {
+		if ((int)i == namei ||
+		    bytecode__call_attr_reads(w->c.t->version_hex, w->code, (size_t)len, i,
+					      (unsigned)namei, offs, READS_FOUND, &n) || !n)
+			continue;
+		if (pyobj__str(&w->c.r, w->names[i], name, sizeof(name), NULL, NULL) ||
+		    pyobj__dict_get(&w->c.r, globals, name, &obj))
+			continue;
+		ti = apps__class_type_info(&w->c, obj);
+		if (ti && (ti->cls & CLS_CONNECTION)) {
+			locate(w, code, offs[0], rd);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -196,6 +262,18 @@ static void judge(struct walk *w, const struct trail *tr, struct node *sn, int t
 	add_finding(w, rd, (unsigned)touched < dg->nmw, route);
 }
 
+/* Counts a reader's analysis (ret < 0: not analyzed); ret > 0: judges its finding. */
+static void tally(struct walk *w, const struct trail *tr, struct node *sn, int touched,
+		  int ret, const struct inspect_reader *rd, const char *route)
+{
+	if (ret < 0)
+		w->out->unanalyzed++;
+	else
+		w->out->readers++;
+	if (ret > 0)
+		judge(w, tr, sn, touched, rd, route);
+}
+
 /*
  * One callable that gets the connection as its parameter `local` (or
  * pname), and the functions it decorates: functools.wraps keeps each in
@@ -214,24 +292,37 @@ static void reader(struct walk *w, const struct trail *tr, struct node *sn, int 
 		if (callable_code(w, fn, &func, &code, &bound))
 			return; /* a class, a builtin, a partial: not Python code we analyze */
 		ret = code_reads_session(w, code, pname ? 0 : local + bound, pname, &rd);
-		if (ret < 0)
-			w->out->unanalyzed++;
-		else
-			w->out->readers++;
-		if (ret > 0) {
-			judge(w, tr, sn, touched, &rd, route);
+		tally(w, tr, sn, touched, ret, &rd, route);
+		if (ret > 0)
 			return;
-		}
 		if (pyobj__attr(&w->c.r, func, "__wrapped__", &fn))
 			return;
 		local += bound; /* the method's function: self is its own first parameter */
 	}
 }
 
+/* A pure ASGI middleware's __call__(self, scope, receive, send): the connections it builds. */
+static void asgi_reader(struct walk *w, const struct trail *tr, struct node *sn, int touched,
+			__u64 fn)
+{
+	struct inspect_reader rd = { .line = -1 };
+	__u64 func, code;
+	int bound, ret;
+
+	if (callable_code(w, fn, &func, &code, &bound))
+		return;
+	ret = code_builds_and_reads_session(w, func, code, &rd);
+	tally(w, tr, sn, touched, ret, &rd, NULL);
+}
+
 /* ---------------------------------------------------------------------- */
 /* the readers of an app                                                    */
 
-/* A middleware's dispatch: Middleware(..., dispatch=f), else its class's dispatch(self, request, ...). */
+/*
+ * A middleware's dispatch: Middleware(..., dispatch=f), else its class's
+ * dispatch(self, request, ...); a class without one is a pure ASGI
+ * middleware: its __call__.
+ */
 static void middleware_reader(struct walk *w, const struct trail *tr, struct node *sn,
 			      const struct chain_ent *e, int touched)
 {
@@ -253,8 +344,12 @@ static void middleware_reader(struct walk *w, const struct trail *tr, struct nod
 		if (pyobj__attr(&w->c.r, e->item, "cls", &cls))
 			pyobj__items(&w->c.r, e->item, &cls, 1, &(unsigned){ 0 }, NULL);
 	}
-	if (cls && !pyobj__class_attr(&w->c.r, cls, "dispatch", &fn, NULL))
+	if (!cls)
+		return;
+	if (!pyobj__class_attr(&w->c.r, cls, "dispatch", &fn, NULL))
 		reader(w, tr, sn, touched, fn, 1, NULL, NULL);
+	else if (!pyobj__class_attr(&w->c.r, cls, "__call__", &fn, NULL))
+		asgi_reader(w, tr, sn, touched, fn);
 }
 
 /* A FastAPI Dependant: its call, then its sub-dependencies. */

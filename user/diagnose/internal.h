@@ -43,6 +43,7 @@ enum cls_bit {
 	CLS_ROUTE = 1 << 4,     /* BaseRoute: Route, WebSocketRoute, APIRoute */
 	CLS_SESSION = 1 << 5,
 	CLS_AUTH = 1 << 6,
+	CLS_CONNECTION = 1 << 7, /* starlette.requests.HTTPConnection: Request, WebSocket */
 };
 
 /* The class the property needs on the request's path (enum cls_bit). */
@@ -191,6 +192,8 @@ void apps__node_free(void *node);
 void apps__types_clear(struct proc *p, struct diagnose *d);
 /* Name and recognised base classes of obj's type (cached); NULL if unreadable. */
 const struct type_info *apps__obj_type_info(struct ctx *c, __u64 obj);
+/* The same of the class cls itself; NULL if cls is not a class or unreadable. */
+const struct type_info *apps__class_type_info(struct ctx *c, __u64 cls);
 /*
  * The app or Router at addr, read or cached (re-read when stale or not yet
  * built); NULL when it is neither. Valid until the diagnosis ends.

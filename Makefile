@@ -82,7 +82,7 @@ unit: $(UNIT_BINS) check-structure
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
 integration: $(OUT)/sessiontrace
-	$(Q)PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs tests/integration
+	$(Q)PYTHONDONTWRITEBYTECODE=1 $(PYTEST) -v -rs $(INTEGRATION_ARGS) tests/integration
 
 # The tracer built with ASan + UBSan (every report fatal), and the soak subset
 # on it: code-object churn, a storm, the hostile app, report on hostile files.
@@ -105,13 +105,15 @@ integration-asan: asan
 		"tests/integration/test_inspect.py::test_inspect_predicts_exactly[debian-3.11-insp_asgi]"
 
 # The two commands of README.md. The integration tests come last: pytest's
-# summary is the last line of `make test`.
+# summary is the last line of `make test`. test_soak.py (lifetimes and memory,
+# ~30 s) runs once, on the ASan build; `make integration` alone runs it too.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(if $(strip $(EXTRA_TEST)),$(MAKE) --no-print-directory $(EXTRA_TEST))
 	$(Q)$(MAKE) --no-print-directory integration-asan
-	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory integration \
+		INTEGRATION_ARGS=--ignore=tests/integration/test_soak.py
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

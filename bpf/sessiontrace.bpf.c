@@ -873,13 +873,15 @@ int BPF_KPROBE(do_raise_probe, void *tstate, void *exc, void *cause)
 
 /*
  * A general-purpose register by its x86 encoding number; 0 for none. The
- * registers are copied first: the verifier refuses a computed offset into
- * the context, which is what a switch over its fields compiles to.
+ * verifier refuses a computed offset into the context, which is what a
+ * switch over its fields compiles to: the one register is read from it as
+ * memory (8 bytes of stack, where a copy of every register took 168 and
+ * pushed the program past the 512-byte stack on 6.18 kernels).
  */
 #define REG_SLOT(reg) (offsetof(struct pt_regs, reg) / 8)
 static __always_inline __u64 reg_value(struct pt_regs *ctx, __s32 r)
 {
-	__u64 regs[sizeof(struct pt_regs) / 8];
+	__u64 v = 0;
 	__u32 k;
 
 	switch (r) {
@@ -900,9 +902,9 @@ static __always_inline __u64 reg_value(struct pt_regs *ctx, __s32 r)
 	case 15: k = REG_SLOT(r15); break;
 	default: return 0; /* none, or rsp */
 	}
-	if (k >= sizeof(regs) / 8 || bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+	if (k >= sizeof(struct pt_regs) / 8 || bpf_probe_read_kernel(&v, sizeof(v), (__u64 *)ctx + k))
 		return 0;
-	return regs[k];
+	return v;
 }
 
 struct tstate_ctx {

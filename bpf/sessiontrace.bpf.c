@@ -145,6 +145,11 @@ struct scratch {
 	__u64 busy;
 	struct walk_state w;
 	struct scan_state scan;
+	/*
+	 * copy_scope's object headers: off its stack, which adds up with its
+	 * caller's and a bpf_loop callback's (6.18 counts all three in 512 bytes)
+	 */
+	__u64 tmp[10]; /* a tuple header and two items at most */
 	__u8 buf[WINDOW + ST_FRAME_READ_MAX + 128];
 };
 
@@ -497,8 +502,7 @@ static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 
 {
 	const struct st_py_layout *L = &t->layout;
 	struct scan_ctx c = { .t = t, .s = s, .st = &s->scan };
-	__u64 *vals = s->scan.vals;
-	__u64 d[8];
+	__u64 *vals = s->scan.vals, *d = s->tmp;
 
 	/* ob_type, ma_keys and ma_values in one read */
 	if (!scope || L->dict_values < 16 || L->dict_values > 56 || L->dict_keys > 56 ||
@@ -517,7 +521,7 @@ static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 
 	ev->app = vals[ST_KEY_APP];
 	/* client: (host, port) tuple or None; its header and items in one read */
 	if (vals[ST_KEY_CLIENT] && L->tuple_items <= 32 && L->var_size <= 24) {
-		__u64 tup[8];
+		__u64 *tup = s->tmp; /* the dict's header is not needed any more */
 		__u32 i = (L->tuple_items >> 3) & 7;
 
 		if (!bpf_probe_read_user(tup, (L->tuple_items & 0x38) + 16, (void *)vals[ST_KEY_CLIENT]) &&

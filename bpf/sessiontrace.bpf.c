@@ -929,53 +929,168 @@ static long tstate_cb(__u32 i, struct tstate_ctx *c)
 }
 
 /*
- * First instruction of the LOAD_ASSERTION_ERROR handler in the eval loop:
- * runs only when an assert statement fails, so healthy requests never get
- * here. No arguments: the thread state is the main interpreter's one whose
- * thread_id (pthread_self) is this thread's fs base. 3.11+ store the current
- * instruction to the frame only after this point: it is read from the
- * register the handler stores it from (user/resolve/opcodes.c finds which). The
- * message is not built yet: user space decides from the top frame's code
- * object whether this is a request property.
+ * A failing assert seen before its exception exists (LOAD_ASSERTION_ERROR,
+ * or the watch trigger's read of the AssertionError slot). No arguments: the
+ * thread state is the main interpreter's one whose thread_id (pthread_self)
+ * is this thread's fs base. The message is not built yet: user space decides
+ * from the top frame's code object whether this is a request property.
+ * top_instr: the current instruction where the frame does not have it yet, or 0.
  */
-SEC("uprobe")
-int BPF_KPROBE(assert_probe)
+static __always_inline void assert_hit(struct st_target *t, __u64 pid_tgid, __u64 top_instr)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
+	const struct st_py_layout *L = &t->layout;
 	struct task_struct *task;
-	struct st_target *t;
-	const struct st_py_layout *L;
 	struct tstate_ctx c = {};
 	struct st_event *ev;
 	__u64 interp;
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t || t->probe != ST_PROBE_ASSERT)
-		return 0;
-	count(ST_C_RUNS);
 	count(ST_C_ASSERTS);
-	L = &t->layout;
 	if (!t->runtime || L->runtime_interp_main <= 0 || L->tstate_thread_id <= 0)
-		return 0;
+		return;
 	interp = read_ptr(t->runtime + L->runtime_interp_main);
 	if (!interp)
-		return 0;
+		return;
 	task = bpf_get_current_task_btf();
 	c.L = L;
 	c.want = BPF_CORE_READ(task, thread.fsbase);
 	c.ts = read_ptr(interp + L->interp_threads_head);
 	bpf_loop(ST_MAX_THREADS, tstate_cb, &c, 0);
 	if (!c.found)
-		return 0;
+		return;
 	count(ST_C_HITS); /* user space decides which property from the top frame */
 	ev = reserve(pid_tgid, 0, ST_EXC_ASSERT);
 	if (!ev) {
 		count(ST_C_LOST);
-		return 0;
+		return;
 	}
 	ev->pattern = ST_NPROPS;
-	capture(t, ev, c.found, reg_value(ctx, t->assert_ip_reg), PROFILE_NOW());
+	capture(t, ev, c.found, top_instr, PROFILE_NOW());
+}
+
+/*
+ * First instruction of the LOAD_ASSERTION_ERROR handler in the eval loop
+ * (3.10-3.13): runs only when an assert statement fails, so healthy requests
+ * never get here. 3.11+ store the current instruction to the frame only
+ * after this point: it is read from the register the handler stores it from
+ * (user/resolve/opcodes.c finds which).
+ */
+SEC("uprobe")
+int BPF_KPROBE(assert_probe)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	struct st_target *t;
+
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t || t->probe != ST_PROBE_ASSERT)
+		return 0;
+	count(ST_C_RUNS);
+	assert_hit(t, pid_tgid, reg_value(ctx, t->assert_ip_reg));
+	return 0;
+}
+
+/*
+ * The watch trigger's events (3.14+). A thread created while they were
+ * being opened, by a thread that had one already, has two: the one it
+ * inherited and its own; both fire on one read, one after the other in the
+ * same debug exception, on this CPU, with interrupts off. Which event object
+ * fires on a thread says nothing (perf swaps the contexts of cloned threads,
+ * and an inherited event has no cookie): the first run counts the thread's
+ * events of this program on the slot, and the runs that follow for the same
+ * read are skipped. The expiry is a safety net only.
+ */
+__u32 watch_prog_id; /* watch_probe's id: set by user space once it is loaded */
+#define PERF_EVENT_STATE_ON 1 /* PERF_EVENT_STATE_ACTIVE: scheduled in, armed */
+#define WATCH_SAME_READ_NS 1000000
+
+struct watch_pending {
+	__u64 pid_tgid;
+	__u64 ts;
+	__u32 left; /* runs of this read still to come */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct watch_pending);
+} watch_pending SEC(".maps");
+
+/* Before 6.2 a task had one perf context per kind; breakpoints are software's. */
+struct task_struct___pre62 {
+	struct perf_event_context *perf_event_ctxp[2];
+} __attribute__((preserve_access_index));
+
+/* The current thread's events running watch_probe on addr. */
+static __always_inline __u32 watch_events(__u64 addr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct perf_event_context *ctx;
+	struct list_head *head, *pos;
+	__u32 i, n = 0;
+
+	if (bpf_core_field_size(task->perf_event_ctxp) == sizeof(void *))
+		ctx = BPF_CORE_READ(task, perf_event_ctxp);
+	else
+		ctx = BPF_CORE_READ((struct task_struct___pre62 *)task, perf_event_ctxp[1]);
+	if (!ctx)
+		return 0;
+	head = &ctx->event_list;
+	pos = BPF_CORE_READ(head, next);
+	for (i = 0; i < ST_WATCH_EVENTS_SCAN && pos && pos != head; i++) {
+		struct perf_event *ev = container_of(pos, struct perf_event, event_entry);
+
+		if (BPF_CORE_READ(ev, attr.type) == PERF_TYPE_BREAKPOINT &&
+		    BPF_CORE_READ(ev, attr.bp_addr) == addr &&
+		    BPF_CORE_READ(ev, state) == PERF_EVENT_STATE_ON &&
+		    BPF_CORE_READ(ev, prog, aux, id) == watch_prog_id)
+			n++;
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return n;
+}
+
+/* Is this the first run for this read (the others of the same read: false)? */
+static __always_inline bool watch_first(const struct st_target *t, __u64 pid_tgid)
+{
+	__u32 zero = 0, n;
+	struct watch_pending *w = bpf_map_lookup_elem(&watch_pending, &zero);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!w)
+		return true;
+	if (w->left && w->pid_tgid == pid_tgid && now - w->ts < WATCH_SAME_READ_NS) {
+		w->left--;
+		return false;
+	}
+	n = watch_events(t->watch_addr);
+	w->pid_tgid = pid_tgid;
+	w->ts = now;
+	w->left = n > 1 ? n - 1 : 0;
+	return true;
+}
+
+/*
+ * Watch trigger (3.14+): a hardware data breakpoint on the main interpreter's
+ * common_consts[CONSTANT_ASSERTIONERROR], which only a failing assert's
+ * LOAD_COMMON_CONSTANT 0 reads. It fires after the read, with the handler
+ * having stored the current instruction to the frame before it: healthy
+ * requests never get here.
+ */
+SEC("perf_event")
+int watch_probe(struct bpf_perf_event_data *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 pid = pid_tgid >> 32;
+	struct st_target *t;
+
+	t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t || t->probe != ST_PROBE_WATCH)
+		return 0;
+	count(ST_C_RUNS);
+	if (watch_first(t, pid_tgid))
+		assert_hit(t, pid_tgid, 0);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #define ST_RB_WAKEUP_BYTES (1 << 20) /* wake user space early above this fill */
 #define ST_RB_DRAIN_MS    50   /* user space drains the ring buffer this often */
 #define ST_MAX_THREADS    1024 /* thread states searched by the assert probe */
+#define ST_WATCH_EVENTS_SCAN 16 /* events of a thread's perf context examined (watch trigger) */
 #define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
 #define ST_NPATTERNS      4    /* assertion messages (enum st_prop) */
 #define ST_PATTERN_MAX    64
@@ -93,6 +94,12 @@ struct st_py_layout {
 	__s32 interp_threads_head; /* PyInterpreterState.threads.head */
 	__s32 tstate_next;         /* PyThreadState.next */
 	__s32 tstate_thread_id;    /* PyThreadState.thread_id */
+	/*
+	 * 3.14+: interp->common_consts[CONSTANT_ASSERTIONERROR], which only a
+	 * failing assert's LOAD_COMMON_CONSTANT 0 reads: the watch trigger's
+	 * data breakpoint. -1: no such slot (<= 3.13).
+	 */
+	__s32 interp_assert_slot;
 	/* code objects: read from user space only */
 	__s16 code_filename;
 	__s16 code_name;
@@ -148,6 +155,7 @@ struct st_target {
 	 */
 	__s32 assert_ip_reg;
 	__u32 pad0;
+	__u64 watch_addr;         /* watch trigger: the slot its breakpoints are on */
 	struct st_py_layout layout;
 	/*
 	 * Written by BPF, zero from user space: the interned str objects of
@@ -177,10 +185,11 @@ enum st_prop {
 	ST_NPROPS,
 };
 
-/* The two probe points (README.md, "How it works"). */
+/* The probe points (README.md, "How it works"). */
 enum st_probe_kind {
 	ST_PROBE_RAISE = 0,  /* _PyErr_SetObject: every raise, filtered in BPF */
 	ST_PROBE_ASSERT = 1, /* LOAD_ASSERTION_ERROR handler (3.14+: do_raise): failing asserts */
+	ST_PROBE_WATCH = 2,  /* 3.14+: a data breakpoint on the slot a failing assert reads */
 };
 
 /* How it failed. */

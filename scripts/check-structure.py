@@ -32,7 +32,7 @@ ALLOWED = {
     "memory": {"util"},
     "discover": {"util"},
     "resolve": {"discover", "memory", "util"},
-    "attach": {"resolve", "util"},
+    "attach": {"resolve", "discover", "util"},
     "decode": {"resolve", "memory", "util"},
     "diagnose": {"decode", "resolve", "memory", "util"},
     "sink": {"diagnose", "decode", "resolve", "memory", "util"},

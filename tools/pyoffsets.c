@@ -17,6 +17,9 @@
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_moduleobject.h"
+#if PY_VERSION_HEX >= 0x030e0000
+#include "internal/pycore_opcode_utils.h" /* CONSTANT_ASSERTIONERROR */
+#endif
 #if PY_VERSION_HEX >= 0x030b0000
 #include "internal/pycore_dict.h"
 #include "internal/pycore_object.h"
@@ -193,6 +196,13 @@ static void threads_and_code(void)
 #endif
 	F("tstate_next", offsetof(PyThreadState, next));
 	F("tstate_thread_id", offsetof(PyThreadState, thread_id));
+#if PY_VERSION_HEX >= 0x030e0000
+	/* watch trigger: the slot only a failing assert's LOAD_COMMON_CONSTANT 0 reads */
+	F("interp_assert_slot", offsetof(PyInterpreterState, common_consts) +
+				CONSTANT_ASSERTIONERROR * sizeof(PyObject *));
+#else
+	F("interp_assert_slot", -1); /* LOAD_ASSERTION_ERROR loads PyExc_AssertionError itself */
+#endif
 	F("code_filename", offsetof(PyCodeObject, co_filename));
 	F("code_name", offsetof(PyCodeObject, co_name));
 #if PY_VERSION_HEX >= 0x030b0000

@@ -3,6 +3,7 @@
  * Command lines of real deployments (as /proc/PID/cmdline holds them) and
  * what discovery makes of them. Arguments are separated by '|' here.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <unistd.h>
 #include "discover/classify.h"
+#include "discover/procfs.h"
 
 struct case_ {
 	const char *cmdline;
@@ -86,6 +90,48 @@ static void test_table(void **state)
 }
 
 /* No NUL at the end, arguments longer than the buffer, a tiny service buffer. */
+static void *parked(void *arg)
+{
+	pthread_barrier_t *b = arg;
+
+	pthread_barrier_wait(b); /* started */
+	pthread_barrier_wait(b); /* listed */
+	return NULL;
+}
+
+/* procfs__threads on this process: its 4 threads, and a max below that. */
+static void test_threads(void **state)
+{
+	pthread_barrier_t b;
+	pthread_t th[3];
+	pid_t tids[8];
+	size_t n, i;
+	int k;
+
+	(void)state;
+	pthread_barrier_init(&b, NULL, 4);
+	for (k = 0; k < 3; k++)
+		assert_int_equal(pthread_create(&th[k], NULL, parked, &b), 0);
+	pthread_barrier_wait(&b);
+	assert_int_equal(procfs__threads(getpid(), tids, 8, &n), 0);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n && tids[i] != getpid(); i++)
+		;
+	assert_true(i < n); /* the main thread's tid is the pid */
+	/* more than max: the count says so (max + 1), only max are written */
+	tids[2] = -1;
+	assert_int_equal(procfs__threads(getpid(), tids, 2, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(tids[2], -1);
+	assert_int_equal(procfs__threads(getpid(), tids, 0, &n), 0);
+	assert_int_equal(n, 1);
+	pthread_barrier_wait(&b);
+	for (k = 0; k < 3; k++)
+		pthread_join(th[k], NULL);
+	pthread_barrier_destroy(&b);
+	assert_int_equal(procfs__threads(999999999, tids, 8, &n), -ENOENT);
+}
+
 static void test_bounds(void **state)
 {
 	static char big[10000];
@@ -103,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_bounds),
 	};
 

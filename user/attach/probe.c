@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach/probe.h"
+#include "attach/watch.h"
 #include "resolve/props.h"
 #include "resolve/opcodes.h"
 #include "resolve/target.h"
@@ -14,16 +15,14 @@
 #include "util/log.h"
 
 /*
- * One uprobe per interpreter file (pid -1: every process mapping it), shared
- * by the processes that run it; the BPF program filters by the targets map.
- * A new worker of a traced server then costs a map update, not an attach.
+ * What one target is attached by: a uprobe on its interpreter file for its
+ * pid alone (other processes mapping the file take no trap), or the watch
+ * trigger's breakpoints on its threads.
  */
 struct attachment {
-	dev_t dev;
-	ino_t ino;
-	unsigned kind; /* enum st_probe_kind */
-	struct bpf_link *link;
-	unsigned refs;
+	pid_t pid;
+	struct bpf_link *link; /* uprobe */
+	struct watch *watch;   /* watch trigger */
 };
 
 #define BTF_PATH   "/sys/kernel/btf/vmlinux"
@@ -89,6 +88,8 @@ unsigned probe__prog_for(const struct target *t)
 {
 	if (t->bpf.probe == ST_PROBE_RAISE)
 		return PROBE_PROG_RAISE;
+	if (t->bpf.probe == ST_PROBE_WATCH)
+		return PROBE_PROG_WATCH;
 	return t->assert_site == ASSERT_SITE_DO_RAISE ? PROBE_PROG_DO_RAISE : PROBE_PROG_ASSERT;
 }
 
@@ -116,6 +117,7 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 	bpf_program__set_autoload(p->skel->progs.raise_probe, progs & PROBE_PROG_RAISE);
 	bpf_program__set_autoload(p->skel->progs.assert_probe, progs & PROBE_PROG_ASSERT);
 	bpf_program__set_autoload(p->skel->progs.do_raise_probe, progs & PROBE_PROG_DO_RAISE);
+	bpf_program__set_autoload(p->skel->progs.watch_probe, progs & PROBE_PROG_WATCH);
 	for (i = 0; i < ST_NPROPS && i < ST_NPATTERNS; i++) {
 		size_t n = strlen(props__message(i));
 
@@ -133,6 +135,20 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 			 "BPF? run as root; -v shows the verifier log)", strerror(-err));
 		goto cleanup;
 	}
+	if (progs & PROBE_PROG_WATCH) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		/* watch_probe tells its own events by its id (several fire for one read) */
+		err = bpf_obj_get_info_by_fd(bpf_program__fd(p->skel->progs.watch_probe), &info,
+					      &len);
+		if (err) {
+			snprintf(errbuf, errsz, "failed to read the watch program's id: %s",
+				 strerror(-err));
+			goto cleanup;
+		}
+		p->skel->bss->watch_prog_id = info.id;
+	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_sample, p, NULL);
 	if (!p->rb) {
 		err = -errno;
@@ -149,88 +165,95 @@ cleanup:
 static void release(struct probe *p, struct attachment *a)
 {
 	bpf_link__destroy(a->link);
+	watch__close(a->watch);
 	*a = p->att[--p->natt];
 }
 
-static struct attachment *find_attachment(struct probe *p, const struct target *t)
+static struct attachment *find_attachment(struct probe *p, pid_t pid)
 {
 	size_t i;
 
 	for (i = 0; i < p->natt; i++)
-		if (p->att[i].dev == t->interp_dev && p->att[i].ino == t->interp_ino &&
-		    p->att[i].kind == t->bpf.probe)
+		if (p->att[i].pid == pid)
 			return &p->att[i];
 	return NULL;
 }
 
-/* The uprobe of t's probe kind on t's interpreter file. */
-static struct bpf_link *attach_file(struct probe *p, const struct target *t)
+/* The uprobe of t's probe kind on t's interpreter file, for t's pid only. */
+static int attach_uprobe(struct probe *p, const struct target *t, struct attachment *a,
+			 char *err, size_t errsz)
 {
 	/* libbpf resolves named functions itself; unnamed ones go by file offset */
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func);
-	struct bpf_link *link;
+	const struct bpf_program *prog = p->skel->progs.raise_probe;
+	size_t off = t->raise_func ? 0 : t->raise_offset;
 
 	if (t->bpf.probe == ST_PROBE_ASSERT) {
 		/* unnamed code (a handler, a static function): by file offset only */
 		opts.func_name = NULL;
-		link = bpf_program__attach_uprobe_opts(t->assert_site == ASSERT_SITE_DO_RAISE ?
-						       p->skel->progs.do_raise_probe :
-						       p->skel->progs.assert_probe, -1,
-						       t->open_path, t->assert_offset, &opts);
-	} else {
-		link = bpf_program__attach_uprobe_opts(p->skel->progs.raise_probe, -1,
-						       t->open_path,
-						       t->raise_func ? 0 : t->raise_offset, &opts);
+		prog = t->assert_site == ASSERT_SITE_DO_RAISE ? p->skel->progs.do_raise_probe :
+								p->skel->progs.assert_probe;
+		off = t->assert_offset;
 	}
-	if (!link)
-		pr_warn("pid %d: failed to attach the %s probe to %s: %s\n", t->pid,
-			t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise", t->interp,
-			strerror(errno));
-	return link;
+	a->link = bpf_program__attach_uprobe_opts(prog, t->pid, t->open_path, off, &opts);
+	if (!a->link) {
+		snprintf(err, errsz, "pid %d: failed to attach the %s probe to %s: %s", t->pid,
+			 target__probe_name(t->bpf.probe), t->interp, strerror(errno));
+		return -errno;
+	}
+	pr_debug("%s probe on %s for pid %d\n", target__probe_name(t->bpf.probe), t->interp,
+		 t->pid);
+	return 0;
 }
 
-int probe__attach(struct probe *p, const struct target *t)
+int probe__attach(struct probe *p, const struct target *t, char *err, size_t errsz)
 {
-	struct attachment *a = find_attachment(p, t);
+	int fd = bpf_map__fd(p->skel->maps.targets), ret;
+	struct st_target v = t->bpf;
+	struct attachment *a;
 	__u32 key = t->pid;
-	int err;
 
 	if (!(p->progs & probe__prog_for(t))) {
-		pr_warn("pid %d: its probe program was not loaded\n", t->pid);
+		snprintf(err, errsz, "pid %d: its probe program was not loaded", t->pid);
 		return -ENOTSUP;
 	}
+	if (find_attachment(p, t->pid)) {
+		snprintf(err, errsz, "pid %d: attached already", t->pid);
+		return -EEXIST;
+	}
+	if (p->natt == p->capatt) {
+		size_t cap = p->capatt ? p->capatt * 2 : 8;
+		struct attachment *n = realloc(p->att, cap * sizeof(*n));
 
-	if (!a) {
-		if (p->natt == p->capatt) {
-			size_t cap = p->capatt ? p->capatt * 2 : 8;
-			struct attachment *n = realloc(p->att, cap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			p->att = n;
-			p->capatt = cap;
+		if (!n) {
+			snprintf(err, errsz, "out of memory");
+			return -ENOMEM;
 		}
-		a = &p->att[p->natt];
-		*a = (struct attachment){
-			.dev = t->interp_dev, .ino = t->interp_ino, .kind = t->bpf.probe,
-		};
-		a->link = attach_file(p, t);
-		if (!a->link)
-			return -errno;
-		p->natt++;
-		pr_debug("%s probe on %s (dev %lu ino %lu)\n",
-			 t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise", t->interp,
-			 (unsigned long)t->interp_dev, (unsigned long)t->interp_ino);
+		p->att = n;
+		p->capatt = cap;
 	}
-	err = bpf_map_update_elem(bpf_map__fd(p->skel->maps.targets), &key, &t->bpf, BPF_ANY);
-	if (err) {
-		err = -errno;
-		pr_warn("pid %d: failed to add to the targets map: %s\n", t->pid, strerror(errno));
-		if (!a->refs)
-			release(p, a);
-		return err;
+	a = &p->att[p->natt];
+	*a = (struct attachment){ .pid = t->pid };
+	v.watch_addr = t->watch_addr;
+	/* the target first: what its probe reports from the first run on is counted */
+	if (bpf_map_update_elem(fd, &key, &v, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errsz, "pid %d: failed to add to the targets map: %s", t->pid,
+			 strerror(errno));
+		return ret;
 	}
-	a->refs++;
+	if (t->bpf.probe == ST_PROBE_WATCH) {
+		a->watch = watch__open(p->skel->progs.watch_probe, t->pid, t->watch_addr, err,
+				       errsz);
+		ret = a->watch ? 0 : -errno;
+	} else {
+		ret = attach_uprobe(p, t, a, err, errsz);
+	}
+	if (ret) {
+		bpf_map_delete_elem(fd, &key);
+		return ret;
+	}
+	p->natt++;
 	return 0;
 }
 
@@ -240,8 +263,8 @@ void probe__detach(struct probe *p, const struct target *t)
 	struct attachment *a;
 
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.targets), &key);
-	a = find_attachment(p, t);
-	if (a && --a->refs == 0)
+	a = find_attachment(p, t->pid);
+	if (a)
 		release(p, a);
 }
 

@@ -21,7 +21,8 @@ enum probe_progs {
 	PROBE_PROG_RAISE = 1 << 0,    /* raise_probe: _PyErr_SetObject */
 	PROBE_PROG_ASSERT = 1 << 1,   /* assert_probe: LOAD_ASSERTION_ERROR handler */
 	PROBE_PROG_DO_RAISE = 1 << 2, /* do_raise_probe: 3.14+ */
-	PROBE_PROG_ALL = 7,
+	PROBE_PROG_WATCH = 1 << 3,    /* watch_probe: 3.14+, the watch trigger */
+	PROBE_PROG_ALL = 15,
 };
 /* The program target t needs, once t->bpf.probe is chosen. */
 unsigned probe__prog_for(const struct target *t);
@@ -33,11 +34,13 @@ unsigned probe__prog_for(const struct target *t);
 struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err,
 			 size_t errsz);
 /*
- * Adds t to the targets map; attaches its probe to its interpreter file
- * unless another target already runs the same file. -ENOTSUP when its
- * program was not loaded.
+ * Adds t to the targets map and attaches its probe, for t alone: a uprobe
+ * on its interpreter file scoped to its pid, or the watch trigger's
+ * breakpoints on its threads (attach/watch.h). 0, or -errno with one
+ * sentence in err and nothing left attached (-ENOTSUP: its program was not
+ * loaded).
  */
-int probe__attach(struct probe *p, const struct target *t);
+int probe__attach(struct probe *p, const struct target *t, char *err, size_t errsz);
 /* Undoes one successful probe__attach of t (exactly once). */
 void probe__detach(struct probe *p, const struct target *t);
 /* Start reporting exec/fork events to fn, with ctx (discovery). */

@@ -16,6 +16,7 @@
 #define OPT_JSON_MAX_SIZE 257
 #define OPT_JSON_KEEP     258
 #define OPT_RECORD_RATE   259
+#define OPT_ALLOW_FALLBACK 260
 #define RECORD_RATE_DEFAULT 100
 #define RECORD_RATE_MAX   1000000
 
@@ -55,12 +56,20 @@ static const char usage[] =
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
 "                      or all (default: all)\n"
-"  -P, --probe MODE    assert: a uprobe that runs only when an assert fails\n"
-"                      (the LOAD_ASSERTION_ERROR handler; from 3.14, do_raise,\n"
-"                      which only Python raise statements reach): no cost on\n"
-"                      healthy requests; raise: on _PyErr_SetObject, every\n"
-"                      exception (needed for python -O); auto (default): assert\n"
-"                      where it validates, raise elsewhere\n"
+"  -P, --probe MODE    what triggers a capture (README \"Probes\"):\n"
+"                      auto (default): the trigger that costs nothing on healthy\n"
+"                      requests, assert up to Python 3.13, watch from 3.14;\n"
+"                      raise under python -O (no asserts)\n"
+"                      watch: 3.14+, a hardware data breakpoint on the constant\n"
+"                      only a failing assert reads; runs only when one fails\n"
+"                      assert: up to 3.13 a uprobe on the LOAD_ASSERTION_ERROR\n"
+"                      handler, runs only when an assert fails; from 3.14 on\n"
+"                      do_raise: runs on every Python raise statement\n"
+"                      raise: on _PyErr_SetObject, runs on every exception\n"
+"      --allow-fallback\n"
+"                      where auto finds no zero-cost trigger (no hardware\n"
+"                      breakpoint, debug registers taken), trace on do_raise or\n"
+"                      _PyErr_SetObject instead of leaving the process untraced\n"
 "  -q, --quiet         no human report on stdout\n"
 "  -v, --verbose       debug messages, including libbpf's\n"
 "  -V, --version       print the version\n"
@@ -71,6 +80,7 @@ static const char usage[] =
 "  sudo sessiontrace -p $(pgrep -f 'uvicorn main:app')\n"
 "  sudo sessiontrace -p 4242 -p 4243 -j /var/log/sessiontrace.jsonl -q\n"
 "  sudo sessiontrace -k session -d 60\n"
+"  sudo sessiontrace --allow-fallback        # costly probe where no zero-cost one\n"
 "  sudo sessiontrace -j /var/log/sessiontrace.jsonl --record-rate 10   # storms\n"
 "  sudo sessiontrace -q -j /var/log/sessiontrace.jsonl -m 9464   # + /metrics on loopback\n"
 "\n"
@@ -183,14 +193,8 @@ static int add_pid(struct tracer_opts *o, const char *arg)
 
 static int set_probe(struct tracer_opts *o, const char *arg)
 {
-	if (!strcmp(arg, "auto"))
-		o->probe = TARGET_PROBE_AUTO;
-	else if (!strcmp(arg, "assert"))
-		o->probe = ST_PROBE_ASSERT;
-	else if (!strcmp(arg, "raise"))
-		o->probe = ST_PROBE_RAISE;
-	else
-		return bad_value("--probe", arg, "assert, raise or auto");
+	if (target__probe_parse(arg, &o->probe))
+		return bad_value("--probe", arg, "watch, assert, raise or auto");
 	return 0;
 }
 
@@ -239,6 +243,9 @@ static int apply(int c, const char *arg, struct tracer_opts *o, int *verbose)
 		return 0;
 	case 'P':
 		return set_probe(o, arg);
+	case OPT_ALLOW_FALLBACK:
+		o->allow_fallback = true;
+		return 0;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -272,6 +279,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 		{ "record-rate", required_argument, NULL, OPT_RECORD_RATE },
+		{ "allow-fallback", no_argument, NULL, OPT_ALLOW_FALLBACK },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},

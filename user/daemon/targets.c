@@ -50,23 +50,24 @@ void targets__free(struct targets *r)
 	free(r);
 }
 
-int targets__add(struct targets *r, struct target *t)
+int targets__add(struct targets *r, struct target *t, char *why, size_t whysz)
 {
 	struct traced *e;
 	int err;
 
 	if (r->n >= TARGETS_MAX) {
-		pr_warn("pid %d: not traced: already tracing %d processes\n", t->pid, TARGETS_MAX);
+		snprintf(why, whysz, "pid %d: not traced: already tracing %d processes", t->pid,
+			 TARGETS_MAX);
 		return -ENOSPC;
 	}
 	e = &r->v[r->n];
 	e->pidfd = syscall(SYS_pidfd_open, t->pid, 0);
 	if (e->pidfd < 0) {
 		err = -errno;
-		fprintf(stderr, "sessiontrace: pid %d: pidfd_open: %s\n", t->pid, strerror(errno));
+		snprintf(why, whysz, "pid %d: pidfd_open: %s", t->pid, strerror(errno));
 		return err;
 	}
-	err = probe__attach(r->probe, t);
+	err = probe__attach(r->probe, t, why, whysz);
 	if (err) {
 		close(e->pidfd);
 		memset(e, 0, sizeof(*e));
@@ -82,7 +83,7 @@ void targets__announce(const struct targets *r, int i)
 	const struct target *t = r->v[i].t;
 
 	fprintf(stderr, "attached pid=%d python=%s probe=%s", t->pid, t->python,
-		t->bpf.probe == ST_PROBE_ASSERT ? "assert" : "raise");
+		target__probe_name(t->bpf.probe));
 	if (t->ns_pid != t->pid)
 		fprintf(stderr, " ns_pid=%d", t->ns_pid);
 	fputc('\n', stderr);

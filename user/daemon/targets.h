@@ -27,9 +27,10 @@ struct targets *targets__new(struct probe *p);
 void targets__free(struct targets *r);
 /*
  * Attach t (its probe chosen) and keep it: on 0 it is the registry's, the
- * last entry. -errno (t still the caller's) when it cannot.
+ * last entry. -errno (t still the caller's) and one sentence in why when it
+ * cannot.
  */
-int targets__add(struct targets *r, struct target *t);
+int targets__add(struct targets *r, struct target *t, char *why, size_t whysz);
 /*
  * Print the i-th target's "attached" line. The caller prints it once the
  * records flow and the privileges are what they stay: scripts and tests

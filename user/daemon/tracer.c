@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -46,6 +47,22 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * The watch trigger holds a descriptor per thread of each target: the soft
+ * limit on open files goes up to the hard one (systemd's default soft limit
+ * is 1024).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			pr_debug("cannot raise the open files limit: %s\n", strerror(errno));
+	}
+}
+
 /* Tell the decoder about t, wherever it runs. */
 static int decoder_add(struct tracer *tr, const struct target *t)
 {
@@ -61,19 +78,38 @@ static void decoder_drop(struct tracer *tr, pid_t pid)
 }
 
 /* Decoder first, then the probe: no record of t comes before t is known. */
-static int attach(struct tracer *tr, struct target *t)
+static int attach_once(struct tracer *tr, struct target *t, char *why, size_t whysz)
 {
 	pid_t pid = t->pid;
 	int ret = decoder_add(tr, t);
 
 	if (ret) {
-		fprintf(stderr, "sessiontrace: pid %d: not traced: %s\n", pid, strerror(-ret));
+		snprintf(why, whysz, "pid %d: not traced: %s", pid, strerror(-ret));
 		return ret;
 	}
-	ret = targets__add(tr->targets, t);
+	ret = targets__add(tr->targets, t, why, whysz);
 	if (ret)
 		decoder_drop(tr, pid);
 	return ret;
+}
+
+/*
+ * Attach t. Whether its watchpoint can be set shows only now (debug
+ * registers taken, no breakpoint events, a policy): -P auto then takes the
+ * fallback probe where --allow-fallback allows it (target__watch_failed).
+ * 0, or -errno with one sentence in why.
+ */
+static int attach(struct tracer *tr, struct target *t, char *why, size_t whysz)
+{
+	char reason[512];
+	int ret = attach_once(tr, t, why, whysz);
+
+	if (!ret || t->bpf.probe != ST_PROBE_WATCH || tr->o->probe != TARGET_PROBE_AUTO ||
+	    ret == -ESRCH || targets__count(tr->targets) >= TARGETS_MAX)
+		return ret;
+	snprintf(reason, sizeof(reason), "no hardware watchpoint: %s", why);
+	ret = target__watch_failed(t, reason, tr->o->allow_fallback, why, whysz);
+	return ret ? ret : attach_once(tr, t, why, whysz);
 }
 
 /* Detach the i-th target and tell the decoder, saying why on stderr. */
@@ -89,12 +125,13 @@ static void untrace(struct tracer *tr, int i, const char *why)
 static int trace_pid(struct tracer *tr, struct target *t, const char *service, char *err,
 		     size_t errsz)
 {
-	int ret = target__choose_probe(t, tr->o->probe, tr->o->kinds, err, errsz);
+	int ret = target__choose_probe(t, tr->o->probe, tr->o->kinds, tr->o->allow_fallback, err,
+					errsz);
 
 	if (ret)
 		return ret;
 	target__set_service(t, service);
-	ret = attach(tr, t);
+	ret = attach(tr, t, err, errsz);
 	if (!ret) /* discovery: the sinks are open and the privileges settled */
 		targets__announce(tr->targets, targets__count(tr->targets) - 1);
 	return ret;
@@ -160,12 +197,16 @@ static int resolve_given(struct tracer *tr, unsigned *progs)
 	*progs = tr->discover ? PROBE_PROG_ALL : 0;
 	for (i = 0; i < o->npids; i++) {
 		tr->given[i] = target__new(o->pids[i], err, sizeof(err));
-		if (!tr->given[i] ||
-		    target__choose_probe(tr->given[i], o->probe, o->kinds, err, sizeof(err))) {
+		if (!tr->given[i] || target__choose_probe(tr->given[i], o->probe, o->kinds,
+							  o->allow_fallback, err, sizeof(err))) {
 			fprintf(stderr, "sessiontrace: %s\n", err);
 			return 2;
 		}
 		*progs |= probe__prog_for(tr->given[i]);
+		/* a watchpoint may be refused at attach: what it falls back on */
+		if (tr->given[i]->bpf.probe == ST_PROBE_WATCH && o->allow_fallback &&
+		    o->probe == TARGET_PROBE_AUTO)
+			*progs |= PROBE_PROG_DO_RAISE | PROBE_PROG_RAISE;
 	}
 	return 0;
 }
@@ -181,12 +222,14 @@ static int start_given(struct tracer *tr)
 	int i, ret;
 
 	for (i = 0; i < tr->o->npids; i++) {
-		char service[128];
+		char service[128], why[512];
 
 		watcher__service(tr->watcher, tr->given[i]->pid, service, sizeof(service));
 		target__set_service(tr->given[i], service);
-		if (attach(tr, tr->given[i]))
+		if (attach(tr, tr->given[i], why, sizeof(why))) {
+			fprintf(stderr, "sessiontrace: %s\n", why);
 			return 2;
+		}
 		tr->given[i] = NULL;
 	}
 	if ((ret = sandbox__drop_caps()))
@@ -380,6 +423,7 @@ int tracer__run(const struct tracer_opts *o)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	libbpf_set_print(libbpf_print);
+	raise_fd_limit();
 	ret = resolve_given(tr, &progs);
 	if (ret)
 		goto cleanup;

@@ -24,6 +24,7 @@ struct tracer_opts {
 	bool quiet;                  /* no console report */
 	unsigned kinds;              /* bits of enum st_prop */
 	int probe;                   /* enum st_probe_kind, or TARGET_PROBE_AUTO */
+	bool allow_fallback;         /* auto without a zero-cost trigger: a costly probe */
 };
 
 /* Trace until a signal or the duration. Returns the exit status (0, 1, 2). */

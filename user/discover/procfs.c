@@ -154,6 +154,31 @@ int procfs__interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *start, u
 	return 0;
 }
 
+int procfs__threads(pid_t pid, pid_t *tids, size_t max, size_t *n)
+{
+	struct dirent *de;
+	char path[64];
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	*n = 0;
+	while (*n <= max && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0 || v > INT_MAX)
+			continue;
+		if (*n < max)
+			tids[*n] = (pid_t)v;
+		(*n)++;
+	}
+	closedir(d);
+	return 0;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;

@@ -32,6 +32,11 @@ bool procfs__exists(pid_t pid);
  * offset 0 (the name of its /proc/PID/map_files entry).
  */
 int procfs__interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *start, uint64_t *end);
+/*
+ * The threads of pid (/proc/PID/task): at most max tids into tids, and in
+ * *n how many there are, counted up to max + 1 (more than max: *n > max).
+ */
+int procfs__threads(pid_t pid, pid_t *tids, size_t max, size_t *n);
 /* Calls fn for every process in /proc, in pid order; stops when fn returns non-zero. */
 int procfs__scan(int (*fn)(pid_t pid, void *ctx), void *ctx);
 

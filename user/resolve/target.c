@@ -53,6 +53,19 @@ static int sym_addr(const struct elfsym *e, uint64_t bias, const char *name, __u
 }
 
 /*
+ * python -O (Py_OptimizeFlag, still set by 3.12+): no asserts, so no assert
+ * trigger; request.session raises KeyError instead, which only the raise
+ * probe sees. True, and why in buf, when t runs so.
+ */
+static bool optimized(const struct target *t, char *buf, size_t sz)
+{
+	if (t->optimize <= 0)
+		return false;
+	snprintf(buf, sz, "runs with -O (asserts removed): the raise probe sees its KeyError");
+	return true;
+}
+
+/*
  * Can the assert probe serve this process? It needs its site (resolve/opcodes.c:
  * the LOAD_ASSERTION_ERROR handler, or do_raise from 3.14), the thread-state
  * walk offsets where the site has no thread state at hand, and asserts
@@ -65,11 +78,8 @@ static void assert_probe_site(struct target *t, const struct elfsym *e)
 	struct assert_site s;
 
 	t->assert_ok = false;
-	if (t->optimize > 0) {
-		snprintf(t->assert_why, sizeof(t->assert_why),
-			 "runs with -O (asserts removed): the raise probe sees its KeyError");
+	if (optimized(t, t->assert_why, sizeof(t->assert_why)))
 		return;
-	}
 	if (opcodes__assert_site(e, L, true, &s, t->assert_why, sizeof(t->assert_why)))
 		return;
 	if (s.kind == ASSERT_SITE_HANDLER &&
@@ -93,6 +103,44 @@ static void assert_probe_site(struct target *t, const struct elfsym *e)
 		 (unsigned long long)s.probe, (unsigned long long)t->assert_offset,
 		 (unsigned long long)s.table, s.by_symbol ? " (.symtab)" : " (by shape)", s.ip_reg);
 	t->assert_ok = true;
+}
+
+/*
+ * 3.14+: where the watch trigger's data breakpoint goes, the main
+ * interpreter's common_consts[CONSTANT_ASSERTIONERROR] (layout, from the
+ * headers). Valid when the slot holds the AssertionError type: the layout
+ * fits this build and the interpreter is initialized.
+ */
+static void watch_site(struct target *t)
+{
+	const struct st_py_layout *L = t->layout;
+	__u64 interp = 0, slot = 0;
+
+	t->watch_ok = false;
+	if (L->interp_assert_slot < 0) {
+		snprintf(t->watch_why, sizeof(t->watch_why), "Python %s has LOAD_ASSERTION_ERROR, "
+			 "not a constant slot to watch (3.14+)", t->python);
+		return;
+	}
+	if (optimized(t, t->watch_why, sizeof(t->watch_why)))
+		return;
+	if (!t->bpf.runtime || L->runtime_interp_main <= 0 ||
+	    remote__read_u64(t->pid, t->bpf.runtime + L->runtime_interp_main, &interp) || !interp ||
+	    remote__read_u64(t->pid, interp + L->interp_assert_slot, &slot)) {
+		snprintf(t->watch_why, sizeof(t->watch_why), "its main interpreter is unreadable");
+		return;
+	}
+	if (slot != t->bpf.assertion_type) {
+		snprintf(t->watch_why, sizeof(t->watch_why), "interp+%d holds 0x%llx, not "
+			 "AssertionError (0x%llx): this build's layout differs from Python %s's headers",
+			 L->interp_assert_slot, (unsigned long long)slot,
+			 (unsigned long long)t->bpf.assertion_type, t->python);
+		return;
+	}
+	t->watch_addr = interp + L->interp_assert_slot;
+	t->watch_ok = true;
+	pr_debug("pid %d: watch trigger on 0x%llx (interp 0x%llx + %d)\n", t->pid,
+		 (unsigned long long)t->watch_addr, (unsigned long long)interp, L->interp_assert_slot);
 }
 
 /*
@@ -120,8 +168,9 @@ static void raise_probe_site(struct target *t, const struct elfsym *e)
 	}
 	t->raise_func = re.name;
 	t->raise_ok = true;
-	pr_debug("pid %d: raise probe at %s (file offset 0x%" PRIx64 ")\n", t->pid,
-		 re.name ? re.name : "the unnamed _PyErr_SetObject body", t->raise_offset);
+	pr_debug("pid %d: raise probe at %s 0x%llx (file offset 0x%" PRIx64 ")\n", t->pid,
+		 re.name ? re.name : "the unnamed _PyErr_SetObject body",
+		 (unsigned long long)re.vaddr, t->raise_offset);
 }
 
 /*
@@ -325,10 +374,11 @@ struct target *target__new(pid_t pid, char *err, size_t errsz)
 		pr_debug("pid %d: sys.version unreadable: Python %s\n", pid, t->python);
 	assert_probe_site(t, e);
 	raise_probe_site(t, e);
-	if (!t->assert_ok && !t->raise_ok) {
+	watch_site(t);
+	if (!t->assert_ok && !t->raise_ok && !t->watch_ok) {
 		ret = -ENOENT;
-		seterr(err, errsz, "pid %d (Python %s): no probe site: %s; %s", pid, t->python,
-		       t->assert_why, t->raise_why);
+		seterr(err, errsz, "pid %d (Python %s): no probe site: %s; %s; %s", pid, t->python,
+		       t->assert_why, t->raise_why, t->watch_why);
 		goto cleanup;
 	}
 	elfsym__free(e);
@@ -357,6 +407,7 @@ struct target *target__dup(const struct target *t)
 	c->service[sizeof(c->service) - 1] = '\0';
 	c->raise_why[sizeof(c->raise_why) - 1] = '\0';
 	c->assert_why[sizeof(c->assert_why) - 1] = '\0';
+	c->watch_why[sizeof(c->watch_why) - 1] = '\0';
 	return c;
 }
 
@@ -365,26 +416,117 @@ void target__free(struct target *t)
 	free(t);
 }
 
-int target__choose_probe(struct target *t, int mode, unsigned kinds, char *err, size_t errsz)
+static const char *const probe_names[] = {
+	[ST_PROBE_RAISE] = "raise",
+	[ST_PROBE_ASSERT] = "assert",
+	[ST_PROBE_WATCH] = "watch",
+};
+
+const char *target__probe_name(int kind)
 {
-	t->bpf.kinds = kinds;
-	if (mode == ST_PROBE_RAISE || (mode == TARGET_PROBE_AUTO && !t->assert_ok)) {
-		if (!t->raise_ok) {
-			seterr(err, errsz, "pid %d: no raise probe: %s", t->pid, t->raise_why);
-			return -ENOTSUP;
-		}
-		if (mode == TARGET_PROBE_AUTO)
-			pr_debug("pid %d: raise probe: %s\n", t->pid, t->assert_why);
-		t->bpf.probe = ST_PROBE_RAISE;
+	if (kind < 0 || kind >= (int)(sizeof(probe_names) / sizeof(probe_names[0])))
+		return "?";
+	return probe_names[kind];
+}
+
+int target__probe_parse(const char *name, int *kind)
+{
+	int k;
+
+	if (!strcmp(name, "auto")) {
+		*kind = TARGET_PROBE_AUTO;
 		return 0;
 	}
-	if (!t->assert_ok) {
-		seterr(err, errsz, "pid %d: no assert probe: %s (use --probe raise or auto)", t->pid,
-		       t->assert_why);
+	for (k = 0; k < (int)(sizeof(probe_names) / sizeof(probe_names[0])); k++)
+		if (!strcmp(name, probe_names[k])) {
+			*kind = k;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Is kind's site there? Else *why says why not. */
+static bool probe_ok(const struct target *t, int kind, const char **why)
+{
+	switch (kind) {
+	case ST_PROBE_RAISE:
+		*why = t->raise_why;
+		return t->raise_ok;
+	case ST_PROBE_ASSERT:
+		*why = t->assert_why;
+		return t->assert_ok;
+	default:
+		*why = t->watch_why;
+		return t->watch_ok;
+	}
+}
+
+/* The probe that runs on every raise: do_raise from 3.14, else _PyErr_SetObject. */
+static int costly_probe(const struct target *t)
+{
+	if (t->assert_ok && t->assert_site == ASSERT_SITE_DO_RAISE)
+		return ST_PROBE_ASSERT;
+	return t->raise_ok ? ST_PROBE_RAISE : -1;
+}
+
+static const char *costly_what(int kind)
+{
+	return kind == ST_PROBE_ASSERT ? "do_raise, which runs on every Python raise statement" :
+					 "_PyErr_SetObject, which runs on every exception";
+}
+
+/* auto found no zero-cost trigger (why): the costly probe if fallback, else -ENOTSUP. */
+static int fall_back(struct target *t, const char *why, bool fallback, char *err, size_t errsz)
+{
+	int kind = costly_probe(t);
+
+	if (kind < 0) {
+		seterr(err, errsz, "pid %d (Python %s): no zero-cost trigger (%s) and no probe "
+		       "to fall back on: %s", t->pid, t->python, why, t->raise_why);
 		return -ENOTSUP;
 	}
-	t->bpf.probe = ST_PROBE_ASSERT;
+	if (!fallback) {
+		seterr(err, errsz, "pid %d (Python %s): not traced: no zero-cost trigger (%s); "
+		       "--allow-fallback (or -P %s) traces it on %s", t->pid, t->python, why,
+		       target__probe_name(kind), costly_what(kind));
+		return -ENOTSUP;
+	}
+	pr_warn("pid %d (Python %s): no zero-cost trigger (%s): tracing on %s "
+		"(--allow-fallback)\n", t->pid, t->python, why, costly_what(kind));
+	t->bpf.probe = kind;
 	return 0;
+}
+
+int target__choose_probe(struct target *t, int mode, unsigned kinds, bool fallback, char *err,
+			 size_t errsz)
+{
+	const char *why;
+
+	t->bpf.kinds = kinds;
+	if (mode == TARGET_PROBE_AUTO) {
+		/* python -O has no asserts: only the raise probe sees its KeyError */
+		if (t->optimize > 0)
+			mode = ST_PROBE_RAISE;
+		else
+			mode = t->layout->interp_assert_slot >= 0 ? ST_PROBE_WATCH : ST_PROBE_ASSERT;
+		if (mode != ST_PROBE_RAISE && !probe_ok(t, mode, &why))
+			return fall_back(t, why, fallback, err, errsz);
+		if (mode == ST_PROBE_RAISE)
+			pr_debug("pid %d: raise probe: %s\n", t->pid, t->assert_why);
+	}
+	if (!probe_ok(t, mode, &why)) {
+		seterr(err, errsz, "pid %d: no %s probe: %s%s", t->pid, target__probe_name(mode), why,
+		       mode == ST_PROBE_RAISE ? "" : " (use --probe raise or auto)");
+		return -ENOTSUP;
+	}
+	t->bpf.probe = mode;
+	return 0;
+}
+
+int target__watch_failed(struct target *t, const char *why, bool fallback, char *err,
+			 size_t errsz)
+{
+	return fall_back(t, why, fallback, err, errsz);
 }
 
 void target__set_service(struct target *t, const char *service)

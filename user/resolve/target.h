@@ -37,6 +37,9 @@ struct target {
 	uint64_t assert_offset;        /* file offset of its site */
 	uint64_t assert_set_object;    /* do_raise's _PyErr_SetObject (vaddr), or 0 */
 	char assert_why[256];          /* else why not */
+	bool watch_ok;                 /* the watch trigger can be used (3.14+): */
+	uint64_t watch_addr;           /* interp->common_consts[CONSTANT_ASSERTIONERROR] */
+	char watch_why[256];           /* else why not */
 };
 
 /*
@@ -51,15 +54,34 @@ void target__free(struct target *t);
  * raise_func, which only attaching uses, is NULL. NULL on out of memory.
  */
 struct target *target__dup(const struct target *t);
-/* --probe auto: the assert probe where it validates, else the raise probe. */
+/*
+ * --probe auto: the trigger that costs nothing on healthy requests (the
+ * LOAD_ASSERTION_ERROR handler up to 3.13, the watchpoint from 3.14); the
+ * raise probe under python -O, which has no asserts.
+ */
 #define TARGET_PROBE_AUTO -1
+
+/* "raise", "assert", "watch" (enum st_probe_kind); "?" for anything else. */
+const char *target__probe_name(int kind);
+/* The kind a name says (or "auto": TARGET_PROBE_AUTO); -EINVAL for none. */
+int target__probe_parse(const char *name, int *kind);
 
 /*
  * Choose t's probe (enum st_probe_kind, or TARGET_PROBE_AUTO) and the kinds
  * of failure it reports (bits of enum st_prop). -ENOTSUP with a sentence in
- * err when the probe asked for cannot serve it.
+ * err when the probe asked for cannot serve it. fallback: where auto has no
+ * zero-cost trigger, take the probe that runs on every raise (do_raise from
+ * 3.14, else _PyErr_SetObject) and say so on stderr; without it, -ENOTSUP.
  */
-int target__choose_probe(struct target *t, int mode, unsigned kinds, char *err, size_t errsz);
+int target__choose_probe(struct target *t, int mode, unsigned kinds, bool fallback, char *err,
+			 size_t errsz);
+/*
+ * t's watchpoint could not be set (why): its fallback probe, as
+ * target__choose_probe would have taken it. 0, or -ENOTSUP with a sentence
+ * in err when there is none or fallback is false.
+ */
+int target__watch_failed(struct target *t, const char *why, bool fallback, char *err,
+			 size_t errsz);
 /* The service t belongs to; "" or NULL: its process name. */
 void target__set_service(struct target *t, const char *service);
 

@@ -10,7 +10,7 @@
   ``<python> -m uvicorn module:app --host 127.0.0.1 --port P --app-dir tests/apps``
   and waits until it answers HTTP; every server is killed at teardown.
 * tracer: ``tracers.start([pid, ...])`` runs ``build/sessiontrace -p PID... -j FILE -q``
-  and waits for the ``attached pid=... python=... probe=raise|assert`` lines;
+  and waits for the ``attached pid=... python=... probe=raise|assert|watch`` lines;
   ``Tracer.stop()`` sends SIGINT, asserts exit 0 and returns the JSON records.
   Tracer tests skip unless root + /sys/kernel/btf/vmlinux + build/sessiontrace
   (a missing binary fails instead when CI=true).
@@ -460,6 +460,51 @@ def servers(tmp_path):
 # tracer
 # --------------------------------------------------------------------------
 
+PROBE_PROGRAMS = ("assert_probe", "do_raise_probe", "raise_probe", "watch_probe")
+
+
+@pytest.fixture
+def bpf_stats():
+    """kernel.bpf_stats_enabled=1 for the test (restored after): the kernel
+    then counts every run of every BPF program, an oracle independent of the
+    tracer's own counters."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+
+
+def kernel_runs(tracer_pid: int, names=PROBE_PROGRAMS) -> int:
+    """run_cnt (bpf_stats) of the tracer's probe programs, summed: the BPF
+    program fds it holds (/proc/PID/fdinfo), named by bpftool. Every program
+    a target can trigger by default: the uprobes and the watch trigger's
+    perf_event program."""
+    total, seen = 0, 0
+    fddir = f"/proc/{tracer_pid}/fd"
+    for fd in os.listdir(fddir):
+        try:
+            if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-prog":
+                continue
+            with open(f"/proc/{tracer_pid}/fdinfo/{fd}") as f:
+                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        except OSError:
+            continue
+        r = subprocess.run(["bpftool", "-j", "prog", "show", "id", info["prog_id"].strip()],
+                           capture_output=True, text=True, check=True)
+        if json.loads(r.stdout).get("name") in names:
+            total += int(info["run_cnt"])
+            seen += 1
+    # -p loads only the program its targets need
+    assert seen >= 1, f"tracer {tracer_pid}: none of {names} loaded"
+    return total
+
+
 def tracer_skip_reason() -> Optional[str]:
     if os.geteuid() != 0:
         return "sessiontrace needs root (eBPF uprobes)"
@@ -537,10 +582,10 @@ class Tracer:
 
     def wait_attached(self, pid: int, version: str, timeout: float = ATTACH_TIMEOUT,
                       probe: Optional[str] = None) -> str:
-        """Wait for the attached line; returns the probe it names (raise or
-        assert), which must be ``probe`` when given."""
+        """Wait for the attached line; returns the probe it names (raise,
+        assert or watch), which must be ``probe`` when given."""
         line = self.wait_line(rf"attached pid={pid} python={re.escape(version)} "
-                              rf"probe=({probe or 'raise|assert'})( ns_pid=\d+)?", timeout)
+                              rf"probe=({probe or 'raise|assert|watch'})( ns_pid=\d+)?", timeout)
         return re.search(r"probe=(\w+)", line).group(1)
 
     def read_records(self) -> List[dict]:
@@ -617,16 +662,19 @@ class Tracer:
     SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits, .*, (\d+) dropped"
                          r"(?: \(([^)]*)\))?; (\d+) of the records in summaries$")
 
+    RUNS = re.compile(r"exiting: .*, (\d+) probe runs,")
+
     def summary(self) -> dict:
         """The exit summary's counters: records, lost, hits, dropped and
-        dropped by reason."""
+        dropped by reason, and the probe programs' runs in traced processes."""
         for line in self.stderr_lines():
             m = self.SUMMARY.search(line)
             if m:
                 why = dict((k, int(v)) for k, v in
                            (p.rsplit(" ", 1) for p in m.group(5).split(", "))) if m.group(5) else {}
                 return dict(records=int(m.group(1)), lost=int(m.group(2)), hits=int(m.group(3)),
-                            dropped=int(m.group(4)), why=why, summarized=int(m.group(6)))
+                            dropped=int(m.group(4)), why=why, summarized=int(m.group(6)),
+                            runs=int(self.RUNS.search(line).group(1)))
         pytest.fail("no exit summary on stderr:\n" + "\n".join(self.stderr_lines()))
 
     def check_accounting(self) -> dict:

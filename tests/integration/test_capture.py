@@ -1,7 +1,7 @@
 """sessiontrace against live uvicorn servers (needs root, BTF, build/sessiontrace).
 
 Every test starts its servers first, then the tracer (``-p PID -j FILE -q``),
-waits for ``attached pid=PID python=X.Y.Z probe=raise|assert``, drives traffic over
+waits for ``attached pid=PID python=X.Y.Z probe=raise|assert|watch``, drives traffic over
 127.0.0.1, stops the tracer with SIGINT (exit 0 asserted) and checks the JSON
 records exactly: counts, paths, pids, frames and lines.
 """
@@ -435,6 +435,6 @@ def test_signal_exit_summary(interp, tracers, servers, sig):
     records = t.stop(sig)  # asserts exit code 0
     assert [r["request"]["path"] for r in records] == ["/one-hit"]
     rest = [ln for ln in t.stderr_lines()
-            if not re.fullmatch(rf"attached pid={s.pid} python=\S+ probe=(raise|assert)", ln)]
+            if not re.fullmatch(rf"attached pid={s.pid} python=\S+ probe=(raise|assert|watch)", ln)]
     assert len(rest) == 1 and rest[0].strip(), f"want a one-line summary, stderr: {t.stderr_lines()}"
     still_serving(s)

@@ -17,7 +17,9 @@ import subprocess
 
 import pytest
 
-from conftest import SESSION_MESSAGE, access_line, app_file, http_request, session_raise_frame
+from conftest import TRACER_BIN
+from conftest import (SESSION_MESSAGE, access_line, app_file, bpf_stats, http_request,  # noqa: F401
+                      kernel_runs, session_raise_frame)
 
 SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits, (\d+) AssertionError/KeyError "
                      r"raises examined, (\d+) probe runs")
@@ -29,46 +31,6 @@ def summary(tracer):
         if m:
             return dict(zip(("records", "lost", "hits", "examined", "runs"), map(int, m.groups())))
     pytest.fail("no exit summary on stderr:\n" + "\n".join(tracer.stderr_lines()))
-
-
-@pytest.fixture
-def bpf_stats():
-    """kernel.bpf_stats_enabled=1 for the test (restored after): the kernel
-    then counts every run of every BPF program, an oracle independent of the
-    tracer's own counters."""
-    path = "/proc/sys/kernel/bpf_stats_enabled"
-    with open(path) as f:
-        old = f.read().strip()
-    with open(path, "w") as f:
-        f.write("1")
-    try:
-        yield
-    finally:
-        with open(path, "w") as f:
-            f.write(old)
-
-
-def kernel_runs(tracer_pid: int, names=("assert_probe", "do_raise_probe", "raise_probe")) -> int:
-    """run_cnt (bpf_stats) of the tracer's probe programs, summed: the BPF
-    program fds it holds (/proc/PID/fdinfo), named by bpftool."""
-    total, seen = 0, 0
-    fddir = f"/proc/{tracer_pid}/fd"
-    for fd in os.listdir(fddir):
-        try:
-            if os.readlink(f"{fddir}/{fd}") != "anon_inode:bpf-prog":
-                continue
-            with open(f"/proc/{tracer_pid}/fdinfo/{fd}") as f:
-                info = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
-        except OSError:
-            continue
-        r = subprocess.run(["bpftool", "-j", "prog", "show", "id", info["prog_id"].strip()],
-                           capture_output=True, text=True, check=True)
-        if json.loads(r.stdout).get("name") in names:
-            total += int(info["run_cnt"])
-            seen += 1
-    # -p loads only the program its targets need
-    assert seen >= 1, f"tracer {tracer_pid}: none of {names} loaded"
-    return total
 
 
 def trace(tracers, server, probe, paths, want_probe=None):
@@ -100,12 +62,13 @@ def frames(rec):
 
 
 def test_modes_agree(interp, tracers, servers):
-    """Same server, the raise probe then the assert probe: the same records,
-    and the top frame's line is the one Python's own traceback shows."""
+    """Same server, the raise probe, the assert probe and (3.14+) the watch
+    trigger: the same records, and the top frame's line is the one Python's
+    own traceback shows."""
     s = servers.start(interp, "mw_no_session")
     want = session_raise_frame(interp)
     by = {}
-    for probe in ("raise", "assert"):
+    for probe in ("raise", "assert") + (("watch",) if interp.minor >= 14 else ()):
         paths = [f"/modes/{probe}/{i}" for i in range(5)]
         records, sm = trace(tracers, s, probe, paths)
         assert [r["request"]["path"] for r in records] == paths
@@ -121,7 +84,8 @@ def test_modes_agree(interp, tracers, servers):
                                                          "ReadsSession.dispatch")}, r["accessor"]
             assert r["cause"] == "missing_middleware", r["cause"]
         by[probe] = records
-    assert [frames(r) for r in by["raise"]] == [frames(r) for r in by["assert"]]
+    for probe in by:
+        assert [frames(r) for r in by[probe]] == [frames(r) for r in by["raise"]], probe
 
 
 def test_assert_probe_healthy_zero_runs(interp, tracers, servers, bpf_stats):
@@ -161,13 +125,16 @@ def test_assert_probe_healthy_zero_runs(interp, tracers, servers, bpf_stats):
     assert (sm["runs"] >= 2) if do_raise else (sm["runs"] == 0), sm
 
 
-def test_auto_prefers_assert(interp, tracers, servers):
+def test_auto_is_zero_cost(interp, tracers, servers):
+    """-P auto takes the trigger that runs once per failing assert and never
+    otherwise: the LOAD_ASSERTION_ERROR handler up to 3.13, the watchpoint
+    from 3.14 (where do_raise would also run for every re-raise of the
+    escaping error)."""
     s = servers.start(interp, "mw_no_session")
-    records, sm = trace(tracers, s, None, ["/auto/1", "/auto/2"], want_probe="assert")
+    want = "watch" if interp.minor >= 14 else "assert"
+    records, sm = trace(tracers, s, None, ["/auto/1", "/auto/2"], want_probe=want)
     assert [r["request"]["path"] for r in records] == ["/auto/1", "/auto/2"]
-    assert sm["hits"] == 2, sm
-    # 3.14+: do_raise also runs for the middleware's re-raises of the escaping error
-    assert (sm["runs"] >= 2) if interp.minor >= 14 else (sm["runs"] == 2), sm
+    assert sm["hits"] == 2 and sm["runs"] == 2, sm
 
 
 def test_optimized_falls_back_to_raise(interp, tracers, servers):
@@ -178,8 +145,53 @@ def test_optimized_falls_back_to_raise(interp, tracers, servers):
     assert [r["request"]["path"] for r in records] == ["/opt/1", "/opt/2"]
     assert all(r["exception"]["type"] == "KeyError" for r in records)
 
-    t = tracers.spawn(["-p", str(s.pid), "--probe", "assert", "-q"])
-    assert t.wait() == 2
-    lines = [l for l in t.stderr_lines() if l.strip()]
-    assert len(lines) == 1 and "-O" in lines[0], lines
+    for probe in ("assert",) + (("watch",) if interp.minor >= 14 else ()):
+        t = tracers.spawn(["-p", str(s.pid), "--probe", probe, "-q"])
+        assert t.wait() == 2
+        lines = [l for l in t.stderr_lines() if l.strip()]
+        assert len(lines) == 1 and "-O" in lines[0], lines
     assert http_request(s.port, "/opt/3").status == 500
+
+
+PROBE_AT = re.compile(r"pid (\d+): (assert|raise) probe (?:on )?.* (0x[0-9a-f]+) \(file offset")
+BIAS = re.compile(r"pid (\d+): interpreter .* bias (0x[0-9a-f]+)$")
+
+
+def code_byte(pid, addr):
+    with open(f"/proc/{pid}/mem", "rb") as f:
+        f.seek(addr)
+        return f.read(1)[0]
+
+
+@pytest.mark.parametrize("probe", ["raise", "assert"])
+def test_uprobe_scoped_to_its_pid(interp, tracers, servers, probe):
+    """Two servers map the same interpreter file; the tracer attaches to one
+    (-P assert: the LOAD_ASSERTION_ERROR handler, from 3.14 do_raise).
+    Its uprobe is for that pid alone: the int3 (0xcc) the kernel writes is in
+    the traced process's copy of the probed instruction, and not in the
+    other's, which takes no trap (with pid -1 both would have it)."""
+    a = servers.start(interp, "mw_no_session")
+    b = servers.start(interp, "mw_no_session")
+    t = tracers.start([a], extra=["--probe", probe, "-v"])
+    lines = t.stderr_lines()
+    at = [int(m.group(3), 16) for m in map(PROBE_AT.search, lines)
+          if m and int(m.group(1)) == a.pid and m.group(2) == probe]
+    bias = [int(m.group(2), 16) for m in map(BIAS.search, lines) if m and int(m.group(1)) == a.pid]
+    assert len(at) == 1 and len(bias) == 1, lines
+    addr = at[0] + bias[0]
+    # b maps the same file at the same place (non-PIE), or its own (a shared libpython)
+    b_bias = subprocess.run([str(TRACER_BIN), "-p", str(b.pid), "-v", "-d", "1", "-q"],
+                            capture_output=True, text=True, timeout=30).stderr
+    b_bias = [int(m.group(2), 16) for m in map(BIAS.search, b_bias.splitlines()) if m]
+    assert len(b_bias) == 1
+    b_addr = at[0] + b_bias[0]
+    assert code_byte(a.pid, addr) == 0xCC
+    assert code_byte(b.pid, b_addr) != 0xCC
+    failing = [f"/scoped/{i}" for i in range(2)]
+    for p in failing:
+        assert http_request(b.port, p).status == 500
+        assert http_request(a.port, p).status == 500
+    t.wait_records(2)
+    records = t.stop()
+    assert [(r["pid"], r["request"]["path"]) for r in records] == [(a.pid, p) for p in failing]
+    assert code_byte(a.pid, addr) != 0xCC  # detached: the instruction is back

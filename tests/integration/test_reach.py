@@ -146,7 +146,7 @@ def start_discovery(tracers, tmp_path):
 
 def wait_attached(t, pids, timeout: float = 10.0):
     for p in pids:
-        t.wait_line(rf"attached pid={p} python=\S+ probe=(raise|assert)", timeout)
+        t.wait_line(rf"attached pid={p} python=\S+ probe=(raise|assert|watch)", timeout)
 
 
 def drive(t, port, workers, tag, *, min_requests=16, max_requests=120):
@@ -323,7 +323,7 @@ def test_namespaces(name, mode, tracers, servers, tmp_path):
     else:
         t = start_discovery(tracers, tmp_path)
     t.wait_line(rf"attached pid={py} python={re.escape(interp.tracer_version)} "
-                rf"probe=(raise|assert) ns_pid=1", 10.0)
+                rf"probe=(raise|assert|watch) ns_pid=1", 10.0)
     tag = uuid.uuid4().hex[:8]
     paths = [f"/ns/{tag}/{i}" for i in range(3)]
     for p in paths:

@@ -24,9 +24,16 @@ uvloop/httptools), each one worker pinned to CPU 0, load (wrk) on CPU 1:
             per captured hit, the non-matching runs subtracted
   distro    the Debian 13 / sid interpreters of scripts/rootfs.sh (chroot):
             a healthy Starlette endpoint behind SessionMiddleware, interleaved
-            untraced / assert-probe rounds: probe runs per request (tracer
+            untraced / default-trigger rounds (the assert probe up to 3.13,
+            the watch trigger from 3.14): probe runs per request (tracer
             counter and kernel run_cnt), throughput ratio, attach latency;
             the raise probe's runs per request beside it
+  watch     sid's 3.14 and 3.15, two apps whose healthy requests raise in
+            Python (tests/apps/watch_fastapi.py, watch_starlette.py):
+            interleaved untraced / watch / do_raise rounds, probe runs per
+            request (kernel run_cnt), throughput and server CPU per request
+            traced/untraced; a storm of failing requests under each trigger:
+            exactness, BPF ns per hit, tracer CPU per 1000 failures
 
 Traced arms: the raise probe, and the assert probe too when
 `sessiontrace --help` mentions --probe and it attaches.
@@ -36,7 +43,8 @@ tracer is stopped at the end, also on Ctrl-C or an error, and
 kernel.bpf_stats_enabled is restored.
 
 Environment: BENCH_QUICK=1 for short durations (development only);
-SESSIONTRACE_BIN overrides the tracer binary.
+SESSIONTRACE_BIN overrides the tracer binary. `bench/run.py --report FILE`
+prints the report of a saved results.json again.
 """
 import datetime
 import json
@@ -56,6 +64,7 @@ sys.dont_write_bytecode = True
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "bench" / "apps"
+TEST_APPS = REPO / "tests" / "apps"  # the watch rows' apps, shared with tests/integration/test_watch.py
 WORK = REPO / "build" / "bench"
 RESULTS = REPO / "bench" / "results.json"
 TRACER = Path(os.environ.get("SESSIONTRACE_BIN") or REPO / "build" / "sessiontrace")
@@ -87,6 +96,8 @@ CFG = {
     "hit_depths": [0, 70],
     "exec_loop": 1000 if QUICK else 3000,
     "exec_rounds": 2 if QUICK else 3,
+    "watch_rounds": 2 if QUICK else 6,
+    "watch_secs": 2 if QUICK else 3,
 }
 TARGETS = {
     "attach_ms": 300,
@@ -191,15 +202,16 @@ def http_get(url, timeout=5.0):
 # --------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, module, name, root=None, python=PYTHON):
+    def __init__(self, module, name, root=None, python=PYTHON, app_dir=APPS):
         """root: run python with chroot ROOT (a scripts/rootfs.sh tree: no
-        uvloop; httptools where it imports, else h11)."""
+        uvloop; httptools where it imports, else h11). app_dir: where module
+        is (bench/apps, or tests/apps for the apps both share)."""
         self.module = module
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = WORK / f"{name}.log"
         argv = pin(0) + (["chroot", str(root)] if root else []) + [
-            python, "-m", "uvicorn", f"{module}:app", "--app-dir", str(APPS),
+            python, "-m", "uvicorn", f"{module}:app", "--app-dir", str(app_dir),
             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"] + (
             # sid's httptools is built for 3.14 only: uvicorn's auto picks h11 elsewhere
             [] if root else ["--http", "httptools", "--loop", "uvloop"])
@@ -482,10 +494,11 @@ def bench_http(server, arms, probe_flag):
 
 
 def rootfs_mounts(root):
-    """bench/apps at the same path inside root, and /proc; returns what was
-    mounted (unmounted by the caller)."""
+    """bench/apps and tests/apps at the same paths inside root, and /proc;
+    returns what was mounted (unmounted by the caller)."""
     done = []
     for target, args in ((str(root) + str(APPS), ["--bind", str(APPS)]),
+                         (str(root) + str(TEST_APPS), ["--bind", str(TEST_APPS)]),
                          (str(root) + "/proc", ["-t", "proc", "proc"])):
         if os.path.ismount(target):
             continue
@@ -495,8 +508,14 @@ def rootfs_mounts(root):
     return done
 
 
+def default_arm(py):
+    """The probe -P auto takes on a distro interpreter: the watch trigger
+    from 3.14, the LOAD_ASSERTION_ERROR handler before."""
+    return "watch" if py >= "python3.14" else "assert"
+
+
 def bench_distro(probe_flag):
-    """One row per distro interpreter: the assert probe's runs per healthy
+    """One row per distro interpreter: the default trigger's runs per healthy
     request (the figure that must be 0), its throughput ratio in interleaved
     rounds, attach latency, and the raise probe's runs per request."""
     out = {}
@@ -509,18 +528,19 @@ def bench_distro(probe_flag):
             continue
         mounted = rootfs_mounts(root)
         s = Server("healthy_starlette", f"distro-{name}", root=root, python=f"/usr/bin/{py}")
+        arm = default_arm(py)
         try:
             s.wait_ready("/healthy")
             url = s.url + "/healthy"
             wrk(url, 1, CFG["http_conns"])  # warm up
-            row = {"rounds": []}
-            agg = {"untraced": 0, "assert": 0, "runs": 0, "krun": 0, "requests": 0}
+            row = {"rounds": [], "arm": arm}
+            agg = {"runs": 0, "krun": 0, "requests": 0}
             for r in range(CFG["http_rounds"]):
                 pair = {}
-                for arm in (["untraced", "assert"] if r % 2 == 0 else ["assert", "untraced"]):
+                for a in (["untraced", arm] if r % 2 == 0 else [arm, "untraced"]):
                     tr = None
-                    if arm == "assert":
-                        tr = Tracer(s.pid, "assert", probe_flag)
+                    if a != "untraced":
+                        tr = Tracer(s.pid, a, probe_flag)
                         row.setdefault("attach_ms", []).append(round(tr.wait_attached() * 1000, 1))
                         row["python"] = next((ATTACHED_RE.search(l).group(2) for _, l in tr.lines
                                               if ATTACHED_RE.search(l)), None)
@@ -533,13 +553,13 @@ def bench_distro(probe_flag):
                         agg["runs"] += st["runs"] or 0
                         agg["krun"] += krun
                         agg["requests"] += w["requests"]
-                    pair[arm] = w["rps"]
+                    pair["traced" if a != "untraced" else a] = w["rps"]
                 row["rounds"].append(pair)
-            ratios = [p["assert"] / p["untraced"] for p in row["rounds"]]
+            ratios = [p["traced"] / p["untraced"] for p in row["rounds"]]
             row.update({
-                "site": "do_raise" if py >= "python3.14" else "LOAD_ASSERTION_ERROR",
-                "assert_runs_per_request": round(agg["runs"] / agg["requests"], 4),
-                "assert_kernel_runs_per_request": round(agg["krun"] / agg["requests"], 4),
+                "site": "watchpoint" if arm == "watch" else "LOAD_ASSERTION_ERROR",
+                "runs_per_request": round(agg["runs"] / agg["requests"], 4),
+                "kernel_runs_per_request": round(agg["krun"] / agg["requests"], 4),
                 "ratio_median": round(statistics.median(ratios), 3),
                 "attach_median_ms": round(statistics.median(row["attach_ms"]), 1),
             })
@@ -549,14 +569,133 @@ def bench_distro(probe_flag):
             st = tr.stop()
             row["raise_runs_per_request"] = round((st["runs"] or 0) / w["requests"], 3)
             out[name] = row
-            log(f"  {name} ({row['python']}): assert probe on {row['site']}: "
-                f"{row['assert_runs_per_request']} runs/request (kernel "
-                f"{row['assert_kernel_runs_per_request']}), ratio {row['ratio_median']}, "
+            log(f"  {name} ({row['python']}): {arm} on {row['site']}: "
+                f"{row['runs_per_request']} runs/request (kernel "
+                f"{row['kernel_runs_per_request']}), ratio {row['ratio_median']}, "
                 f"attach {row['attach_median_ms']} ms; raise probe {row['raise_runs_per_request']} runs/request")
         finally:
             s.stop()
             for target in reversed(mounted):
                 subprocess.run(["umount", "-l", target], check=False)
+    return out
+
+
+# the apps of tests/integration/test_watch.py, whose healthy requests raise in Python
+WATCH_PYS = ["python3.14", "python3.15"]
+WATCH_APPS = [("watch_fastapi", "FastAPI + SessionMiddleware, environ lookups", TEST_APPS),
+              ("watch_starlette", "Starlette + BaseHTTPMiddleware + SessionMiddleware", TEST_APPS),
+              # what an armed data breakpoint costs: copies of 64 KiB (rep movsb) per request
+              ("big_body", "Starlette + SessionMiddleware, 64 KiB responses", APPS)]
+WATCH_ARMS = ["untraced", "watch", "assert"]  # assert from 3.14: do_raise
+
+
+def watch_healthy(s, name, probe_flag):
+    """Interleaved rounds of WATCH_ARMS on s's /ok: per arm req/s, server CPU
+    per request, probe runs per request (kernel run_cnt)."""
+    url = s.url + "/ok"
+    wrk(url, 1, CFG["http_conns"])  # warm up
+    agg = {a: {"requests": 0, "cpu_ticks": 0, "krun": 0, "kns": 0} for a in WATCH_ARMS}
+    rounds = []
+    for r in range(CFG["watch_rounds"]):
+        rot = WATCH_ARMS[r % len(WATCH_ARMS):] + WATCH_ARMS[:r % len(WATCH_ARMS)]
+        row = {}
+        for arm in rot:
+            tr = None
+            if arm != "untraced":
+                tr = Tracer(s.pid, arm, probe_flag)
+                tr.wait_attached()
+                s0 = tr.probe_stats()
+            c0 = cpu_ticks(s.pid)
+            w = wrk(url, CFG["watch_secs"], CFG["http_conns"])
+            c1 = cpu_ticks(s.pid)
+            if w["non2xx"] or w["socket_errors"]:
+                raise BenchError(f"{name}: healthy endpoint failed: {w}")
+            a = agg[arm]
+            a["requests"] += w["requests"]
+            a["cpu_ticks"] += c1 - c0
+            if tr:
+                _, kns, krun = stop_healthy(tr, s0, f"{name}: ")
+                a["krun"] += krun
+                a["kns"] += kns
+            row[arm] = {"rps": w["rps"], "cpu_us": (c1 - c0) / CLK_TCK * 1e6 / w["requests"]}
+        rounds.append(row)
+    out = {"rounds": rounds, "arms": {}}
+    base_cpu = agg["untraced"]["cpu_ticks"] / agg["untraced"]["requests"]
+    for arm, a in agg.items():
+        d = {"median_rps": round(statistics.median(x[arm]["rps"] for x in rounds), 1),
+             "requests": a["requests"],
+             "server_cpu_us_per_request": round(a["cpu_ticks"] / CLK_TCK * 1e6 / a["requests"], 1)}
+        if arm != "untraced":
+            d.update({
+                "kernel_run_cnt": a["krun"],
+                "runs_per_request": round(a["krun"] / a["requests"], 3),
+                "bpf_ns_per_run": round(a["kns"] / a["krun"], 1) if a["krun"] else None,
+                "ratio_median": round(statistics.median(x[arm]["rps"] / x["untraced"]["rps"]
+                                                        for x in rounds), 3),
+                # untraced/traced server CPU per request: 1.0 = no cost, 0.8 = 25% more CPU
+                "cpu_ratio": round(base_cpu / (a["cpu_ticks"] / a["requests"]), 3),
+            })
+        out["arms"][arm] = d
+    u = [x["untraced"]["rps"] for x in rounds]
+    out["untraced_spread"] = round((max(u) - min(u)) / statistics.median(u), 3)
+    return out
+
+
+def bench_watch(probe_flag):
+    """3.14 and 3.15 (sid, chroot), two apps whose healthy requests raise in
+    Python: the watch trigger (-P auto) against do_raise (-P assert) and no
+    tracer, interleaved; then a storm of failing requests under each."""
+    out = {"healthy": {}, "storm": {}}
+    root = ROOTFS / "sid"
+    mounted = rootfs_mounts(root) if root.exists() else []
+    try:
+        for py in WATCH_PYS:
+            if not (root / "usr" / "bin" / py).exists():
+                out["healthy"][py] = {"skipped": f"{root}/usr/bin/{py} missing (scripts/rootfs.sh)"}
+                continue
+            for app, what, app_dir in WATCH_APPS:
+                name = f"{py} {app}"
+                s = Server(app, f"watch-{py}-{app}", root=root, python=f"/usr/bin/{py}",
+                           app_dir=app_dir)
+                try:
+                    s.wait_ready("/ok")
+                    d = watch_healthy(s, name, probe_flag)
+                finally:
+                    s.stop()
+                d["app"] = what
+                out["healthy"][name] = d
+                w, r = d["arms"]["watch"], d["arms"]["assert"]
+                log(f"  {name}: watch {w['runs_per_request']} runs/req, rps x{w['ratio_median']}, "
+                    f"CPU x{w['cpu_ratio']}; do_raise {r['runs_per_request']} runs/req, rps "
+                    f"x{r['ratio_median']}, CPU x{r['cpu_ratio']} (untraced spread "
+                    f"{d['untraced_spread'] * 100:.1f}%)")
+            out.setdefault("hits", {})[py] = {
+                arm: bench_hits(arm, probe_flag, 0, python=f"/usr/bin/{py}", root=root)
+                for arm in ("watch", "assert")}
+            s = Server("storm_app", f"watch-storm-{py}", root=root, python=f"/usr/bin/{py}")
+            try:
+                s.wait_ready("/count")
+                out["storm"][py] = {}
+                for arm in ("watch", "assert"):
+                    jpath = WORK / f"watch-storm-{py}-{arm}.jsonl"
+                    jpath.unlink(missing_ok=True)
+                    tr = Tracer(s.pid, arm, probe_flag, jpath)
+                    tr.wait_attached()
+                    # do_raise also runs for the re-raises of each escaping error: at the
+                    # ns/run of its healthy runs; the watch trigger runs once per failure
+                    healthy = out["healthy"].get(f"{py} watch_fastapi", {}).get("arms", {})
+                    nonmatch = (healthy.get("assert") or {}).get("bpf_ns_per_run") if arm == "assert" else 0
+                    st = storm_session(s, tr, jpath, nonmatch)
+                    out["storm"][py][arm] = st
+                    log(f"  storm {py} {arm}: {st['failures']} failures, {st['full_records']} full + "
+                        f"{st['summarized']} summarized, {st['lost']} lost, exact {st['exact']}, "
+                        f"{st['probe_runs']} runs, BPF {st['bpf_ns_per_hit']} ns/hit, tracer "
+                        f"{st['tracer_ms_per_1000']} ms CPU per 1000 failures")
+            finally:
+                s.stop()
+    finally:
+        for target in reversed(mounted):
+            subprocess.run(["umount", "-l", target], check=False)
     return out
 
 
@@ -714,6 +853,7 @@ def storm_session(server, tr, jpath, nonmatch_ns):
         "exact": full + counted + lost == failures,
         "probe_runs": s["runs"], "kernel_run_cnt": krun, "bpf_ns_total": kns,
         "server_cpu_pct": round((sc1 - sc0) / CLK_TCK / (t1 - t0) * 100, 1),
+        "server_cpu_us_per_failure": round((sc1 - sc0) / CLK_TCK * 1e6 / failures, 1) if failures else None,
         "tracer_cpu_pct": round(ms / 1000 / (t1 - t0) * 100, 2),
         "tracer_ms_per_1000": round(ms / failures * 1000, 1) if failures else None,
         "tracer_rss_kb": storm_mem["VmRSS"], "tracer_hwm_kb": storm_mem["VmHWM"],
@@ -830,18 +970,20 @@ def bench_responsive(server, probe_flag):
     return res
 
 
-def bench_hits(arm, probe_flag, foreign_ns):
+def bench_hits(arm, probe_flag, foreign_ns, python=PYTHON, root=None):
     """hit_loop.py: RATE session failures a second from DEPTH frames down,
     no server. Every probe run in that process is a hit, so BPF ns per hit
     is run_time / run_cnt; runs from other processes mapping the same
     interpreter (kernel run_cnt - the tracer's own count) are subtracted at
-    foreign_ns, the raise loop's cost of a non-matching run."""
+    foreign_ns, the raise loop's cost of a non-matching run. root: python
+    runs in that rootfs (mounted by the caller)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     out = {}
     for depth in CFG["hit_depths"]:
-        proc = spawn(pin(0) + [PYTHON, str(APPS / "hit_loop.py"), str(depth), str(CFG["hit_rate"])],
+        proc = spawn(pin(0) + (["chroot", str(root)] if root else []) +
+                     [python, str(APPS / "hit_loop.py"), str(depth), str(CFG["hit_rate"])],
                      env=env, stdin=subprocess.PIPE)
-        jpath = WORK / f"hits-{arm}-{depth}.jsonl"
+        jpath = WORK / f"hits-{arm}-{os.path.basename(python)}-{depth}.jsonl"
         jpath.unlink(missing_ok=True)
         try:
             time.sleep(0.3)
@@ -1065,16 +1207,53 @@ def report(R):
         p("")
         p("distro interpreters (chroot): healthy Starlette endpoint + SessionMiddleware, asyncio, uvicorn's")
         p("auto HTTP (httptools where the distro's build imports: trixie, sid 3.14; else h11),")
-        p("%d interleaved rounds x %d s untraced / assert probe" % (CFG["http_rounds"], CFG["http_secs"]))
-        p("  interpreter        python    assert probe site      runs/req (kernel)  traced/untraced"
+        p("%d interleaved rounds x %d s untraced / the default trigger (-P auto)" % (
+            CFG["http_rounds"], CFG["http_secs"]))
+        p("  interpreter        python    default trigger        runs/req (kernel)  traced/untraced"
           "  attach ms  raise probe runs/req")
         for name, d in R["distro"].items():
             if "skipped" in d:
                 p(f"  {name:<19}SKIPPED: {d['skipped']}")
                 continue
-            runs = f"{d['assert_runs_per_request']:.3f} ({d['assert_kernel_runs_per_request']:.3f})"
+            runs = f"{d['runs_per_request']:.3f} ({d['kernel_runs_per_request']:.3f})"
             p(f"  {name:<19}{d['python'] or '?':<10}{d['site']:<23}{runs:<19}{d['ratio_median']:>15.3f}"
               f"{d['attach_median_ms']:>11.1f}{d['raise_runs_per_request']:>22.2f}")
+
+    wt = R.get("watch")
+    if wt:
+        p("")
+        p("3.14/3.15 (sid, chroot): apps whose healthy requests raise in Python; %d interleaved rounds x"
+          " %d s per arm, server on CPU 0; watch = -P auto, assert = do_raise" % (
+              CFG["watch_rounds"], CFG["watch_secs"]))
+        p("  interpreter, app                 arm        req/s  runs/req (kernel)  rps traced/untraced"
+          "  server us CPU/req  CPU untraced/traced")
+        for name, d in wt["healthy"].items():
+            if "skipped" in d:
+                p(f"  {name:<33}SKIPPED: {d['skipped']}")
+                continue
+            for arm, a in d["arms"].items():
+                extra = "" if arm == "untraced" else (
+                    f"{a['runs_per_request']:>19.3f}{a['ratio_median']:>21.3f}")
+                cpu = f"{a['server_cpu_us_per_request']:>19.1f}"
+                if arm == "untraced":
+                    p(f"  {name:<33}{arm:<9}{a['median_rps']:>7.0f}{'':>40}{cpu}"
+                      f"   (untraced spread {d['untraced_spread'] * 100:.1f}%)")
+                else:
+                    p(f"  {'':<33}{arm:<9}{a['median_rps']:>7.0f}{extra}{cpu}{a['cpu_ratio']:>21.3f}")
+        p("  captured hits (hit loop, %d failures/s, no server): BPF ns per hit" % CFG["hit_rate"])
+        for py, by_arm in wt.get("hits", {}).items():
+            for arm, depths in by_arm.items():
+                p(f"  {py:<13}{arm:<9}" + "  ".join(
+                    f"{d['frames']} frames: {fmt(d['bpf_ns_per_hit'])} ns" for d in depths.values()))
+        p("  storm (storm_app, every request fails, wrk -c%d, %d s):" % (CFG["storm_conns"], CFG["storm_secs"]))
+        p("  interpreter  arm      failures   runs  records+summarized  lost  exact  BPF ns/hit*"
+          "  tracer CPU ms/1000  server us CPU/failure")
+        for py, by_arm in wt["storm"].items():
+            for arm, st in by_arm.items():
+                p(f"  {py:<13}{arm:<9}{st['failures']:>8}{st['probe_runs']:>7}"
+                  f"{st['full_records'] + st['summarized']:>20}{st['lost']:>6}"
+                  f"{'yes' if st['exact'] else 'NO':>7}{fmt(st['bpf_ns_per_hit']):>13}"
+                  f"{fmt(st['tracer_ms_per_1000'], '.1f'):>20}{fmt(st['server_cpu_us_per_failure'], '.1f'):>23}")
 
     h = R["http"]
     p("")
@@ -1203,6 +1382,32 @@ def judge(R):
         add("assert probe: traced/untraced throughput 1.00 within noise",
             f"{h['assert']['ratio_median']:.3f} (noise: untraced spread {R['http']['untraced_spread'] * 100:.1f}%)",
             abs(h["assert"]["ratio_median"] - 1) <= noise)
+    for name, d in (R.get("watch") or {}).get("healthy", {}).items():
+        if "skipped" in d:
+            continue
+        w = d["arms"]["watch"]
+        if name.endswith("big_body"):
+            add(f"watch trigger with 64 KiB responses (reported, no target: {name})",
+                f"0 runs; CPU untraced/traced {w['cpu_ratio']:.3f}, do_raise "
+                f"{d['arms']['assert']['cpu_ratio']:.3f} ({d['arms']['assert']['runs_per_request']:.2f} "
+                f"runs/req): the armed breakpoint turns rep movsb copies slow", None)
+            continue
+        wnoise = max(0.03, d["untraced_spread"])
+        add(f"watch trigger: 0 runs per healthy request ({name})",
+            f"{w['kernel_run_cnt']} kernel runs over {w['requests']} requests (do_raise: "
+            f"{d['arms']['assert']['runs_per_request']:.2f} runs/req)", w["kernel_run_cnt"] == 0)
+        add(f"watch trigger: throughput and server CPU per request >= 0.97 or within noise ({name})",
+            f"rps x{w['ratio_median']:.3f}, CPU untraced/traced {w['cpu_ratio']:.3f} (do_raise: rps "
+            f"x{d['arms']['assert']['ratio_median']:.3f}, CPU {d['arms']['assert']['cpu_ratio']:.3f}; "
+            f"untraced spread {d['untraced_spread'] * 100:.1f}%)",
+            min(w["ratio_median"], w["cpu_ratio"]) >= min(0.97, 1 - wnoise))
+    for py, by_arm in (R.get("watch") or {}).get("storm", {}).items():
+        w, r = by_arm["watch"], by_arm["assert"]
+        add(f"watch storm: exact, 0 lost, tracer CPU per 1000 failures no worse than do_raise's ({py})",
+            f"{w['tracer_ms_per_1000']} ms vs {r['tracer_ms_per_1000']} ms; BPF ns/hit {w['bpf_ns_per_hit']} "
+            f"vs {r['bpf_ns_per_hit']}", w["exact"] and not w["lost"] and
+            w["tracer_ms_per_1000"] is not None and r["tracer_ms_per_1000"] is not None and
+            w["tracer_ms_per_1000"] <= r["tracer_ms_per_1000"] * 1.15)
     r = h["raise"]
     e = R.get("estimate")
     add("raise probe: cost on healthy requests (reported, no target)",
@@ -1295,6 +1500,8 @@ def main():
         R["execs"] = bench_execs()
         log("distro interpreters")
         R["distro"] = bench_distro(probe_flag)
+        log("watch trigger: 3.14 and 3.15")
+        R["watch"] = bench_watch(probe_flag)
         log("storm")
         R["storm"] = {}
         for arm in arms:
@@ -1305,6 +1512,7 @@ def main():
             R["responsive"] = bench_responsive(storm, probe_flag)
         R["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
         R["elapsed_s"] = round(time.monotonic() - started, 1)
+        RESULTS.write_text(json.dumps(R, indent=1) + "\n")  # before formatting: a report bug loses nothing
         R["estimate"] = estimate(R)
         R["targets"] = judge(R)
         text = report(R)
@@ -1331,5 +1539,16 @@ def main():
             log(f"bench: could not restore kernel.bpf_stats_enabled={old_stats}: {e}")
 
 
+def rerender(path):
+    """The report of a saved results.json (bench/run.py --report FILE)."""
+    R = json.loads(Path(path).read_text())
+    R["estimate"] = estimate(R)
+    R["targets"] = judge(R)
+    print(report(R))
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--report":
+        sys.exit(rerender(sys.argv[2]))
     sys.exit(main())

@@ -115,7 +115,13 @@ static __always_inline __u64 read_ptr(__u64 addr)
 #define ALONE       WINDOW /* where a frame read alone goes */
 #define ENTRIES_MAX (ST_SCOPE_SCAN * 24) /* dict entries read at once */
 #define TSTATE_READ 256 /* thread state bytes read, from tstate_frame on */
-#define KEYS_READ   1536 /* bytes of a dict keys object read at once */
+/*
+ * Bytes of a dict keys object read at once: header, indices and entries of a
+ * dict of up to 32 keys (the scope, an instance's attributes); a bigger
+ * one's entries take a second read.
+ */
+#define KEYS_READ   640
+#define SCAN_BYTES  (KEYS_READ > ENTRIES_MAX ? KEYS_READ : ENTRIES_MAX) /* entries lie below */
 
 /*
  * The frame walk's state lives here, not on the stack: the verifier does
@@ -364,7 +370,7 @@ static long match_cb(__u32 i, struct scan_ctx *c)
 	__u64 key;
 	int k;
 
-	if (i >= c->st->n || o > KEYS_READ - 16)
+	if (i >= c->st->n || o > SCAN_BYTES - 16)
 		return 1;
 	key = *(__u64 *)(c->s->buf + o);
 	for (k = 0; k < ST_NKEYS; k++)
@@ -382,7 +388,7 @@ static long compare_cb(__u32 i, struct scan_ctx *c)
 	__u64 key;
 	int k;
 
-	if (i >= c->st->n || o > KEYS_READ - 16)
+	if (i >= c->st->n || o > SCAN_BYTES - 16)
 		return 1;
 	key = *(__u64 *)(c->s->buf + o);
 	if (!key || (c->st->matched & (1ULL << (i & 63))))

@@ -166,10 +166,13 @@ def test_node_mode_decoder_death_detaches(debian, tracers, servers):
 
 
 @pytest.mark.parametrize("mode", ["pid", "discover"])
-def test_unit_capabilities_suffice(debian, tracers, servers, tmp_path, mode):
+@pytest.mark.parametrize("name", ["debian-3.11", "sid-3.14"])
+def test_unit_capabilities_suffice(name, tracers, servers, tmp_path, mode):
+    """The unit's two capabilities attach every trigger: the assert uprobe
+    (3.11) and the watch trigger's breakpoint events (3.14)."""
     caps = unit_caps()
     assert caps == ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE"], caps
-    s = servers.start(debian, "mw_no_session")
+    s = servers.start(INTERPRETERS[name].require(), "mw_no_session")
     out = tmp_path / "r.jsonl"
     args = ["-p", str(s.pid)] if mode == "pid" else []
     p = subprocess.Popen(setpriv(caps) + [str(TRACER_BIN), "-q", "-j", str(out), "-d", "4"] + args,

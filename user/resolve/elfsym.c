@@ -22,6 +22,20 @@ struct elfsym {
 
 struct elfsym *elfsym__open(const char *path)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	struct elfsym *e;
+
+	if (fd < 0)
+		return NULL;
+	e = elfsym__open_fd(fd);
+	err = errno;
+	close(fd);
+	errno = err;
+	return e;
+}
+
+struct elfsym *elfsym__open_fd(int fd)
+{
 	struct elfsym *e;
 	GElf_Ehdr eh;
 	size_t i, nph;
@@ -35,7 +49,8 @@ struct elfsym *elfsym__open(const char *path)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* its own descriptor of the same open file: the caller's stays the caller's */
+	e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (e->fd < 0) {
 		err = -errno;
 		goto cleanup;

@@ -17,6 +17,8 @@ struct elfsym_info {
 
 /* Returns NULL and sets errno on failure. */
 struct elfsym *elfsym__open(const char *path);
+/* The same, from an open file (read through a descriptor of its own). */
+struct elfsym *elfsym__open_fd(int fd);
 void elfsym__free(struct elfsym *e);
 /* 0 or -ENOENT. Prefers a defined symbol; .symtab before .dynsym. */
 int elfsym__find(const struct elfsym *e, const char *name, struct elfsym_info *out);

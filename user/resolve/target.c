@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,20 +67,17 @@ static bool optimized(const struct target *t, char *buf, size_t sz)
 }
 
 /*
- * Can the assert probe serve this process? It needs its site (resolve/opcodes.c:
- * the LOAD_ASSERTION_ERROR handler, or do_raise from 3.14), the thread-state
- * walk offsets where the site has no thread state at hand, and asserts
- * compiled in: under python -O (Py_OptimizeFlag, still set by 3.12+)
- * request.session raises KeyError instead, which only the raise probe sees.
+ * Where the assert probe goes in this file (resolve/opcodes.c: the
+ * LOAD_ASSERTION_ERROR handler, or do_raise from 3.14), and the thread-state
+ * walk offsets where the site has no thread state at hand. Whether asserts
+ * are compiled in (python -O) is the interpreter's state: runtime_state().
  */
 static void assert_probe_site(struct target *t, const struct elfsym *e)
 {
 	const struct st_py_layout *L = t->layout;
 	struct assert_site s;
 
-	t->assert_ok = false;
-	if (optimized(t, t->assert_why, sizeof(t->assert_why)))
-		return;
+	t->assert_site_ok = false;
 	if (opcodes__assert_site(e, L, true, &s, t->assert_why, sizeof(t->assert_why)))
 		return;
 	if (s.kind == ASSERT_SITE_HANDLER &&
@@ -102,7 +100,7 @@ static void assert_probe_site(struct target *t, const struct elfsym *e)
 		 s.kind == ASSERT_SITE_HANDLER ? "the LOAD_ASSERTION_ERROR handler" : "do_raise",
 		 (unsigned long long)s.probe, (unsigned long long)t->assert_offset,
 		 (unsigned long long)s.table, s.by_symbol ? " (.symtab)" : " (by shape)", s.ip_reg);
-	t->assert_ok = true;
+	t->assert_site_ok = true;
 }
 
 /*
@@ -166,7 +164,7 @@ static void raise_probe_site(struct target *t, const struct elfsym *e)
 			 (unsigned long long)re.vaddr, (unsigned long long)t->assert_set_object);
 		return;
 	}
-	t->raise_func = re.name;
+	snprintf(t->raise_func, sizeof(t->raise_func), "%s", re.name ? re.name : "");
 	t->raise_ok = true;
 	pr_debug("pid %d: raise probe at %s 0x%llx (file offset 0x%" PRIx64 ")\n", t->pid,
 		 re.name ? re.name : "the unnamed _PyErr_SetObject body",
@@ -197,48 +195,49 @@ static int version_from_sys(struct target *t)
 	return 0;
 }
 
-/*
- * The process and its interpreter file: the file the target really maps,
- * not whatever its path names now. map_files reaches it in another mount
- * namespace (containers) and after it was replaced or deleted on disk
- * (upgrades). *map_start: where its first page is mapped.
- */
-static int open_interpreter(struct target *t, struct elfsym **e, uint64_t *map_start,
-			    char *err, size_t errsz)
+int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t errsz)
 {
 	struct procfs_stat ps;
-	uint64_t map_end = 0;
+	char path[PATH_MAX + 64];
 	struct stat sb;
 	int ret;
 
-	if (procfs__stat(t->pid, &ps)) {
-		seterr(err, errsz, "pid %d: no such process", t->pid);
+	memset(loc, 0, sizeof(*loc));
+	*fd = -1;
+	loc->pid = pid;
+	if (procfs__stat(pid, &ps)) {
+		seterr(err, errsz, "pid %d: no such process", pid);
 		return -ESRCH;
 	}
-	t->start_time = ps.start_time;
-	t->ns_pid = procfs__ns_pid(t->pid);
-	ret = procfs__interpreter(t->pid, t->interp, sizeof(t->interp), map_start, &map_end);
+	loc->start_time = ps.start_time;
+	loc->ns_pid = procfs__ns_pid(pid);
+	ret = procfs__interpreter(pid, loc->interp, sizeof(loc->interp), &loc->map_start,
+				  &loc->map_end);
 	if (ret) {
-		seterr(err, errsz, "pid %d: cannot read its memory map: %s", t->pid, strerror(-ret));
+		seterr(err, errsz, "pid %d: cannot read its memory map: %s", pid, strerror(-ret));
 		return ret;
 	}
-	snprintf(t->open_path, sizeof(t->open_path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 t->pid, *map_start, map_end);
-	if (stat(t->open_path, &sb)) {
+	/*
+	 * map_files reaches the file the target really maps, also in another
+	 * mount namespace (containers) and after it was replaced or deleted on
+	 * disk (upgrades). This one descriptor is what is parsed and what the
+	 * probe is attached to: the mapping may change under us, the file
+	 * opened does not.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
+		 loc->map_start, loc->map_end);
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &sb)) {
 		ret = -errno;
-		seterr(err, errsz, "pid %d: cannot open its interpreter %s: %s", t->pid, t->interp,
+		seterr(err, errsz, "pid %d: cannot open its interpreter %s: %s", pid, loc->interp,
 		       strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 		return ret;
 	}
-	t->interp_dev = sb.st_dev;
-	t->interp_ino = sb.st_ino;
-	*e = elfsym__open(t->open_path);
-	if (!*e) {
-		ret = -errno ? -errno : -EINVAL;
-		seterr(err, errsz, "pid %d: cannot read ELF file %s: %s", t->pid, t->interp,
-		       strerror(-ret));
-		return ret;
-	}
+	loc->dev = sb.st_dev;
+	loc->ino = sb.st_ino;
 	return 0;
 }
 
@@ -318,19 +317,9 @@ static int resolve_objects(struct target *t, const struct elfsym *e, uint64_t bi
 		return -EFAULT;
 	}
 	t->bpf.kinds = (1U << ST_NPROPS) - 1;
-	/*
-	 * python -O (or PYTHONOPTIMIZE): the property raises KeyError. Without
-	 * it the raise probe ignores KeyError, which healthy requests raise
-	 * often (SessionMiddleware's cookie lookup).
-	 */
-	if (!sym_addr(e, bias, "Py_OptimizeFlag", &v)) {
-		int32_t opt = 0;
-
-		if (!remote__read(pid, v, &opt, sizeof(opt)))
-			t->optimize = opt;
-	}
-	if (t->optimize <= 0)
-		t->bpf.keyerror_type = 0;
+	t->keyerror_value = t->bpf.keyerror_type;
+	if (sym_addr(e, bias, "Py_OptimizeFlag", &t->optimize_addr))
+		t->optimize_addr = 0;
 	if (!sym_addr(e, bias, "_PyRuntime", &v))
 		t->bpf.runtime = v;
 	if (sym_addr(e, bias, "PyCell_Type", &t->cell_type))
@@ -338,12 +327,47 @@ static int resolve_objects(struct target *t, const struct elfsym *e, uint64_t bi
 	return 0;
 }
 
-struct target *target__new(pid_t pid, char *err, size_t errsz)
+/*
+ * What depends on the interpreter's state rather than its file, read when
+ * t is resolved and again by target__refresh: python -O (Py_OptimizeFlag,
+ * still set by 3.12+: no asserts, the property raises KeyError, which the
+ * raise probe then watches for; without -O it ignores KeyError, which
+ * healthy requests raise often), and the watch trigger's slot (set when the
+ * interpreter initializes).
+ */
+static void runtime_state(struct target *t)
+{
+	int32_t opt = 0;
+
+	if (t->optimize_addr && !remote__read(t->pid, t->optimize_addr, &opt, sizeof(opt)))
+		t->optimize = opt;
+	t->bpf.keyerror_type = t->optimize > 0 ? t->keyerror_value : 0;
+	t->assert_ok = t->assert_site_ok && !optimized(t, t->assert_why, sizeof(t->assert_why));
+	watch_site(t);
+}
+
+void target__refresh(struct target *t)
+{
+	runtime_state(t);
+}
+
+int target__imports(const struct target *t, const char *module)
+{
+	struct pyobj r;
+	__u64 mod;
+	int err;
+
+	pyobj__init(&r, t->pid, t->layout, &t->bpf, TARGET_IMPORTS_READS);
+	err = pyobj__module(&r, t->bpf.runtime, module, &mod);
+	return !err ? 1 : err == -ENOENT ? 0 : err;
+}
+
+struct target *target__resolve(const struct target_loc *loc, int fd, char *err, size_t errsz)
 {
 	struct target *t;
 	struct elfsym *e = NULL;
 	struct elfsym_info si;
-	uint64_t map_start = 0, bias;
+	uint64_t bias;
 	bool have_patch;
 	int ret;
 
@@ -353,16 +377,26 @@ struct target *target__new(pid_t pid, char *err, size_t errsz)
 		errno = ENOMEM;
 		return NULL;
 	}
-	t->pid = pid;
+	t->pid = loc->pid;
+	t->ns_pid = loc->ns_pid;
+	t->start_time = loc->start_time;
+	t->interp_dev = loc->dev;
+	t->interp_ino = loc->ino;
+	t->fd = -1;
+	snprintf(t->interp, sizeof(t->interp), "%s", loc->interp);
 	t->bpf.assert_ip_reg = -1;
-	ret = open_interpreter(t, &e, &map_start, err, errsz);
-	if (ret)
+	e = elfsym__open_fd(fd);
+	if (!e) {
+		ret = errno ? -errno : -EINVAL;
+		seterr(err, errsz, "pid %d: cannot read ELF file %s: %s", t->pid, t->interp,
+		       strerror(-ret));
 		goto cleanup;
-	bias = elfsym__is_dyn(e) ? map_start - elfsym__base_vaddr(e) : 0;
+	}
+	bias = elfsym__is_dyn(e) ? loc->map_start - elfsym__base_vaddr(e) : 0;
 	if (elfsym__find(e, "PyExc_AssertionError", &si) && !version_from_name(t->interp)) {
 		ret = -ENOEXEC;
 		seterr(err, errsz, "pid %d is not a Python process (%s has no CPython symbols)",
-		       pid, t->interp);
+		       t->pid, t->interp);
 		goto cleanup;
 	}
 	ret = resolve_version(t, e, bias, &have_patch, err, errsz);
@@ -371,18 +405,18 @@ struct target *target__new(pid_t pid, char *err, size_t errsz)
 	if (ret)
 		goto cleanup;
 	if (!have_patch && version_from_sys(t))
-		pr_debug("pid %d: sys.version unreadable: Python %s\n", pid, t->python);
+		pr_debug("pid %d: sys.version unreadable: Python %s\n", t->pid, t->python);
 	assert_probe_site(t, e);
 	raise_probe_site(t, e);
-	watch_site(t);
-	if (!t->assert_ok && !t->raise_ok && !t->watch_ok) {
+	runtime_state(t);
+	if (!t->assert_site_ok && !t->raise_ok && t->layout->interp_assert_slot < 0) {
 		ret = -ENOENT;
-		seterr(err, errsz, "pid %d (Python %s): no probe site: %s; %s; %s", pid, t->python,
-		       t->assert_why, t->raise_why, t->watch_why);
+		seterr(err, errsz, "pid %d (Python %s): no probe site: %s; %s; %s", t->pid,
+		       t->python, t->assert_why, t->raise_why, t->watch_why);
 		goto cleanup;
 	}
 	elfsym__free(e);
-	pr_debug("pid %d: interpreter %s python %s bias 0x%" PRIx64 "\n", pid, t->interp,
+	pr_debug("pid %d: interpreter %s python %s bias 0x%" PRIx64 "\n", t->pid, t->interp,
 		 t->python, bias);
 	return t;
 cleanup:
@@ -390,6 +424,36 @@ cleanup:
 	target__free(t);
 	errno = ret ? -ret : EINVAL;
 	return NULL;
+}
+
+int target__own_file(struct target *t, int fd)
+{
+	t->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (t->fd < 0)
+		return -errno;
+	snprintf(t->open_path, sizeof(t->open_path), "/proc/self/fd/%d", t->fd);
+	return 0;
+}
+
+struct target *target__new(pid_t pid, char *err, size_t errsz)
+{
+	struct target_loc loc;
+	struct target *t = NULL;
+	int fd, ret = target__locate(pid, &loc, &fd, err, errsz);
+
+	if (!ret) {
+		t = target__resolve(&loc, fd, err, errsz);
+		ret = t ? target__own_file(t, fd) : -errno;
+		if (ret && t) {
+			seterr(err, errsz, "pid %d: %s", pid, strerror(-ret));
+			target__free(t);
+			t = NULL;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	errno = -ret;
+	return t;
 }
 
 struct target *target__dup(const struct target *t)
@@ -400,7 +464,8 @@ struct target *target__dup(const struct target *t)
 		return NULL;
 	*c = *t;
 	c->layout = &c->bpf.layout;
-	c->raise_func = NULL;
+	c->raise_func[sizeof(c->raise_func) - 1] = '\0';
+	c->fd = -1; /* the file stays the attaching side's */
 	c->interp[sizeof(c->interp) - 1] = '\0';
 	c->open_path[sizeof(c->open_path) - 1] = '\0';
 	c->python[sizeof(c->python) - 1] = '\0';
@@ -413,6 +478,8 @@ struct target *target__dup(const struct target *t)
 
 void target__free(struct target *t)
 {
+	if (t && t->fd >= 0)
+		close(t->fd);
 	free(t);
 }
 

@@ -13,13 +13,24 @@
 #include <sys/types.h>
 #include "sessiontrace.h"
 
+/* Where a process's interpreter is: what /proc says (target__locate). */
+struct target_loc {
+	pid_t pid, ns_pid;
+	unsigned long long start_time;
+	char interp[PATH_MAX];         /* as mapped in the target */
+	uint64_t map_start, map_end;   /* its mapping at file offset 0 */
+	dev_t dev;                     /* the file opened (fstat): what is parsed */
+	ino_t ino;
+};
+
 struct target {
 	pid_t pid;                     /* in the host's (our) pid namespace */
 	pid_t ns_pid;                  /* in its own innermost pid namespace */
 	unsigned long long start_time; /* /proc/PID/stat field 22: tells pid reuse apart */
 	char interp[PATH_MAX];         /* interpreter file, as mapped in the target */
-	char open_path[PATH_MAX + 32]; /* the mapped file itself: /proc/PID/map_files/... */
-	dev_t interp_dev;              /* its identity: one uprobe per file */
+	int fd;                        /* the interpreter file parsed, on the attaching side; -1 */
+	char open_path[PATH_MAX + 32]; /* that descriptor, to attach to: /proc/self/fd/N */
+	dev_t interp_dev;              /* its identity (fstat of the descriptor parsed) */
 	ino_t interp_ino;
 	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
 	char service[128];             /* ASGI app spec ("main:app") or process name */
@@ -29,9 +40,12 @@ struct target {
 	const struct st_py_layout *layout; /* = &bpf.layout: headers + _Py_DebugOffsets */
 	struct st_target bpf;          /* value of the BPF "targets" map */
 	bool raise_ok;                 /* the raise probe can be used: */
-	const char *raise_func;        /* symbol for the raise probe, or NULL: */
+	char raise_func[32];           /* symbol for the raise probe, or "": */
 	uint64_t raise_offset;         /* then its file offset */
 	char raise_why[PATH_MAX + 160]; /* else why not */
+	__u64 optimize_addr;           /* &Py_OptimizeFlag, or 0 */
+	__u64 keyerror_value;          /* PyExc_KeyError (bpf.keyerror_type only under -O) */
+	bool assert_site_ok;           /* the file has an assert probe site (assert_why if not) */
 	bool assert_ok;                /* the assert probe can be used: */
 	int assert_site;               /* enum assert_site_kind (resolve/opcodes.h) */
 	uint64_t assert_offset;        /* file offset of its site */
@@ -43,15 +57,35 @@ struct target {
 };
 
 /*
- * Resolve everything needed to trace pid. On failure NULL, errno set
- * (ENOEXEC: not a Python process) and one sentence in err.
+ * Where pid's interpreter is (/proc), and in *fd that file, opened through
+ * /proc/PID/map_files (the file the process maps, in any mount namespace).
+ * 0, or -errno (-ESRCH: gone) with one sentence in err and nothing open.
  */
+int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t errsz);
+/*
+ * Everything needed to trace loc->pid from its interpreter file fd (ELF,
+ * machine code) and its memory: both untrusted. NULL, errno set (ENOEXEC:
+ * not a Python process) and one sentence in err. t->fd is -1: the file
+ * stays the caller's (target__own_file).
+ */
+struct target *target__resolve(const struct target_loc *loc, int fd, char *err, size_t errsz);
+/* Keep a descriptor of fd in t: the probe is attached to the file that was parsed. */
+int target__own_file(struct target *t, int fd);
+/* target__locate + target__resolve + target__own_file, in this process. */
 struct target *target__new(pid_t pid, char *err, size_t errsz);
 void target__free(struct target *t);
 /*
+ * Read again what depends on the interpreter's state (python -O, the watch
+ * trigger's slot): a process resolved just after its exec had not set them.
+ */
+void target__refresh(struct target *t);
+#define TARGET_IMPORTS_READS 20000 /* remote reads for one sys.modules lookup */
+/* Has the main interpreter imported module (sys.modules)? 1, 0, or -errno (not readable yet). */
+int target__imports(const struct target *t, const char *module);
+/*
  * A copy of t for the decoding side (possibly another process: t may be
  * bytes received from the attaching side). Its layout points into itself;
- * raise_func, which only attaching uses, is NULL. NULL on out of memory.
+ * fd, which only the attaching side has, is -1. NULL on out of memory.
  */
 struct target *target__dup(const struct target *t);
 /*

@@ -16,21 +16,36 @@
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
 #include "resolve/target.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DRAIN_BUDGET 256 /* records per pass of the child's loop */
 
-enum msg_type { MSG_ADD = 1, MSG_DROP, MSG_REOPEN, MSG_FINISH };
+enum msg_type {
+	MSG_ADD = 1, MSG_DROP, MSG_REOPEN, MSG_FINISH,
+	MSG_RESOLVE, /* parent → child: resolve loc from the file descriptor that comes with it */
+	MSG_CHECK,   /* parent → child: re-read t's state, has it imported starlette? */
+	MSG_REPLY,   /* child → parent: to MSG_RESOLVE or MSG_CHECK */
+};
+
+#define REPLY_MS 2000 /* how long the parent waits for a reply */
 
 struct msg {
-	__u32 type;  /* enum msg_type */
-	__s32 pid;   /* MSG_DROP */
-	struct target t; /* MSG_ADD */
+	__u32 type;   /* enum msg_type */
+	__s32 pid;    /* MSG_DROP */
+	__u32 seq;    /* MSG_RESOLVE and MSG_CHECK, and their MSG_REPLY */
+	__s32 status; /* MSG_REPLY: 0 or -errno */
+	__s32 imports; /* MSG_REPLY to MSG_CHECK: 1, 0 or -errno */
+	char why[512]; /* MSG_REPLY */
+	struct target_loc loc; /* MSG_RESOLVE */
+	struct target t; /* MSG_ADD, MSG_CHECK, MSG_REPLY */
 };
 
 struct privsep {
 	int sock;
 	pid_t child;
+	__u32 seq;    /* the last request's */
+	struct msg *m; /* one message buffer: a request or its reply */
 };
 
 /* Header only, or header and target: one datagram, never split. */
@@ -50,17 +65,159 @@ static int send_msg(struct privsep *ps, const struct msg *m, size_t len)
 
 int privsep__add(struct privsep *ps, const struct target *t)
 {
-	struct msg *m = malloc(sizeof(*m));
-	int err;
+	struct msg *m = ps->m;
 
-	if (!m)
-		return -ENOMEM;
+	memset(m, 0, offsetof(struct msg, t));
 	m->type = MSG_ADD;
 	m->pid = t->pid;
 	m->t = *t;
+	return send_msg(ps, m, sizeof(*m));
+}
+
+/* A request with a descriptor (or -1), one datagram. */
+static int send_with_fd(struct privsep *ps, const struct msg *m, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(ps->sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+/*
+ * The reply to request seq, into ps->m: 0, -ETIMEDOUT, or -EPIPE when the
+ * child is gone. Replies to earlier requests (that timed out) are dropped.
+ */
+static int wait_reply(struct privsep *ps, __u32 seq)
+{
+	long long deadline = clock__now_ms() + REPLY_MS;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = ps->sock, .events = POLLIN };
+		long long left = deadline - clock__now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+		n = recv(ps->sock, ps->m, sizeof(*ps->m), MSG_DONTWAIT);
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if ((size_t)n == sizeof(*ps->m) && ps->m->type == MSG_REPLY && ps->m->seq == seq)
+			return 0;
+	}
+}
+
+/*
+ * The child's target, as the parent takes it: strings terminated, layout
+ * pointing into itself, the pid asked for, no descriptor. What it says of
+ * the file and the process is the child's reading of untrusted input, and
+ * only ever aims a probe at that process and that file.
+ */
+static struct target *take_target(const struct msg *m, pid_t pid)
+{
+	struct target *t = target__dup(&m->t);
+
+	if (t)
+		t->pid = pid;
+	return t;
+}
+
+struct target *privsep__resolve(struct privsep *ps, const struct target_loc *loc, int fd,
+				char *why, size_t whysz)
+{
+	struct msg *m = ps->m;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_RESOLVE;
+	m->seq = ++ps->seq;
+	m->loc = *loc;
+	err = send_with_fd(ps, m, fd);
+	if (!err)
+		err = wait_reply(ps, ps->seq);
+	if (err) {
+		snprintf(why, whysz, "pid %d: the decoding process did not resolve it: %s", loc->pid,
+			 strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	m->why[sizeof(m->why) - 1] = 0;
+	if (m->status) {
+		snprintf(why, whysz, "%s", m->why);
+		errno = m->status < 0 && m->status > -4096 ? -m->status : EINVAL;
+		return NULL;
+	}
+	return take_target(m, loc->pid);
+}
+
+int privsep__check(struct privsep *ps, struct target *t, char *why, size_t whysz)
+{
+	struct msg *m = ps->m;
+	struct target *fresh;
+	int err, fd = t->fd;
+
+	memset(m, 0, offsetof(struct msg, t));
+	m->type = MSG_CHECK;
+	m->seq = ++ps->seq;
+	m->t = *t;
 	err = send_msg(ps, m, sizeof(*m));
-	free(m);
-	return err;
+	if (!err)
+		err = wait_reply(ps, ps->seq);
+	if (err) {
+		snprintf(why, whysz, "the decoding process did not check it: %s", strerror(-err));
+		return err;
+	}
+	m->why[sizeof(m->why) - 1] = 0;
+	snprintf(why, whysz, "%s", m->why);
+	fresh = take_target(m, t->pid);
+	if (!fresh)
+		return -ENOMEM;
+	/* what it re-read: -O and the watch slot; the file stays the parent's */
+	t->optimize = fresh->optimize;
+	t->bpf.keyerror_type = fresh->bpf.keyerror_type;
+	t->assert_ok = fresh->assert_ok;
+	t->watch_ok = fresh->watch_ok;
+	t->watch_addr = fresh->watch_addr;
+	memcpy(t->assert_why, fresh->assert_why, sizeof(t->assert_why));
+	memcpy(t->watch_why, fresh->watch_why, sizeof(t->watch_why));
+	target__free(fresh);
+	t->fd = fd;
+	return m->imports >= -4095 && m->imports <= 1 ? m->imports : -EINVAL;
+}
+
+int privsep__poll(struct privsep *ps)
+{
+	for (;;) {
+		ssize_t n = recv(ps->sock, ps->m, sizeof(*ps->m), MSG_DONTWAIT);
+
+		if (n == 0)
+			return 1; /* the child is gone */
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : 1;
+		/* a late reply to a request that timed out: dropped */
+	}
 }
 
 int privsep__drop(struct privsep *ps, pid_t pid)
@@ -82,11 +239,61 @@ int privsep__fd(const struct privsep *ps)
 	return ps->sock;
 }
 
+/* One datagram and the descriptor that came with it (-1 for none). */
+static ssize_t recv_with_fd(int sock, struct msg *m, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	*fd = -1;
+	if (n < 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
+}
+
+/*
+ * MSG_RESOLVE and MSG_CHECK, in the child: the parsing of what a target
+ * controls (its interpreter file, its memory) happens here, sandboxed.
+ */
+static void child_request(int sock, struct msg *m, int fd)
+{
+	struct target *t = NULL;
+	char why[sizeof(m->why)] = "";
+
+	if (m->type == MSG_RESOLVE) {
+		m->loc.interp[sizeof(m->loc.interp) - 1] = 0;
+		t = fd >= 0 ? target__resolve(&m->loc, fd, why, sizeof(why)) : NULL;
+		m->status = t ? 0 : fd < 0 ? -EBADF : -errno;
+	} else {
+		t = target__dup(&m->t);
+		m->status = t ? 0 : -ENOMEM;
+		if (t) {
+			target__refresh(t);
+			m->imports = target__imports(t, "starlette");
+		}
+	}
+	m->type = MSG_REPLY;
+	snprintf(m->why, sizeof(m->why), "%s", why);
+	if (t)
+		m->t = *t;
+	target__free(t);
+	send(sock, m, sizeof(*m), MSG_NOSIGNAL);
+}
+
 /* The child: every message waiting. 1 on finish (or the parent gone), 0, -errno. */
 static int child_messages(struct decoder *d, int sock, struct msg *m)
 {
 	for (;;) {
-		ssize_t n = recv(sock, m, sizeof(*m), MSG_DONTWAIT);
+		int fd;
+		ssize_t n = recv_with_fd(sock, m, &fd);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -94,8 +301,20 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 			return errno == EAGAIN ? 0 : -errno;
 		if (n == 0)
 			return 1; /* the parent is gone: its links closed with it */
-		if ((size_t)n < offsetof(struct msg, t))
+		if ((size_t)n < offsetof(struct msg, t) ||
+		    ((m->type == MSG_RESOLVE || m->type == MSG_CHECK) && (size_t)n != sizeof(*m))) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
+		if (m->type == MSG_RESOLVE || m->type == MSG_CHECK) {
+			child_request(sock, m, fd);
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
 		switch (m->type) {
 		case MSG_ADD:
 			if ((size_t)n == sizeof(*m) && decoder__add(d, &m->t))
@@ -181,12 +400,17 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p)
 	struct privsep *ps = calloc(1, sizeof(*ps));
 	int sv[2];
 
+	if (ps && !(ps->m = calloc(1, sizeof(*ps->m)))) {
+		free(ps);
+		ps = NULL;
+	}
 	if (!ps) {
 		fprintf(stderr, "sessiontrace: out of memory\n");
 		return NULL;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		fprintf(stderr, "sessiontrace: socketpair: %s\n", strerror(errno));
+		free(ps->m);
 		free(ps);
 		return NULL;
 	}
@@ -196,6 +420,7 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p)
 		fprintf(stderr, "sessiontrace: fork: %s\n", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		free(ps->m);
 		free(ps);
 		return NULL;
 	}
@@ -246,5 +471,6 @@ void privsep__free(struct privsep *ps)
 		waitpid(ps->child, NULL, 0);
 	}
 	close(ps->sock);
+	free(ps->m);
 	free(ps);
 }

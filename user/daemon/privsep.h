@@ -10,8 +10,11 @@
  *   hits, the reads of target memory, the diagnosis and every sink.
  *
  * Parent → child over a SOCK_SEQPACKET socketpair, one message each: add a
- * target (its resolved description), drop one, reopen files, finish. The
- * child sends nothing back; the parent learns of its exit from the socket.
+ * target (its resolved description), drop one, reopen files, finish; and
+ * two requests the child answers: resolve a process from its interpreter
+ * file (the descriptor travels with the message: the child opens nothing),
+ * check a resolved one. The parent learns of the child's exit from the
+ * socket's end.
  */
 #ifndef ST_PRIVSEP_H
 #define ST_PRIVSEP_H
@@ -21,6 +24,7 @@ struct decoder;
 struct privsep;
 struct probe;
 struct target;
+struct target_loc;
 
 /*
  * Fork the decoding child for d, which decodes p's records. In the parent:
@@ -28,6 +32,23 @@ struct target;
  * never returns. NULL with one line on stderr on failure (d still ours).
  */
 struct privsep *privsep__start(struct decoder *d, struct probe *p);
+/*
+ * Resolve loc->pid in the child from its interpreter file fd (sent along):
+ * ELF, machine code and memory are parsed there, sandboxed. The target, or
+ * NULL with errno and one sentence in why. Waits for the reply at most 2 s.
+ */
+struct target *privsep__resolve(struct privsep *ps, const struct target_loc *loc, int fd,
+				char *why, size_t whysz);
+/*
+ * In the child: re-read t's interpreter state (-O, the watch slot) into t,
+ * and has it imported starlette? 1, 0, or -errno.
+ */
+int privsep__check(struct privsep *ps, struct target *t, char *why, size_t whysz);
+/*
+ * The socket was readable outside a request: drop late replies. 1 when
+ * the child is gone (then privsep__reap), else 0.
+ */
+int privsep__poll(struct privsep *ps);
 /* Tell the child to decode t; before attaching t, so none of its records precede it. */
 int privsep__add(struct privsep *ps, const struct target *t);
 /* Tell the child t is gone (its records so far are decoded first). */

@@ -48,10 +48,11 @@ static const char *const allowed[] = {
 	"exit", "exit_group",
 	/* target memory */
 	"process_vm_readv",
-	/* descriptors: the ring buffer's epoll, the privsep socket, stdio */
-	"read", "write", "writev", "readv", "close", "fcntl", "fstat", "newfstatat", "statx",
-	"lseek", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
-	"epoll_create1", "pipe2", "eventfd2",
+	/* descriptors: the ring buffer's epoll, the privsep socket, stdio, and the
+	 * interpreter files the parent sends to be parsed (read where they are) */
+	"read", "write", "writev", "readv", "pread64", "close", "fcntl", "fstat", "newfstatat",
+	"statx", "lseek", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+	"epoll_ctl", "epoll_create1", "pipe2", "eventfd2",
 	/* the records file: reopen and rotation */
 	"rename", "renameat", "renameat2", "unlink", "unlinkat", "fsync", "fdatasync",
 	/* the metrics server */

@@ -832,20 +832,31 @@ static __always_inline void check_raise(struct st_target *t, __u64 pid_tgid, __u
 	capture(t, ev, tstate, 0, t0);
 }
 
+/*
+ * The traced process this run is in, when its probe kind is this program's:
+ * a run counted. NULL for any other process (pid -1 uprobes are gone, but a
+ * target can change kind) or kind.
+ */
+static __always_inline struct st_target *traced(__u64 pid_tgid, __u32 kind)
+{
+	__u32 pid = pid_tgid >> 32;
+	struct st_target *t = bpf_map_lookup_elem(&targets, &pid);
+
+	if (!t || t->probe != kind)
+		return NULL;
+	count(ST_C_RUNS);
+	return t;
+}
+
 /* BPF_KPROBE: libbpf 1.1 has no BPF_UPROBE; the argument access is the same. */
 SEC("uprobe")
 int BPF_KPROBE(raise_probe, void *tstate, void *type, void *value)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
-	struct st_target *t;
+	struct st_target *t = traced(pid_tgid, ST_PROBE_RAISE);
 	__u32 kind;
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t || t->probe != ST_PROBE_RAISE)
-		return 0;
-	count(ST_C_RUNS);
-	if (!value)
+	if (!t || !value)
 		return 0;
 	if ((__u64)type == t->assertion_type)
 		kind = ST_EXC_ASSERT;
@@ -869,14 +880,9 @@ SEC("uprobe")
 int BPF_KPROBE(do_raise_probe, void *tstate, void *exc, void *cause)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
-	struct st_target *t;
+	struct st_target *t = traced(pid_tgid, ST_PROBE_ASSERT);
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t || t->probe != ST_PROBE_ASSERT)
-		return 0;
-	count(ST_C_RUNS);
-	if (exc && read_ptr((__u64)exc + 8) == t->assertion_type)
+	if (t && exc && read_ptr((__u64)exc + 8) == t->assertion_type)
 		check_raise(t, pid_tgid, (__u64)tstate, (__u64)exc, ST_EXC_ASSERT);
 	return 0;
 }
@@ -984,14 +990,10 @@ SEC("uprobe")
 int BPF_KPROBE(assert_probe)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
-	struct st_target *t;
+	struct st_target *t = traced(pid_tgid, ST_PROBE_ASSERT);
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t || t->probe != ST_PROBE_ASSERT)
-		return 0;
-	count(ST_C_RUNS);
-	assert_hit(t, pid_tgid, reg_value(ctx, t->assert_ip_reg));
+	if (t)
+		assert_hit(t, pid_tgid, reg_value(ctx, t->assert_ip_reg));
 	return 0;
 }
 
@@ -1088,14 +1090,9 @@ SEC("perf_event")
 int watch_probe(struct bpf_perf_event_data *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
-	struct st_target *t;
+	struct st_target *t = traced(pid_tgid, ST_PROBE_WATCH);
 
-	t = bpf_map_lookup_elem(&targets, &pid);
-	if (!t || t->probe != ST_PROBE_WATCH)
-		return 0;
-	count(ST_C_RUNS);
-	if (watch_first(t, pid_tgid))
+	if (t && watch_first(t, pid_tgid))
 		assert_hit(t, pid_tgid, 0);
 	return 0;
 }
@@ -1165,8 +1162,30 @@ int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 }
 
 /*
+ * Discovery's checks of Python processes, by verdict (enum discover_check):
+ * written by the attaching process, read by the one serving /metrics.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ST_CHECK_VERDICTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} checks SEC(".maps");
+
+/*
+ * Processes that listen but are not traced (a gunicorn master): their forks
+ * matter. LRU: entries of processes long gone make room.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_FORKERS_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} forkers SEC(".maps");
+
+/*
  * gunicorn forks its workers without exec: a new process (not a thread)
- * whose parent is traced is traced too.
+ * whose parent is traced, or listens (forkers), is a candidate too.
  */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
@@ -1175,8 +1194,47 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0; /* a thread */
-	if (!bpf_map_lookup_elem(&targets, &ppid))
+	if (!bpf_map_lookup_elem(&targets, &ppid) && !bpf_map_lookup_elem(&forkers, &ppid))
 		return 0;
 	proc_event(ST_PROC_FORK, child);
+	return 0;
+}
+
+/*
+ * A Python process starts serving. The running program's file name says
+ * Python (the interpreter a shebang script runs, whatever the process calls
+ * itself); other programs end here.
+ */
+static __always_inline void listen_event(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const unsigned char *np = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	char name[8] = {};
+
+	if (!np || bpf_probe_read_kernel_str(name, sizeof(name), np) <= 6 || !pythonish(name))
+		return;
+	count(ST_C_LISTENS);
+	proc_event(ST_PROC_LISTEN, task);
+}
+
+/* listen() on any socket, TCP or Unix: the syscall's tracepoint (needs tracefs). */
+SEC("tp/syscalls/sys_enter_listen")
+int proc_listen(void *ctx)
+{
+	listen_event();
+	return 0;
+}
+
+/*
+ * Where tracefs is not mounted: a TCP socket entering LISTEN (a BTF
+ * tracepoint, in the context of the process that listens; Unix sockets
+ * then go unseen). Every TCP state change on the host passes here: one
+ * compare.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(proc_tcp_listen, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (newstate == TCP_LISTEN)
+		listen_event();
 	return 0;
 }

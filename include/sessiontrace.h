@@ -205,6 +205,7 @@ enum st_counter {
 	ST_C_HITS,     /* of which first raise with a matching message */
 	ST_C_LOST,     /* hits whose record could not be reserved */
 	ST_C_EXECS,    /* execs passed to user space (discovery: the exec filter's output) */
+	ST_C_LISTENS,  /* listen() calls of Python processes passed to user space */
 	ST_NCOUNTERS,
 };
 
@@ -262,9 +263,13 @@ struct st_event {
 
 /* Process life cycle, for discovery (ring buffer "procs"). */
 enum st_proc_kind {
-	ST_PROC_EXEC = 1, /* pid exec'd a new program */
-	ST_PROC_FORK = 2, /* a traced process forked a new process pid */
+	ST_PROC_EXEC = 1,   /* pid exec'd a new program */
+	ST_PROC_FORK = 2,   /* a traced or listening process forked a new process pid */
+	ST_PROC_LISTEN = 3, /* a Python process called listen() */
 };
+
+#define ST_FORKERS_MAX 4096 /* processes whose forks are reported (BPF map "forkers") */
+#define ST_CHECK_VERDICTS 16 /* slots of the BPF map "checks": discovery's verdicts */
 
 struct st_proc_event {
 	__u32 kind;  /* enum st_proc_kind */

@@ -192,24 +192,31 @@ def check_discovered(t, paths, recs, workers):
         assert r["service"] == "mw_no_session:app", r["service"]
 
 
+def not_attached(t, pid):
+    """No attached line for pid (once the tracer has stopped)."""
+    assert not [l for l in t.stderr_lines() if l.startswith(f"attached pid={pid} ")], \
+        (pid, t.stderr_lines())
+
+
 def test_uvicorn_workers_found_without_p(interp, tracers, servers, tmp_path):
-    """uvicorn --workers 2 running before the tracer: master and both spawned
-    workers are found (no -p), the resource tracker is not; every failing
-    request is recorded exactly once, by the worker that served it."""
+    """uvicorn --workers 2 running before the tracer: both spawned workers
+    are found (no -p): each has imported the app and holds the listening
+    socket the master handed it. The master (which never imports the app)
+    and the resource tracker are not traced; every failing request is
+    recorded exactly once, by the worker that served it."""
     s = servers.start(interp, "mw_no_session", argv=[
         "{python}", "-m", "uvicorn", "mw_no_session:app", "--host", "127.0.0.1",
         "--port", "{port}", "--app-dir", "{apps}", "--no-access-log", "--workers", "2",
     ] + interp.uvicorn_flags())
     workers = workers_of(s.pid, 2)
     t = start_discovery(tracers, tmp_path)
-    wait_attached(t, [s.pid] + sorted(workers))
+    wait_attached(t, sorted(workers))
     tracker = [p for p, c in descendants(s.pid).items() if "resource_tracker" in c]
     paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
     t.stop()
     check_discovered(t, paths, recs, workers)
-    for p in tracker:
-        assert not [l for l in t.stderr_lines() if l.startswith(f"attached pid={p} ")], \
-            "multiprocessing's resource tracker must not be traced"
+    for p in tracker + [s.pid]:
+        not_attached(t, p)
 
 
 def test_uvicorn_workers_started_after_tracer(tracers, servers, tmp_path):
@@ -223,16 +230,18 @@ def test_uvicorn_workers_started_after_tracer(tracers, servers, tmp_path):
         "{python}", "-m", "uvicorn", "mw_no_session:app", "--host", "127.0.0.1",
         "--port", "{port}", "--app-dir", "{apps}", "--no-access-log", "--workers", "2"])
     workers = workers_of(s.pid, 2)
-    wait_attached(t, [s.pid] + sorted(workers))
+    wait_attached(t, sorted(workers))
     paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
     t.stop()
     check_discovered(t, paths, recs, workers)
+    not_attached(t, s.pid)
 
 
 def test_gunicorn_workers_and_respawn(tracers, servers, tmp_path):
     """gunicorn -k uvicorn.workers.UvicornWorker -w 2 (forked workers, no
     exec): found without -p; a worker killed with SIGKILL is forgotten and
-    its replacement, forked later, is traced."""
+    its replacement, forked later by the master (which listens but never
+    imports the app: not traced, its forks reported), is traced."""
     from conftest import INTERPRETERS
     interp = INTERPRETERS["debian-3.11"].require()
     if not os.access("/usr/bin/gunicorn", os.X_OK):
@@ -242,7 +251,7 @@ def test_gunicorn_workers_and_respawn(tracers, servers, tmp_path):
         "-b", "127.0.0.1:{port}", "--chdir", "{apps}", "mw_no_session:app"])
     workers = workers_of(s.pid, 2)
     t = start_discovery(tracers, tmp_path)
-    wait_attached(t, [s.pid] + sorted(workers))
+    wait_attached(t, sorted(workers))
     paths, recs = drive(t, s.port, workers, uuid.uuid4().hex[:8])
     check_discovered(t, paths, recs, workers)
 
@@ -264,6 +273,7 @@ def test_gunicorn_workers_and_respawn(tracers, servers, tmp_path):
     recs2 = [r for r in records if r["pid"] in now and f"/{tag}/" in r["request"]["path"]]
     check_discovered(t, paths2, recs2, now)
     assert not [r for r in records if r["pid"] == victim and f"/{tag}/" in r["request"]["path"]]
+    not_attached(t, s.pid)
 
 
 # ---------------------------------------------------------------------------
@@ -339,7 +349,8 @@ def test_namespaces(name, mode, tracers, servers, tmp_path):
 
 def test_hypercorn_and_reload_found(tracers, servers, tmp_path):
     """hypercorn, and the serving child of uvicorn --reload (spawned by the
-    reloader), are found without -p."""
+    reloader, which holds the socket but never imports the app: not traced),
+    are found without -p."""
     from conftest import INTERPRETERS
     base = INTERPRETERS["debian-3.11"].require()
     apps = str(Path(__file__).parents[1] / "apps")
@@ -352,7 +363,7 @@ def test_hypercorn_and_reload_found(tracers, servers, tmp_path):
         "--reload-dir", "{apps}"])
     (child,) = workers_of(reload.pid, 1)
     t = start_discovery(tracers, tmp_path)
-    wait_attached(t, [hyper.pid, reload.pid, child])
+    wait_attached(t, [hyper.pid, child])
     tag = uuid.uuid4().hex[:8]
     want = {hyper.pid: [f"/h/{tag}/{i}" for i in range(3)],
             child: [f"/r/{tag}/{i}" for i in range(3)]}
@@ -368,6 +379,7 @@ def test_hypercorn_and_reload_found(tracers, servers, tmp_path):
         assert got == sorted(paths), (pid, records)
     assert all(r["service"] == "mw_no_session:app" for r in records
                if r["pid"] in want), [r["service"] for r in records]
+    not_attached(t, reload.pid)
 
 
 EXECS = re.compile(r"^sessiontrace_exec_events_total (\d+)$", re.M)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,10 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "discover/classify.h"
 #include "discover/procfs.h"
 
@@ -66,7 +71,57 @@ static const struct case_ cases[] = {
 	{ "", DISCOVER_NO, "" },
 	{ "python3|-m", DISCOVER_NO, "" },
 	{ "python3|-W", DISCOVER_NO, "" },
+	/* daphne and granian take an app spec too */
+	{ "/usr/bin/python3|-m|daphne|-b|127.0.0.1|-p|8000|svc.asgi:app", DISCOVER_SERVER,
+	  "svc.asgi:app" },
+	{ "/usr/bin/python3|/usr/bin/daphne|svc.asgi:application", DISCOVER_SERVER,
+	  "svc.asgi:application" },
+	{ "/usr/bin/python3.12|/usr/local/bin/granian|--interface|asgi|main:app", DISCOVER_SERVER,
+	  "main:app" },
 };
+
+/* discover__program: the name of a Python program without an app spec. */
+static const struct {
+	const char *cmdline, *program;
+} programs[] = {
+	{ "/usr/bin/python3|/srv/app/main.py|--port|8000", "main.py" },
+	{ "python3.14|-u|-m|pkg.serve", "pkg.serve" },
+	{ "python3|-mpkg", "pkg" },
+	{ "/usr/bin/python3|-m|daphne|-b|127.0.0.1|svc.asgi:app", "daphne" },
+	{ "/usr/bin/python3|-c|import time; time.sleep(9)", "" },
+	{ "/usr/bin/python3|-X|dev", "" },
+	{ "/bin/sh|-c|exec python3 main.py", "" },
+	{ "", "" },
+};
+
+/* cmdline with '|' for the NULs, in args: its length as /proc has it. */
+static size_t to_args(const char *cmdline, char *args, size_t sz)
+{
+	size_t n = strlen(cmdline), j;
+
+	assert_true(n < sz);
+	memcpy(args, cmdline, n + 1);
+	for (j = 0; j < n; j++)
+		if (args[j] == '|')
+			args[j] = 0;
+	return n ? n + 1 : 0; /* cmdline ends with a NUL after the last argument */
+}
+
+static void test_programs(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		char args[256], prog[64];
+		size_t n = to_args(programs[i].cmdline, args, sizeof(args));
+
+		discover__program(args, n, prog, sizeof(prog));
+		if (strcmp(prog, programs[i].program))
+			fail_msg("'%s': program '%s', want '%s'", programs[i].cmdline, prog,
+				 programs[i].program);
+	}
+}
 
 static void test_table(void **state)
 {
@@ -74,15 +129,10 @@ static void test_table(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char args[1024], service[DISCOVER_SERVICE_MAX];
-		size_t n = strlen(cases[i].cmdline), j;
+		size_t n = to_args(cases[i].cmdline, args, sizeof(args));
 		enum discover_verdict got;
 
-		memcpy(args, cases[i].cmdline, n + 1);
-		for (j = 0; j < n; j++)
-			if (args[j] == '|')
-				args[j] = 0;
-		/* cmdline ends with a NUL after the last argument */
-		got = discover__classify(args, n ? n + 1 : 0, service, sizeof(service));
+		got = discover__classify(args, n, service, sizeof(service));
 		if (got != cases[i].want || strcmp(service, cases[i].service))
 			fail_msg("case %zu '%s': got %d '%s', want %d '%s'", i, cases[i].cmdline,
 				 got, service, cases[i].want, cases[i].service);
@@ -132,6 +182,107 @@ static void test_threads(void **state)
 	assert_int_equal(procfs__threads(999999999, tids, 8, &n), -ENOENT);
 }
 
+/* Lines as the kernel prints them, and what a listener parse gives. */
+static const struct {
+	bool unix_table;
+	const char *line;
+	int ret;
+	unsigned long long inode;
+	const char *addr;
+} listener_lines[] = {
+	{ false, "   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0"
+		 "        0 63 1 00000000d568654c 100 0 0 10 0", 0, 63, "127.0.0.1:8000" },
+	{ false, "   1: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000"
+		 "        0 4242 1 0 100 0 0 10 0", 0, 4242, "0.0.0.0:2024" },
+	/* an established connection: not a listener */
+	{ false, "   2: 0100007F:1F40 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0"
+		 "        0 64 1 0 20 4 30 10 -1", -1, 0, NULL },
+	/* IPv6 ::1 port 443 */
+	{ false, "   0: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000"
+		 " 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0 100 0 0 10 0",
+	  0, 77, "[0:0:0:0:0:0:0:1]:443" },
+	/* the header, a short line, garbage, a port out of range, inode 0 */
+	{ false, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
+		 "  timeout inode", -1, 0, NULL },
+	{ false, "   0: 0100007F:1F40", -1, 0, NULL },
+	{ false, "   0: zzzz:1F40 00000000:0000 0A a b c d e 5", -1, 0, NULL },
+	{ false, "   0: 0100007F:1FFFFF 00000000:0000 0A a b c d e 5", -1, 0, NULL },
+	{ false, "   0: 0100007F:1F40 00000000:0000 0A a b c d e 0", -1, 0, NULL },
+	/* unix: a listening stream socket with a path, abstract, unnamed, not listening */
+	{ true, "0000000089bd78a6: 00000002 00000000 00010000 0001 01 31337 /run/app.sock", 0,
+	  31337, "unix:/run/app.sock" },
+	{ true, "0000000089bd78a6: 00000002 00000000 00010000 0005 01 9 @abstract", 0, 9,
+	  "unix:@abstract" },
+	{ true, "0000000089bd78a6: 00000002 00000000 00010000 0001 01 10", 0, 10, "unix:" },
+	{ true, "0000000089bd78a6: 00000003 00000000 00000000 0001 03 60 /run/x", -1, 0, NULL },
+	/* a path with control bytes and non-ASCII: replaced */
+	{ true, "0: 2 0 00010000 0001 01 11 /tmp/a\033[2Jb\xc3\xa9", 0, 11, "unix:/tmp/a?[2Jb??" },
+	{ true, "Num       RefCount Protocol Flags    Type St Inode Path", -1, 0, NULL },
+};
+
+static void test_listener_lines(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(listener_lines) / sizeof(listener_lines[0]); i++) {
+		unsigned long long ino = 0;
+		char addr[72] = "";
+		int ret = listener_lines[i].unix_table ?
+			  procfs__parse_unix_line(listener_lines[i].line, &ino, addr, sizeof(addr)) :
+			  procfs__parse_tcp_line(listener_lines[i].line, &ino, addr, sizeof(addr));
+
+		assert_int_equal(ret, listener_lines[i].ret);
+		if (ret)
+			continue;
+		assert_int_equal(ino, listener_lines[i].inode);
+		assert_string_equal(addr, listener_lines[i].addr);
+	}
+}
+
+/* A TCP and a Unix socket that listen, and one of each that does not. */
+static void test_listeners_of_this_process(void **state)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct procfs_listener l[8];
+	socklen_t len = sizeof(in);
+	int t1 = socket(AF_INET, SOCK_STREAM, 0), t2 = socket(AF_INET, SOCK_STREAM, 0);
+	int u1 = socket(AF_UNIX, SOCK_STREAM, 0), u2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	char want[64];
+	size_t n, i;
+	bool tcp = false, unx = false;
+
+	(void)state;
+	snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "st-test-%d", getpid());
+	assert_true(t1 >= 0 && t2 >= 0 && u1 >= 0 && u2 >= 0);
+	assert_int_equal(procfs__listeners(getpid(), l, 8, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(bind(t1, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(getsockname(t1, (struct sockaddr *)&in, &len), 0);
+	assert_int_equal(listen(t1, 4), 0);
+	assert_int_equal(bind(u1, (struct sockaddr *)&un,
+			      offsetof(struct sockaddr_un, sun_path) + 1 + strlen(un.sun_path + 1)), 0);
+	assert_int_equal(listen(u1, 4), 0);
+	assert_int_equal(procfs__listeners(getpid(), l, 8, &n), 0);
+	assert_int_equal(n, 2);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", ntohs(in.sin_port));
+	for (i = 0; i < n; i++) {
+		tcp |= !strcmp(l[i].addr, want);
+		unx |= !strncmp(l[i].addr, "unix:@st-test-", 14);
+	}
+	assert_true(tcp && unx);
+	/* max 1: one written, both counted */
+	assert_int_equal(procfs__listeners(getpid(), l, 1, &n), 0);
+	assert_int_equal(n, 2);
+	close(t1);
+	close(t2);
+	close(u1);
+	close(u2);
+	assert_int_equal(procfs__listeners(getpid(), l, 8, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static void test_bounds(void **state)
 {
 	static char big[10000];
@@ -149,7 +300,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_programs),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_listener_lines),
+		cmocka_unit_test(test_listeners_of_this_process),
 		cmocka_unit_test(test_bounds),
 	};
 

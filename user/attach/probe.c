@@ -37,7 +37,7 @@ struct probe {
 	void *ctx, *proc_ctx;
 	struct attachment *att;
 	size_t natt, capatt;
-	struct bpf_link *exec_link, *fork_link;
+	struct bpf_link *exec_link, *fork_link, *listen_link;
 	unsigned progs; /* enum probe_progs loaded */
 	unsigned budget, consumed; /* records per drain (0: no bound) */
 };
@@ -184,9 +184,9 @@ static int attach_uprobe(struct probe *p, const struct target *t, struct attachm
 			 char *err, size_t errsz)
 {
 	/* libbpf resolves named functions itself; unnamed ones go by file offset */
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = t->raise_func[0] ? t->raise_func : NULL);
 	const struct bpf_program *prog = p->skel->progs.raise_probe;
-	size_t off = t->raise_func ? 0 : t->raise_offset;
+	size_t off = t->raise_func[0] ? 0 : t->raise_offset;
 
 	if (t->bpf.probe == ST_PROBE_ASSERT) {
 		/* unnamed code (a handler, a static function): by file offset only */
@@ -284,13 +284,57 @@ int probe__watch_processes(struct probe *p, probe_proc_fn fn, void *ctx)
 	p->fork_link = bpf_program__attach(p->skel->progs.proc_fork);
 	if (!p->fork_link)
 		goto fail;
+	/* listen(): the syscall's tracepoint; without tracefs, TCP sockets entering LISTEN */
+	p->listen_link = bpf_program__attach(p->skel->progs.proc_listen);
+	if (!p->listen_link) {
+		pr_debug("no syscall tracepoint for listen() (%s: is tracefs mounted?): "
+			 "discovery sees TCP listeners only\n", strerror(errno));
+		p->listen_link = bpf_program__attach(p->skel->progs.proc_tcp_listen);
+		if (!p->listen_link)
+			goto fail;
+	}
 	return 0;
 fail:
 	err = -errno;
-	pr_warn("failed to attach the exec/fork tracepoints: %s\n", strerror(errno));
+	pr_warn("failed to attach the exec/fork/listen probes: %s\n", strerror(errno));
+	bpf_link__destroy(p->fork_link);
 	bpf_link__destroy(p->exec_link);
-	p->exec_link = NULL;
+	p->exec_link = p->fork_link = NULL;
 	return err;
+}
+
+int probe__forker(struct probe *p, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	/* an LRU map: the entries of processes long gone make room */
+	return bpf_map_update_elem(bpf_map__fd(p->skel->maps.forkers), &key, &one, BPF_ANY) ?
+	       -errno : 0;
+}
+
+void probe__count_check(struct probe *p, unsigned verdict)
+{
+	int fd = bpf_map__fd(p->skel->maps.checks);
+	__u32 key = verdict;
+	__u64 v = 0;
+
+	if (verdict >= ST_CHECK_VERDICTS)
+		return;
+	bpf_map_lookup_elem(fd, &key, &v); /* one writer: this process's event loop */
+	v++;
+	bpf_map_update_elem(fd, &key, &v, BPF_ANY);
+}
+
+int probe__checks(const struct probe *p, __u64 out[ST_CHECK_VERDICTS])
+{
+	int fd = bpf_map__fd(p->skel->maps.checks);
+	__u32 k;
+
+	for (k = 0; k < ST_CHECK_VERDICTS; k++)
+		if (bpf_map_lookup_elem(fd, &k, &out[k]))
+			out[k] = 0;
+	return 0;
 }
 
 int probe__drain(struct probe *p, unsigned max)
@@ -351,6 +395,7 @@ void probe__free(struct probe *p)
 {
 	if (!p)
 		return;
+	bpf_link__destroy(p->listen_link);
 	bpf_link__destroy(p->fork_link);
 	bpf_link__destroy(p->exec_link);
 	while (p->natt)

@@ -2,6 +2,8 @@
 /* The BPF side: skeleton, targets map, uprobes, ring buffer, counters. */
 #ifndef ST_PROBE_H
 #define ST_PROBE_H
+#include <stdbool.h>
+#include <sys/types.h>
 #include <linux/types.h>
 #include "sessiontrace.h"
 
@@ -43,8 +45,14 @@ struct probe *probe__new(probe_event_fn fn, void *ctx, unsigned progs, char *err
 int probe__attach(struct probe *p, const struct target *t, char *err, size_t errsz);
 /* Undoes one successful probe__attach of t (exactly once). */
 void probe__detach(struct probe *p, const struct target *t);
-/* Start reporting exec/fork events to fn, with ctx (discovery). */
+/* Start reporting exec, fork and listen events to fn, with ctx (discovery). */
 int probe__watch_processes(struct probe *p, probe_proc_fn fn, void *ctx);
+/* Report pid's forks: a process that listens but is not traced (a gunicorn master). */
+int probe__forker(struct probe *p, pid_t pid);
+/* Count one of discovery's checks with this verdict (the attaching process only). */
+void probe__count_check(struct probe *p, unsigned verdict);
+/* The checks by verdict, for /metrics (any process holding the maps). */
+int probe__checks(const struct probe *p, __u64 out[ST_CHECK_VERDICTS]);
 /*
  * Consume the records there are, woken or not, at most max (0: all). Returns
  * 1 when max were consumed and more may wait, 0 when the buffer is empty, or

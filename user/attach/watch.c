@@ -13,8 +13,12 @@
 #include "discover/procfs.h"
 #include "util/log.h"
 
-/* List, open what is new, list again: threads created meanwhile are found. */
-#define WATCH_PASSES 8
+/*
+ * List, open what is new, list again: threads created meanwhile are found.
+ * A process that keeps creating threads through this many listings (a
+ * burst takes a few; one that never stops, all) is refused.
+ */
+#define WATCH_PASSES 64
 
 struct watch {
 	pid_t pid;

@@ -10,6 +10,7 @@
 #include "decode/drops.h"
 #include "decode/hit.h"
 #include "decode/symbolizer.h"
+#include "discover/watcher.h"
 #include "diagnose/diagnose.h"
 #include "resolve/target.h"
 #include "sink/limit.h"
@@ -172,7 +173,7 @@ void decoder__reopen(struct decoder *d)
 static void metrics_health(struct metrics_health *h, void *ctx)
 {
 	struct decoder *d = ctx;
-	__u64 cnt[ST_NCOUNTERS];
+	__u64 cnt[ST_NCOUNTERS], checks[ST_CHECK_VERDICTS];
 	int i;
 
 	h->attached = (unsigned long long)decoder__count(d);
@@ -180,6 +181,14 @@ static void metrics_health(struct metrics_health *h, void *ctx)
 		h->lost = cnt[ST_C_LOST];
 		h->hits = cnt[ST_C_HITS];
 		h->execs = cnt[ST_C_EXECS];
+		h->listens = cnt[ST_C_LISTENS];
+	}
+	if (d->probe && !probe__checks(d->probe, checks)) {
+		for (i = 0; i < CHECK_N && i < METRICS_CHECKS_MAX; i++) {
+			h->check_names[i] = watcher__check_name(i);
+			h->checks[i] = checks[i];
+		}
+		h->nchecks = i;
 	}
 	for (i = 0; i < DROP_N; i++)
 		h->dropped[i] = __atomic_load_n(&d->dropped[i], __ATOMIC_RELAXED);

@@ -23,7 +23,6 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define RETRY_MS     50  /* candidates waiting for their interpreter: look again */
 #define DRAIN_BUDGET 256 /* records per pass of the event loop (~20 ms of work) */
 
 struct tracer {
@@ -145,20 +144,93 @@ static const char *traced_service(void *ctx, pid_t pid)
 	return i < 0 ? NULL : targets__at(tr->targets, i)->t->service;
 }
 
-static int try_trace(void *ctx, pid_t pid, const char *service, char *err, size_t errsz)
+/*
+ * pid resolved for discovery: its interpreter file located and opened here,
+ * parsed (with its memory) in the decoding child, which holds no
+ * CAP_SYS_ADMIN and opens nothing; the probe then goes on that same file.
+ */
+static struct target *resolve(struct tracer *tr, pid_t pid, char *why, size_t whysz)
+{
+	struct target_loc loc;
+	struct target *t = NULL;
+	int fd, err = target__locate(pid, &loc, &fd, why, whysz);
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	t = tr->ps ? privsep__resolve(tr->ps, &loc, fd, why, whysz) :
+		     target__resolve(&loc, fd, why, whysz);
+	err = t ? target__own_file(t, fd) : -errno;
+	close(fd);
+	if (err && t) {
+		snprintf(why, whysz, "pid %d: %s", pid, strerror(-err));
+		target__free(t);
+		t = NULL;
+	}
+	errno = -err;
+	return t;
+}
+
+/* Without the decoding child (never in discovery): the same in this process. */
+static int imports_here(struct target *t)
+{
+	target__refresh(t);
+	return target__imports(t, "starlette");
+}
+
+/*
+ * Discovery's check of a Python process that listens: resolved the first
+ * time (kept in *state), then checked again (its state re-read: -O and the
+ * watch slot are set as it initializes) until it has imported starlette,
+ * then traced.
+ */
+static enum discover_check check(void *ctx, pid_t pid, const char *service, void **state,
+				 char *why, size_t whysz)
 {
 	struct tracer *tr = ctx;
-	struct target *t = target__new(pid, err, errsz);
-	char why[512] = "";
+	struct target *t = *state;
+	int ret;
 
-	if (!t)
-		return -errno;
-	if (trace_pid(tr, t, service, why, sizeof(why))) {
-		if (why[0])
-			fprintf(stderr, "sessiontrace: %s\n", why);
-		target__free(t);
+	if (!t) {
+		t = resolve(tr, pid, why, whysz);
+		if (!t)
+			return errno == ENOEXEC ? CHECK_NOT_PYTHON :
+			       errno == ESRCH ? CHECK_GONE : CHECK_NOT_READY;
+		*state = t;
 	}
-	return 0;
+	ret = tr->ps ? privsep__check(tr->ps, t, why, whysz) : imports_here(t);
+	if (ret < 0) {
+		snprintf(why, whysz, "its interpreter is not initialized yet (%s)", strerror(-ret));
+		return CHECK_NOT_READY;
+	}
+	if (!ret) {
+		snprintf(why, whysz, "listens, but has not imported starlette");
+		return CHECK_NO_STARLETTE;
+	}
+	if (trace_pid(tr, t, service, why, whysz))
+		return CHECK_REFUSED;
+	*state = NULL; /* the registry's now */
+	return CHECK_TRACED;
+}
+
+static void forget(void *ctx, void *state)
+{
+	target__free(state);
+}
+
+static void forker(void *ctx, pid_t pid)
+{
+	struct tracer *tr = ctx;
+
+	probe__forker(tr->probe, pid);
+}
+
+static void counted(void *ctx, enum discover_check v)
+{
+	struct tracer *tr = ctx;
+
+	probe__count_check(tr->probe, v);
 }
 
 static void on_exec(void *ctx, pid_t pid)
@@ -172,8 +244,11 @@ static void on_exec(void *ctx, pid_t pid)
 
 static const struct watcher_ops watch_ops = {
 	.traced_service = traced_service,
-	.try_trace = try_trace,
+	.check = check,
+	.forget = forget,
 	.exec = on_exec,
+	.forker = forker,
+	.counted = counted,
 };
 
 static void on_proc(void *ctx, const struct st_proc_event *ev)
@@ -292,7 +367,7 @@ static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *
 	if (more)
 		*timeout = 0; /* records still waiting: look at signals and exits, go on */
 	else if (watcher__pending(tr->watcher))
-		*timeout = RETRY_MS;
+		*timeout = (int)watcher__next_ms(tr->watcher);
 	else if (tr->dec && targets__count(tr->targets))
 		*timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
 	if (deadline) {
@@ -355,7 +430,7 @@ static int event_loop(struct tracer *tr)
 			pr_warn("poll: %s\n", strerror(errno));
 			return 1;
 		}
-		if (tr->ps && pfd[2].revents) {
+		if (tr->ps && pfd[2].revents && privsep__poll(tr->ps)) {
 			/* its records would go nowhere: stop tracing (systemd restarts us) */
 			err = privsep__reap(tr->ps);
 			fprintf(stderr, "sessiontrace: the decoding process exited; detaching "

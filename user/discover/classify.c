@@ -7,7 +7,7 @@
 
 #define MAX_ARGS 256
 
-static const char *const servers[] = { "uvicorn", "gunicorn", "hypercorn" };
+static const char *const servers[] = { "uvicorn", "gunicorn", "hypercorn", "daphne", "granian" };
 
 /* multiprocessing helpers started by a server: Python, but never serving */
 static const char *const helpers[] = {
@@ -78,25 +78,86 @@ static bool takes_value(char opt)
 	return opt == 'W' || opt == 'X';
 }
 
-enum discover_verdict discover__classify(const char *args, size_t len, char *service,
-					 size_t servicesz)
+/*
+ * A python command line's program: the script ('s'), -m's module ('m') or
+ * -c's code ('c') in *val, *kind set; its index in argv, or -1 for none.
+ */
+static int python_program(char **argv, int argc, char *kind, const char **val)
 {
-	char buf[4096], *argv[MAX_ARGS];
-	int argc = 0, i;
-	size_t off = 0;
+	int i;
 
-	if (servicesz)
-		service[0] = 0;
-	if (!len)
-		return DISCOVER_NO;
-	if (len >= sizeof(buf))
-		len = sizeof(buf) - 1;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1]) {
+			*kind = 's';
+			*val = a;
+			return i;
+		}
+		if (!strcmp(a, "--"))
+			continue;
+		if (a[1] == '-') {
+			/* --check-hash-based-pycs MODE is the only long option with a value */
+			if (!strcmp(a, "--check-hash-based-pycs"))
+				i++;
+			continue;
+		}
+		/* a cluster of short flags, possibly ending in one with a value */
+		for (const char *f = a + 1; *f; f++) {
+			if (*f == 'm' || *f == 'c') {
+				*kind = *f;
+				*val = f[1] ? f + 1 : (i + 1 < argc ? argv[++i] : "");
+				return i;
+			}
+			if (takes_value(*f)) {
+				if (!f[1])
+					i++;
+				break;
+			}
+		}
+	}
+	return -1;
+}
+
+/* argv of a command line, in buf (NUL-separated, len bytes): argc. */
+static int split(const char *args, size_t len, char *buf, size_t bufsz, char **argv)
+{
+	size_t off = 0;
+	int argc = 0;
+
+	if (len >= bufsz)
+		len = bufsz - 1;
 	memcpy(buf, args, len);
 	buf[len] = 0;
 	while (off < len && argc < MAX_ARGS) {
 		argv[argc++] = buf + off;
 		off += strlen(buf + off) + 1;
 	}
+	return argc;
+}
+
+static bool is_helper(const char *val, char kind)
+{
+	size_t h;
+
+	for (h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++)
+		if (kind == 'c' ? !!strstr(val, helpers[h]) : !strcmp(val, helpers[h]))
+			return true;
+	return false;
+}
+
+enum discover_verdict discover__classify(const char *args, size_t len, char *service,
+					 size_t servicesz)
+{
+	char buf[4096], *argv[MAX_ARGS], kind = 0;
+	const char *val = NULL;
+	int argc, i;
+
+	if (servicesz)
+		service[0] = 0;
+	if (!len)
+		return DISCOVER_NO;
+	argc = split(args, len, buf, sizeof(buf), argv);
 	/* gunicorn's setproctitle: "gunicorn: worker [app:app]" in one argument */
 	if (names_server(base_name(argv[0]))) {
 		const char *lb = strchr(argv[0], '['), *rb = lb ? strchr(lb, ']') : NULL;
@@ -113,50 +174,31 @@ enum discover_verdict discover__classify(const char *args, size_t len, char *ser
 	}
 	if (strncmp(base_name(argv[0]), "python", 6))
 		return DISCOVER_NO;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
+	i = python_program(argv, argc, &kind, &val);
+	if (i < 0)
+		return DISCOVER_NO;
+	if (kind != 's' && is_helper(val, kind))
+		return DISCOVER_NEVER;
+	/* the script: /usr/bin/uvicorn, .../bin/gunicorn; or -m uvicorn */
+	if (kind == 'c' || !names_server(kind == 's' ? base_name(val) : val))
+		return DISCOVER_NO;
+	find_service(argv, argc, i + 1, service, servicesz);
+	return DISCOVER_SERVER;
+}
 
-		if (a[0] != '-' || !a[1]) {
-			/* the script: /usr/bin/uvicorn, .../bin/gunicorn */
-			if (!names_server(base_name(a)))
-				return DISCOVER_NO;
-			find_service(argv, argc, i + 1, service, servicesz);
-			return DISCOVER_SERVER;
-		}
-		if (!strcmp(a, "--"))
-			continue;
-		if (a[1] == '-') {
-			/* --check-hash-based-pycs MODE is the only long option with a value */
-			if (!strcmp(a, "--check-hash-based-pycs"))
-				i++;
-			continue;
-		}
-		/* a cluster of short flags, possibly ending in one with a value */
-		for (const char *f = a + 1; *f; f++) {
-			if (*f == 'm' || *f == 'c') {
-				const char *val = f[1] ? f + 1 : (i + 1 < argc ? argv[++i] : "");
-				size_t h;
+void discover__program(const char *args, size_t len, char *out, size_t outsz)
+{
+	char buf[4096], *argv[MAX_ARGS], kind = 0;
+	const char *val = NULL;
+	int argc;
 
-				if (*f == 'c') {
-					for (h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++)
-						if (strstr(val, helpers[h]))
-							return DISCOVER_NEVER;
-					return DISCOVER_NO;
-				}
-				for (h = 0; h < sizeof(helpers) / sizeof(helpers[0]); h++)
-					if (!strcmp(val, helpers[h]))
-						return DISCOVER_NEVER;
-				if (!names_server(val))
-					return DISCOVER_NO;
-				find_service(argv, argc, i + 1, service, servicesz);
-				return DISCOVER_SERVER;
-			}
-			if (takes_value(*f)) {
-				if (!f[1])
-					i++;
-				break;
-			}
-		}
-	}
-	return DISCOVER_NO;
+	if (outsz)
+		out[0] = 0;
+	if (!len || !outsz)
+		return;
+	argc = split(args, len, buf, sizeof(buf), argv);
+	if (strncmp(base_name(argv[0]), "python", 6) ||
+	    python_program(argv, argc, &kind, &val) < 0 || kind == 'c' || !val[0])
+		return;
+	snprintf(out, outsz, "%s", kind == 's' ? base_name(val) : val);
 }

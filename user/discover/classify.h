@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Which command lines serve ASGI: uvicorn, gunicorn, hypercorn and their workers. */
+/*
+ * What a command line says: the ASGI app spec of uvicorn, gunicorn,
+ * hypercorn, daphne and granian (the service name), multiprocessing's
+ * helpers (never traced), and the program a Python process runs.
+ */
 #ifndef ST_CLASSIFY_H
 #define ST_CLASSIFY_H
 #include <stdbool.h>
@@ -21,5 +25,12 @@ enum discover_verdict {
  */
 enum discover_verdict discover__classify(const char *args, size_t len, char *service,
 					 size_t servicesz);
+
+/*
+ * The program a Python command line runs, for a service name where it has
+ * no app spec: "main.py" (python /srv/main.py), "pkg.mod" (python -m
+ * pkg.mod); "" for -c or anything else. Pure.
+ */
+void discover__program(const char *args, size_t len, char *out, size_t outsz);
 
 #endif

@@ -64,6 +64,37 @@ void procfs__comm(pid_t pid, char *buf, size_t sz)
 	fclose(f);
 }
 
+int procfs__children(pid_t pid, pid_t *kids, size_t max, size_t *n)
+{
+	char path[64];
+	long v;
+	FILE *f;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (*n < max && fscanf(f, "%ld", &v) == 1)
+		if (v > 0 && v <= INT_MAX)
+			kids[(*n)++] = (pid_t)v;
+	fclose(f);
+	return 0;
+}
+
+int procfs__exe(pid_t pid, char *path, size_t pathsz)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, path, pathsz - 1);
+	if (n < 0)
+		return -errno;
+	path[n] = 0;
+	return 0;
+}
+
 pid_t procfs__ns_pid(pid_t pid)
 {
 	FILE *f = proc_open(pid, "status");
@@ -88,14 +119,6 @@ pid_t procfs__ns_pid(pid_t pid)
 	return ns;
 }
 
-bool procfs__exists(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	return !access(path, F_OK);
-}
-
 static bool is_libpython(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -106,17 +129,14 @@ static bool is_libpython(const char *path)
 
 int procfs__interpreter(pid_t pid, char *path, size_t pathsz, uint64_t *start, uint64_t *end)
 {
-	char link[64], line[PATH_MAX + 128], exe[PATH_MAX];
+	char line[PATH_MAX + 128], exe[PATH_MAX];
 	uint64_t exe_start = 0, exe_end = 0;
 	bool have_lib = false;
-	ssize_t n;
+	int err = procfs__exe(pid, exe, sizeof(exe));
 	FILE *f;
 
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n < 0)
-		return -errno;
-	exe[n] = 0;
+	if (err)
+		return err;
 	f = proc_open(pid, "maps");
 	if (!f)
 		return -errno;
@@ -177,6 +197,168 @@ int procfs__threads(pid_t pid, pid_t *tids, size_t max, size_t *n)
 	}
 	closedir(d);
 	return 0;
+}
+
+/* "0100007F:1F40" (IPv4) or 32 hex digits and a port (IPv6), as the kernel prints them. */
+static int inet_addr(const char *hex, char *out, size_t outsz)
+{
+	const char *colon = strchr(hex, ':');
+	size_t hl = colon ? (size_t)(colon - hex) : 0;
+	unsigned w[4], port, i;
+	char *end;
+
+	if (hl != 8 && hl != 32)
+		return -1;
+	port = strtoul(colon + 1, &end, 16);
+	if (end == colon + 1 || port > 0xffff)
+		return -1;
+	for (i = 0; i < hl / 8; i++) {
+		char word[9];
+
+		memcpy(word, hex + 8 * i, 8);
+		word[8] = 0;
+		w[i] = strtoul(word, &end, 16);
+		if (*end)
+			return -1;
+	}
+	/* each 32-bit word is in host (little-endian) order */
+	if (hl == 8) {
+		snprintf(out, outsz, "%u.%u.%u.%u:%u", w[0] & 0xff, (w[0] >> 8) & 0xff,
+			 (w[0] >> 16) & 0xff, w[0] >> 24, port);
+	} else {
+		char six[48];
+		size_t k = 0;
+
+		for (i = 0; i < 4; i++)
+			k += snprintf(six + k, sizeof(six) - k, "%s%x:%x", i ? ":" : "",
+				      ((w[i] & 0xff) << 8) | ((w[i] >> 8) & 0xff),
+				      ((w[i] >> 16) & 0xff) << 8 | (w[i] >> 24));
+		snprintf(out, outsz, "[%s]:%u", six, port);
+	}
+	return 0;
+}
+
+int procfs__parse_tcp_line(const char *line, unsigned long long *inode, char *addr, size_t addrsz)
+{
+	char local[80], st[8];
+	unsigned long long ino;
+
+	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+	if (sscanf(line, " %*s %79s %*s %7s %*s %*s %*s %*s %*s %llu", local, st, &ino) != 3)
+		return -1;
+	if (strcmp(st, "0A") || !ino || inet_addr(local, addr, addrsz))
+		return -1; /* TCP_LISTEN is 10 */
+	*inode = ino;
+	return 0;
+}
+
+int procfs__parse_unix_line(const char *line, unsigned long long *inode, char *addr,
+			    size_t addrsz)
+{
+	unsigned long flags;
+	unsigned long long ino;
+	size_t k = 0;
+	int pos = 0;
+	const char *p;
+
+	/* Num RefCount Protocol Flags Type St Inode [Path] */
+	if (sscanf(line, " %*s %*s %*s %lx %*s %*s %llu%n", &flags, &ino, &pos) != 2 || !pos)
+		return -1;
+	if (!(flags & 0x10000) || !ino) /* __SO_ACCEPTCON: listen() was called */
+		return -1;
+	*inode = ino;
+	k = snprintf(addr, addrsz, "unix:");
+	/* a path is the socket owner's to choose: printable ASCII only */
+	for (p = line + pos; *p == ' '; p++)
+		;
+	for (; *p && *p != '\n' && k + 1 < addrsz; p++)
+		addr[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	if (k < addrsz)
+		addr[k] = 0;
+	return 0;
+}
+
+/* The socket inodes among pid's descriptors (at most max): how many, or -errno. */
+static int socket_inodes(pid_t pid, unsigned long long *ino, size_t max)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	size_t n = 0, seen = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && seen < PROCFS_FDS_MAX && n < max) {
+		ssize_t l;
+
+		if (de->d_name[0] == '.')
+			continue;
+		seen++;
+		l = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = 0;
+		if (!strncmp(link, "socket:[", 8))
+			ino[n++] = strtoull(link + 8, NULL, 10);
+	}
+	closedir(d);
+	return (int)n;
+}
+
+/* Lines of /proc/PID/net/NAME that parse as listeners whose inode is in ino[]. */
+static void match_table(pid_t pid, const char *name,
+			int (*parse)(const char *, unsigned long long *, char *, size_t),
+			const unsigned long long *ino, size_t nino, struct procfs_listener *out,
+			size_t max, size_t *n)
+{
+	char line[512], rel[32];
+	size_t lines = 0, i;
+	FILE *f;
+
+	snprintf(rel, sizeof(rel), "net/%s", name);
+	f = proc_open(pid, rel);
+	if (!f)
+		return;
+	while (lines++ < PROCFS_LINES_MAX && fgets(line, sizeof(line), f)) {
+		struct procfs_listener l;
+		size_t len = strlen(line);
+
+		/* the rest of a line longer than the buffer (a long unix path) is skipped */
+		while (len && line[len - 1] != '\n' && fgets(rel, sizeof(rel), f))
+			if (strchr(rel, '\n'))
+				break;
+		if (parse(line, &l.inode, l.addr, sizeof(l.addr)))
+			continue;
+		for (i = 0; i < nino; i++)
+			if (ino[i] == l.inode)
+				break;
+		if (i == nino)
+			continue;
+		if (*n < max)
+			out[*n] = l;
+		(*n)++;
+	}
+	fclose(f);
+}
+
+int procfs__listeners(pid_t pid, struct procfs_listener *out, size_t max, size_t *n)
+{
+	unsigned long long *ino = malloc(PROCFS_SOCKS_MAX * sizeof(*ino));
+	int k;
+
+	*n = 0;
+	if (!ino)
+		return -ENOMEM;
+	k = socket_inodes(pid, ino, PROCFS_SOCKS_MAX);
+	if (k > 0) {
+		match_table(pid, "tcp", procfs__parse_tcp_line, ino, k, out, max, n);
+		match_table(pid, "tcp6", procfs__parse_tcp_line, ino, k, out, max, n);
+		match_table(pid, "unix", procfs__parse_unix_line, ino, k, out, max, n);
+	}
+	free(ino);
+	return k < 0 ? k : 0;
 }
 
 static int cmp_pid(const void *a, const void *b)

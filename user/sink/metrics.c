@@ -194,6 +194,20 @@ char *metrics__render(struct metrics *m, size_t *len)
 			"Execs that reached user space (discovery): only those that may start a "
 			"server pass the kernel's filter.");
 	promfmt__sample(&sb, "sessiontrace_exec_events_total", NULL, NULL, 0, h.execs);
+	promfmt__header(&sb, "sessiontrace_listen_events_total", "counter",
+			"listen() calls of Python processes that reached user space (discovery).");
+	promfmt__sample(&sb, "sessiontrace_listen_events_total", NULL, NULL, 0, h.listens);
+	if (h.nchecks) {
+		promfmt__header(&sb, "sessiontrace_discovery_checks_total", "counter",
+				"Checks of Python processes by discovery, by verdict: traced, or why "
+				"not (no_listener, no_starlette, not_ready, ...).");
+		for (i = 0; i < h.nchecks && i < METRICS_CHECKS_MAX; i++) {
+			const char *vkey_[] = { "verdict" }, *vval_[] = { h.check_names[i] };
+
+			promfmt__sample(&sb, "sessiontrace_discovery_checks_total", vkey_, vval_, 1,
+					h.checks[i]);
+		}
+	}
 	promfmt__header(&sb, "sessiontrace_events_lost_total", "counter",
 			"Records that did not fit in the ring buffer.");
 	promfmt__sample(&sb, "sessiontrace_events_lost_total", NULL, NULL, 0, h.lost);

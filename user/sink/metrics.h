@@ -19,6 +19,7 @@
 #define METRICS_MAX_SERIES     100000
 #define METRICS_OVERFLOW       "__overflow__"
 #define METRICS_LOST           "__lost__"
+#define METRICS_CHECKS_MAX     16
 
 struct metrics;
 struct sink;
@@ -27,7 +28,12 @@ struct sink;
 struct metrics_health {
 	unsigned long long attached, lost, hits;
 	unsigned long long execs; /* execs the kernel's filter passed to discovery */
+	unsigned long long listens; /* listen() calls of Python processes, passed to discovery */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason */
+	/* discovery's checks of Python processes, by verdict (name, count) */
+	const char *check_names[METRICS_CHECKS_MAX];
+	unsigned long long checks[METRICS_CHECKS_MAX];
+	unsigned nchecks;
 };
 typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 

@@ -22,6 +22,9 @@ uvloop/httptools), each one worker pinned to CPU 0, load (wrk) on CPU 1:
             while idle and during the storm
   deep      failing requests whose stack is > 64 Python frames deep: BPF ns
             per captured hit, the non-matching runs subtracted
+  discovery node mode's checks of Python processes: tracer CPU per
+            Python process started that never serves, and a server's
+            listen() -> `attached` latency (tests/apps/run_main.py)
   distro    the Debian 13 / sid interpreters of scripts/rootfs.sh (chroot):
             a healthy Starlette endpoint behind SessionMiddleware, interleaved
             untraced / default-trigger rounds (the assert probe up to 3.13,
@@ -97,6 +100,9 @@ CFG = {
     "exec_loop": 1000 if QUICK else 3000,
     "exec_rounds": 2 if QUICK else 3,
     "watch_rounds": 2 if QUICK else 6,
+    "disc_short": 50 if QUICK else 200,
+    "disc_long": 20 if QUICK else 100,
+    "disc_servers": 3 if QUICK else 10,
     "watch_secs": 2 if QUICK else 3,
 }
 TARGETS = {
@@ -171,6 +177,25 @@ def tree_ticks(pid):
     except OSError:
         kids = []
     return cpu_ticks(pid) + sum(cpu_ticks(k) for k in kids)
+
+
+def cpu_ns(pid):
+    """CPU time of every thread of pid and of its live children, in ns
+    (schedstat: finer than the clock ticks of /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids = [pid] + [int(c) for c in f.read().split()]
+    except OSError:
+        pids = [pid]
+    total = 0
+    for p in pids:
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def mem_kb(pid):
@@ -433,35 +458,50 @@ def stop_healthy(tr, s0, where=""):
     return st, kns, krun
 
 
+def healthy_arm(server, url, arm, secs, probe_flag, agg, where=""):
+    """One healthy-load window: wrk on url for secs under arm ("untraced",
+    or a probe attached for the window), added to agg[arm] (requests,
+    server CPU ticks, and for a probe: its summary runs, kernel runs and
+    ns); returns (wrk's result, server CPU ticks)."""
+    tr = None
+    if arm != "untraced":
+        tr = Tracer(server.pid, arm, probe_flag)
+        tr.wait_attached()
+        s0 = tr.probe_stats()
+    c0 = cpu_ticks(server.pid)
+    w = wrk(url, secs, CFG["http_conns"])
+    c1 = cpu_ticks(server.pid)
+    if w["non2xx"] or w["socket_errors"]:
+        raise BenchError(f"{where}healthy endpoint: {w['non2xx']} non-2xx, socket errors "
+                         f"{w['socket_errors']}")
+    a = agg[arm]
+    a["requests"] += w["requests"]
+    a["cpu_ticks"] += c1 - c0
+    if tr:
+        st, kns, krun = stop_healthy(tr, s0, where)
+        a["runs"] += st["runs"] or 0
+        a["asserts"] += st["asserts"] or 0
+        a["krun"] += krun
+        a["kns"] += kns
+    return w, c1 - c0
+
+
+def new_agg(arms):
+    return {a: {"requests": 0, "runs": 0, "asserts": 0, "krun": 0, "kns": 0, "cpu_ticks": 0}
+            for a in arms}
+
+
 def bench_http(server, arms, probe_flag):
     url = server.url + "/healthy"
     wrk(url, 2, CFG["http_conns"])  # warm up
     order = ["untraced"] + arms
     rounds = []
-    agg = {a: {"requests": 0, "runs": 0, "asserts": 0, "krun": 0, "kns": 0, "cpu_ticks": 0} for a in order}
+    agg = new_agg(order)
     for r in range(CFG["http_rounds"]):
         rot = order[r % len(order):] + order[:r % len(order)]
         row = {}
         for arm in rot:
-            tr = None
-            if arm != "untraced":
-                tr = Tracer(server.pid, arm, probe_flag)
-                tr.wait_attached()
-                s0 = tr.probe_stats()
-            c0 = cpu_ticks(server.pid)
-            w = wrk(url, CFG["http_secs"], CFG["http_conns"])
-            c1 = cpu_ticks(server.pid)
-            if w["non2xx"] or w["socket_errors"]:
-                raise BenchError(f"healthy endpoint: {w['non2xx']} non-2xx, socket errors {w['socket_errors']}")
-            a = agg[arm]
-            a["requests"] += w["requests"]
-            a["cpu_ticks"] += c1 - c0
-            if tr:
-                s, kns, krun = stop_healthy(tr, s0)
-                a["runs"] += s["runs"] or 0
-                a["asserts"] += s["asserts"] or 0
-                a["krun"] += krun
-                a["kns"] += kns
+            w, _ = healthy_arm(server, url, arm, CFG["http_secs"], probe_flag, agg)
             row[arm] = w["rps"]
         rounds.append(row)
         log("  http round %d: %s" % (r + 1, ", ".join(f"{k} {v:.0f} req/s" for k, v in row.items())))
@@ -594,30 +634,14 @@ def watch_healthy(s, name, probe_flag):
     per request, probe runs per request (kernel run_cnt)."""
     url = s.url + "/ok"
     wrk(url, 1, CFG["http_conns"])  # warm up
-    agg = {a: {"requests": 0, "cpu_ticks": 0, "krun": 0, "kns": 0} for a in WATCH_ARMS}
+    agg = new_agg(WATCH_ARMS)
     rounds = []
     for r in range(CFG["watch_rounds"]):
         rot = WATCH_ARMS[r % len(WATCH_ARMS):] + WATCH_ARMS[:r % len(WATCH_ARMS)]
         row = {}
         for arm in rot:
-            tr = None
-            if arm != "untraced":
-                tr = Tracer(s.pid, arm, probe_flag)
-                tr.wait_attached()
-                s0 = tr.probe_stats()
-            c0 = cpu_ticks(s.pid)
-            w = wrk(url, CFG["watch_secs"], CFG["http_conns"])
-            c1 = cpu_ticks(s.pid)
-            if w["non2xx"] or w["socket_errors"]:
-                raise BenchError(f"{name}: healthy endpoint failed: {w}")
-            a = agg[arm]
-            a["requests"] += w["requests"]
-            a["cpu_ticks"] += c1 - c0
-            if tr:
-                _, kns, krun = stop_healthy(tr, s0, f"{name}: ")
-                a["krun"] += krun
-                a["kns"] += kns
-            row[arm] = {"rps": w["rps"], "cpu_us": (c1 - c0) / CLK_TCK * 1e6 / w["requests"]}
+            w, ticks = healthy_arm(s, url, arm, CFG["watch_secs"], probe_flag, agg, f"{name}: ")
+            row[arm] = {"rps": w["rps"], "cpu_us": ticks / CLK_TCK * 1e6 / w["requests"]}
         rounds.append(row)
     out = {"rounds": rounds, "arms": {}}
     base_cpu = agg["untraced"]["cpu_ticks"] / agg["untraced"]["requests"]
@@ -1133,6 +1157,92 @@ def bench_execs():
     return out
 
 
+def bench_discovery():
+    """Node mode's discovery: (1) the tracer's CPU per Python process started
+    that never serves, short-lived (python3 -c pass) and living through the
+    whole schedule of checks (python3 -c 'sleep 10'); (2) the time from a
+    server's listen() (the port accepts) to its `attached` line, for
+    `python main.py` (tests/apps/run_main.py) started after the tracer."""
+    port = free_port()
+    jpath = WORK / "discovery.jsonl"
+    jpath.unlink(missing_ok=True)
+    out = {}
+    tr = spawn([str(TRACER), "-q", "-j", str(jpath), "-m", f"127.0.0.1:{port}"],
+               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tr.is_tracer = True
+    lines = []
+    cond = threading.Condition()
+
+    def read():
+        for raw in tr.stderr:
+            with cond:
+                lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+                cond.notify_all()
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 30
+        with cond:
+            while not any("watching for ASGI servers" in l for _, l in lines):
+                if time.monotonic() > deadline or tr.poll() is not None:
+                    raise BenchError("discovery tracer did not start")
+                cond.wait(0.2)
+        time.sleep(0.5)
+        # (1) short-lived Python processes
+        n = CFG["disc_short"]
+        c0 = cpu_ns(tr.pid)
+        for _ in range(n):
+            subprocess.run([PYTHON, "-c", "pass"], check=True, timeout=30)
+        time.sleep(1.0)
+        out["short_us_per_process"] = round((cpu_ns(tr.pid) - c0) / 1000 / n, 1)
+        # living longer than the schedule of checks (8 s)
+        m = CFG["disc_long"]
+        c0 = cpu_ns(tr.pid)
+        procs = [spawn([PYTHON, "-c", "import starlette.applications, time; time.sleep(10)"])
+                 for _ in range(m)]
+        for p in procs:
+            p.wait(timeout=60)
+            PROCS.remove(p)
+        time.sleep(0.5)
+        out["long_us_per_process"] = round((cpu_ns(tr.pid) - c0) / 1000 / m, 1)
+        log(f"  discovery: tracer CPU {out['short_us_per_process']} us per short-lived Python "
+            f"process ({n}), {out['long_us_per_process']} us per one that lives 10 s and "
+            f"imports starlette but never listens ({m})")
+        # (2) listen -> attached
+        waits = []
+        for i in range(CFG["disc_servers"]):
+            sport = free_port()
+            t0 = len(lines)
+            srv = spawn(pin(0) + [PYTHON, str(TEST_APPS / "run_main.py"), str(sport)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            listening = None
+            deadline = time.monotonic() + 30
+            while listening is None and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", sport), timeout=0.5).close()
+                    listening = time.monotonic()
+                except OSError:
+                    time.sleep(0.002)
+            attached = None
+            with cond:
+                while attached is None and time.monotonic() < deadline:
+                    attached = next((t for t, l in lines[t0:]
+                                     if l.startswith(f"attached pid={srv.pid} ")), None)
+                    if attached is None:
+                        cond.wait(0.05)
+            stop(srv)
+            if listening is None or attached is None:
+                raise BenchError(f"run_main.py on port {sport}: listening {listening}, "
+                                 f"attached {attached}")
+            waits.append(round((attached - listening) * 1000, 1))
+        out["listen_to_attached_ms"] = waits
+        out["listen_to_attached_median_ms"] = statistics.median(waits)
+        log(f"  discovery: listen -> attached {waits} ms (median "
+            f"{out['listen_to_attached_median_ms']} ms)")
+    finally:
+        stop(tr, signal.SIGINT)
+    return out
+
+
 def hit_cost(kns, krun, hits, nonmatch_ns):
     """BPF ns per captured hit: the phase's BPF time minus its non-matching
     runs (kernel runs - hits) at the non-matching cost measured on healthy
@@ -1327,6 +1437,16 @@ def report(R):
           f"{ex['traced_median_s']} s; tracer CPU {ex['tracer_us_per_exec']} us per exec; execs that "
           f"reached user space per round: {ex['exec_events']}")
 
+    dc = R.get("discovery")
+    if dc:
+        p("")
+        p("node mode, Python processes (no -p): tracer CPU per process started that never "
+          "serves: %s us (python3 -c pass, x%d), %s us (lives 10 s, imports starlette, checked "
+          "on the whole schedule, x%d); a server's listen -> attached: median %s ms (%s)" % (
+              dc["short_us_per_process"], CFG["disc_short"], dc["long_us_per_process"],
+              CFG["disc_long"], dc["listen_to_attached_median_ms"],
+              ", ".join(str(x) for x in dc["listen_to_attached_ms"])))
+
     prof = R.get("profile")
     if prof:
         p("")
@@ -1441,6 +1561,14 @@ def judge(R):
                 f"{ex['execs_per_round'] * ex['rounds']} execs reached user space",
                 ex["tracer_us_per_exec"] <= TARGETS["exec_us"])
         add(f"tracer RSS < {TARGETS['rss_mb']} MB ({arm})", f"peak {hwm:.1f} MB (VmHWM)", hwm < TARGETS["rss_mb"])
+    dc = R.get("discovery")
+    if dc:
+        add("node mode: a server's listen -> attached < 1000 ms (python main.py)",
+            f"median {dc['listen_to_attached_median_ms']} ms, max {max(dc['listen_to_attached_ms'])} ms",
+            max(dc["listen_to_attached_ms"]) < 1000)
+        add("node mode: tracer CPU per Python process that never serves (reported, no target)",
+            f"{dc['short_us_per_process']} us short-lived, {dc['long_us_per_process']} us over the "
+            f"whole schedule", None)
     return out
 
 
@@ -1498,6 +1626,8 @@ def main():
         R["profile"] = bench_profile()
         log("node mode: unrelated execs")
         R["execs"] = bench_execs()
+        log("node mode: discovery of Python processes")
+        R["discovery"] = bench_discovery()
         log("distro interpreters")
         R["distro"] = bench_distro(probe_flag)
         log("watch trigger: 3.14 and 3.15")

@@ -101,9 +101,11 @@ def test_caps_dropped_after_attach(debian, tracers, servers):
 
 
 def test_node_mode_decoder_is_unprivileged(debian, tracers, servers):
-    """Node mode (issue 17): the process that reads and decodes target memory
-    holds CAP_SYS_PTRACE only, under a seccomp filter, on every thread; the
-    one that attaches keeps CAP_SYS_ADMIN. Checked while it serves traffic."""
+    """Node mode (issue 17, 25): the process that reads and decodes target
+    memory holds CAP_SYS_PTRACE only, as uid nobody, not dumpable, under a
+    seccomp filter, on every thread; the one that attaches keeps
+    CAP_SYS_ADMIN and opens the records file for it (SIGHUP). Checked while
+    it serves traffic."""
     s = servers.start(debian, "mw_no_session")
     port = free_port()
     t = node_tracer(tracers, s, ["-m", str(port)])
@@ -124,6 +126,11 @@ def test_node_mode_decoder_is_unprivileged(debian, tracers, servers):
         assert c["CapEff"] == c["CapPrm"] == 1 << CAP_SYS_PTRACE, (tid, c)
         assert status_field(f"{dec}/task/{tid}", "Seccomp") == "2", tid  # filter mode
         assert status_field(f"{dec}/task/{tid}", "NoNewPrivs") == "1", tid
+        # uid and gid nobody (the tracer runs as root with CAP_SETUID here)
+        assert status_field(f"{dec}/task/{tid}", "Uid").split() == ["65534"] * 4, tid
+        assert status_field(f"{dec}/task/{tid}", "Gid").split() == ["65534"] * 4, tid
+    # not dumpable: its /proc files belong to root, not to its uid
+    assert os.stat(f"/proc/{dec}/mem").st_uid == 0
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()

@@ -160,6 +160,15 @@ int decoder__drain(struct decoder *d, unsigned max)
 	return err;
 }
 
+void decoder__delegate_files(struct decoder *d, const struct jsonlog_files *files)
+{
+	int i;
+
+	for (i = 0; i < d->nsinks; i++)
+		if (d->sinks[i]->delegate)
+			d->sinks[i]->delegate(d->sinks[i], files);
+}
+
 void decoder__reopen(struct decoder *d)
 {
 	int i;

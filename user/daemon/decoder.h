@@ -14,6 +14,7 @@
 #include "sessiontrace.h"
 
 struct decoder;
+struct jsonlog_files;
 struct probe;
 struct target;
 struct tracer_opts;
@@ -38,6 +39,8 @@ void decoder__drop(struct decoder *d, pid_t pid);
  */
 int decoder__drain(struct decoder *d, unsigned max);
 /* SIGHUP: the sinks reopen their files. */
+/* The records file is opened and rotated by files from now on (the sandboxed child). */
+void decoder__delegate_files(struct decoder *d, const struct jsonlog_files *files);
 void decoder__reopen(struct decoder *d);
 /* Serve metrics from a thread of the calling one's capabilities. 0, or the exit status. */
 int decoder__start_metrics(struct decoder *d);

@@ -4,18 +4,21 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "attach/probe.h"
 #include "daemon/decoder.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
 #include "resolve/target.h"
+#include "sink/jsonlog.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -43,9 +46,18 @@ struct msg {
 
 struct privsep {
 	int sock;
+	int files;    /* the child asks for records files here (struct file_msg) */
 	pid_t child;
 	__u32 seq;    /* the last request's */
 	struct msg *m; /* one message buffer: a request or its reply */
+	const char *path; /* the records file (-j), or NULL */
+	unsigned keep;
+};
+
+/* The child's request for a records file descriptor, and the answer (with the fd). */
+struct file_msg {
+	__u32 rotate; /* rotate the files first */
+	__s32 status; /* answer: 0 or -errno */
 };
 
 /* Header only, or header and target: one datagram, never split. */
@@ -74,11 +86,11 @@ int privsep__add(struct privsep *ps, const struct target *t)
 	return send_msg(ps, m, sizeof(*m));
 }
 
-/* A request with a descriptor (or -1), one datagram. */
-static int send_with_fd(struct privsep *ps, const struct msg *m, int fd)
+/* One datagram with a descriptor (or -1). */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
@@ -94,7 +106,7 @@ static int send_with_fd(struct privsep *ps, const struct msg *m, int fd)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	do
-		n = sendmsg(ps->sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : 0;
 }
@@ -108,14 +120,18 @@ static int wait_reply(struct privsep *ps, __u32 seq)
 	long long deadline = clock__now_ms() + REPLY_MS;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = ps->sock, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = ps->sock, .events = POLLIN },
+					 { .fd = ps->files, .events = POLLIN } };
 		long long left = deadline - clock__now_ms();
 		ssize_t n;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+		if (poll(pfd, 2, (int)left) < 0 && errno != EINTR)
 			return -errno;
+		/* the child may be waiting for a records file before it answers */
+		if (pfd[1].revents)
+			privsep__serve_files(ps);
 		n = recv(ps->sock, ps->m, sizeof(*ps->m), MSG_DONTWAIT);
 		if (n == 0)
 			return -EPIPE;
@@ -154,7 +170,7 @@ struct target *privsep__resolve(struct privsep *ps, const struct target_loc *loc
 	m->type = MSG_RESOLVE;
 	m->seq = ++ps->seq;
 	m->loc = *loc;
-	err = send_with_fd(ps, m, fd);
+	err = send_with_fd(ps->sock, m, sizeof(*m), fd);
 	if (!err)
 		err = wait_reply(ps, ps->seq);
 	if (err) {
@@ -240,10 +256,10 @@ int privsep__fd(const struct privsep *ps)
 }
 
 /* One datagram and the descriptor that came with it (-1 for none). */
-static ssize_t recv_with_fd(int sock, struct msg *m, int *fd)
+static ssize_t recv_with_fd(int sock, void *buf, size_t len, int *fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c;
@@ -257,6 +273,75 @@ static ssize_t recv_with_fd(int sock, struct msg *m, int *fd)
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return n;
+}
+
+/*
+ * In the child, the records file's opener (jsonlog_files): the parent opens
+ * (and rotates) it and sends the descriptor; the child opens no path.
+ */
+static int child_open_file(void *ctx, bool rotate, int *fd)
+{
+	int sock = (int)(intptr_t)ctx;
+	struct file_msg m = { .rotate = rotate };
+	long long deadline = clock__now_ms() + REPLY_MS;
+
+	*fd = -1;
+	if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
+		return -errno;
+	for (;;) {
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		long long left = deadline - clock__now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+		n = recv_with_fd(sock, &m, sizeof(m), fd);
+		if (n == 0)
+			return -EPIPE;
+		if (n == (ssize_t)sizeof(m))
+			break;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	if (m.status || *fd < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return m.status ? m.status : -EBADF;
+	}
+	return 0;
+}
+
+int privsep__serve_files(struct privsep *ps)
+{
+	struct file_msg m;
+	int fd, n = 0, dummy;
+
+	while (recv_with_fd(ps->files, &m, sizeof(m), &dummy) == (ssize_t)sizeof(m)) {
+		if (dummy >= 0)
+			close(dummy); /* the child sends none */
+		fd = -1;
+		m.status = ps->path ? jsonlog__open_path(ps->path, ps->keep, m.rotate, &fd, NULL, 0)
+				    : -ENOENT;
+		if (m.status)
+			pr_warn("cannot %s the records file %s: %s\n", m.rotate ? "rotate" : "reopen",
+				ps->path ? ps->path : "(none)", strerror(-m.status));
+		send_with_fd(ps->files, &m, sizeof(m), fd);
+		if (fd >= 0)
+			close(fd);
+		n++;
+	}
+	return n;
+}
+
+int privsep__files_fd(const struct privsep *ps)
+{
+	return ps->files;
 }
 
 /*
@@ -293,7 +378,7 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 {
 	for (;;) {
 		int fd;
-		ssize_t n = recv_with_fd(sock, m, &fd);
+		ssize_t n = recv_with_fd(sock, m, sizeof(*m), &fd);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -335,8 +420,10 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 }
 
 /* Sandbox, then decode until told to finish. The exit status. */
-static int child_run(struct decoder *d, struct probe *p, int sock)
+static int child_run(struct decoder *d, struct probe *p, int sock, int files_sock)
 {
+	struct jsonlog_files files = { .open = child_open_file,
+				       .ctx = (void *)(intptr_t)files_sock };
 	struct msg *m = malloc(sizeof(*m));
 	__u64 cnt[ST_NCOUNTERS];
 	bool more = false;
@@ -347,6 +434,10 @@ static int child_run(struct decoder *d, struct probe *p, int sock)
 		return 1;
 	}
 	prctl(PR_SET_NAME, "st-decoder", 0, 0, 0);
+	decoder__delegate_files(d, &files);
+	probe__counters(p, cnt); /* libbpf reads the CPU count from /sys once: now */
+	tzset(); /* glibc reads /etc/localtime once: now, not at the first record */
+	sandbox__unprivileged(); /* while CAP_SETUID is there */
 	err = sandbox__drop_caps();
 	if (err) {
 		fprintf(stderr, "sessiontrace: the decoding process could not drop its "
@@ -354,7 +445,6 @@ static int child_run(struct decoder *d, struct probe *p, int sock)
 		free(m);
 		return 1;
 	}
-	probe__counters(p, cnt); /* libbpf reads the CPU count from /sys once: now */
 	status = decoder__start_metrics(d);
 	if (!status && (err = sandbox__seccomp())) {
 		fprintf(stderr, "sessiontrace: the decoding process could not load its seccomp "
@@ -395,10 +485,11 @@ static int child_run(struct decoder *d, struct probe *p, int sock)
 	return status;
 }
 
-struct privsep *privsep__start(struct decoder *d, struct probe *p)
+struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *records,
+			       unsigned keep)
 {
 	struct privsep *ps = calloc(1, sizeof(*ps));
-	int sv[2];
+	int sv[2], fv[2] = { -1, -1 };
 
 	if (ps && !(ps->m = calloc(1, sizeof(*ps->m)))) {
 		free(ps);
@@ -408,7 +499,10 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p)
 		fprintf(stderr, "sessiontrace: out of memory\n");
 		return NULL;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+	ps->path = records;
+	ps->keep = keep;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fv)) {
 		fprintf(stderr, "sessiontrace: socketpair: %s\n", strerror(errno));
 		free(ps->m);
 		free(ps);
@@ -420,6 +514,8 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p)
 		fprintf(stderr, "sessiontrace: fork: %s\n", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(fv[0]);
+		close(fv[1]);
 		free(ps->m);
 		free(ps);
 		return NULL;
@@ -428,13 +524,16 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p)
 		int status;
 
 		close(sv[0]);
-		status = child_run(d, p, sv[1]);
+		close(fv[0]);
+		status = child_run(d, p, sv[1], fv[1]);
 		fflush(NULL);
 		/* no cleanup of the parent's state: it is the parent's */
 		_exit(status);
 	}
 	close(sv[1]);
+	close(fv[1]);
 	ps->sock = sv[0];
+	ps->files = fv[0];
 	decoder__free(d);
 	return ps;
 }
@@ -471,6 +570,7 @@ void privsep__free(struct privsep *ps)
 		waitpid(ps->child, NULL, 0);
 	}
 	close(ps->sock);
+	close(ps->files);
 	free(ps->m);
 	free(ps);
 }

@@ -31,7 +31,15 @@ struct target_loc;
  * the handle, with d freed (the child owns the sinks now). In the child:
  * never returns. NULL with one line on stderr on failure (d still ours).
  */
-struct privsep *privsep__start(struct decoder *d, struct probe *p);
+struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *records,
+			       unsigned keep);
+/*
+ * The child asks for the records file (records: its path; keep: rotated
+ * files kept), which only the parent opens and rotates: answer what it
+ * asked. Readable privsep__files_fd() means a request. How many were served.
+ */
+int privsep__serve_files(struct privsep *ps);
+int privsep__files_fd(const struct privsep *ps);
 /*
  * Resolve loc->pid in the child from its interpreter file fd (sent along):
  * ELF, machine code and memory are parsed there, sandboxed. The target, or

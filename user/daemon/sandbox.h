@@ -13,10 +13,18 @@
  */
 int sandbox__drop_caps(void);
 /*
+ * What is left of being root, dropped after sandbox__drop_caps where it
+ * can be: not dumpable (no process of its uid may ptrace it or read its
+ * memory), and the uid and gid of nobody where CAP_SETUID/CAP_SETGID allow
+ * (CAP_SYS_PTRACE kept). Said with -v when the uid cannot change.
+ */
+void sandbox__unprivileged(void);
+/*
  * A seccomp filter, on every thread of the process, allowing only what
- * decoding, the sinks (records file and its rotation, console, metrics
- * HTTP) and the exit need; any other call fails with EPERM. Needs
- * no_new_privs (sandbox__drop_caps) unless CAP_SYS_ADMIN. 0 or -errno.
+ * decoding, resolving (on descriptors it was given), the sinks (records
+ * file descriptors, console, metrics HTTP) and the exit need, and no call
+ * that takes a path; any other call kills the process. Needs no_new_privs
+ * (sandbox__drop_caps) unless CAP_SYS_ADMIN. 0 or -errno.
  */
 int sandbox__seccomp(void);
 

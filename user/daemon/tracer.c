@@ -35,7 +35,8 @@ struct tracer {
 	struct decoder *dec;             /* -p: the decoder, in this process */
 	struct privsep *ps;              /* discovery: the decoder's process */
 	int sfd;                         /* signalfd: SIGINT, SIGTERM, SIGHUP */
-	struct pollfd pfd[TARGETS_MAX + 3]; /* signals, records or processes, decoder, pidfds */
+	struct pollfd pfd[TARGETS_MAX + 4]; /* signals, records or processes, decoder and its
+					     * files, pidfds */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -322,7 +323,7 @@ static int start_given(struct tracer *tr)
 /* Fork the decoder off, then watch: servers are attached as they come. */
 static int start_discovery(struct tracer *tr)
 {
-	tr->ps = privsep__start(tr->dec, tr->probe);
+	tr->ps = privsep__start(tr->dec, tr->probe, tr->o->json, tr->o->json_keep);
 	if (!tr->ps)
 		return 1;
 	tr->dec = NULL; /* the child's now */
@@ -418,8 +419,10 @@ static int event_loop(struct tracer *tr)
 		pfd[nfd++] = (struct pollfd){ .fd = tr->dec ? probe__epoll_fd(tr->probe)
 							    : probe__processes_fd(tr->probe),
 					      .events = POLLIN };
-		if (tr->ps)
+		if (tr->ps) {
 			pfd[nfd++] = (struct pollfd){ .fd = privsep__fd(tr->ps), .events = POLLIN };
+			pfd[nfd++] = (struct pollfd){ .fd = privsep__files_fd(tr->ps), .events = POLLIN };
+		}
 		first = nfd;
 		for (i = 0; i < ntarg; i++)
 			pfd[nfd++] = (struct pollfd){ .fd = targets__at(tr->targets, i)->pidfd,
@@ -430,6 +433,8 @@ static int event_loop(struct tracer *tr)
 			pr_warn("poll: %s\n", strerror(errno));
 			return 1;
 		}
+		if (tr->ps && pfd[3].revents)
+			privsep__serve_files(tr->ps); /* the child's records file: open, rotate */
 		if (tr->ps && pfd[2].revents && privsep__poll(tr->ps)) {
 			/* its records would go nowhere: stop tracing (systemd restarts us) */
 			err = privsep__reap(tr->ps);

@@ -16,27 +16,30 @@ struct jsonlog {
 	unsigned long long max_size, size;
 	unsigned keep;
 	int fd;
+	struct jsonlog_files files; /* delegated: another process opens and rotates */
+	bool delegated;
 };
 
-static int open_file(struct jsonlog *l, char *err, size_t errsz)
+/* path opened for appending, checked: a regular file of ours, one name. */
+static int open_checked(const char *path, int *out, char *err, size_t errsz)
 {
 	struct stat sb;
 	/* O_NONBLOCK: a FIFO planted at the path must not block us; cleared below */
-	int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 		      O_NONBLOCK, 0600);
 
 	if (fd < 0) {
 		int e = errno;
 
 		if (err && e == ENXIO) /* a FIFO nobody reads */
-			snprintf(err, errsz, "%s is not a regular file", l->path);
+			snprintf(err, errsz, "%s is not a regular file", path);
 		else if (err)
-			snprintf(err, errsz, "cannot open %s: %s", l->path, strerror(e));
+			snprintf(err, errsz, "cannot open %s: %s", path, strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
 		if (err)
-			snprintf(err, errsz, "%s is not a regular file", l->path);
+			snprintf(err, errsz, "%s is not a regular file", path);
 		close(fd);
 		return -EINVAL;
 	}
@@ -44,22 +47,70 @@ static int open_file(struct jsonlog *l, char *err, size_t errsz)
 	if (sb.st_uid != geteuid()) {
 		if (err)
 			snprintf(err, errsz, "%s is owned by uid %u, not by this user (uid %u): "
-				 "refusing to write records to it", l->path, (unsigned)sb.st_uid,
+				 "refusing to write records to it", path, (unsigned)sb.st_uid,
 				 (unsigned)geteuid());
 		close(fd);
 		return -EPERM;
+	}
+	/* a second name elsewhere (a hard link planted by someone who could write there) */
+	if (sb.st_nlink != 1) {
+		if (err)
+			snprintf(err, errsz, "%s has %lu names (hard links): refusing to write "
+				 "records to it", path, (unsigned long)sb.st_nlink);
+		close(fd);
+		return -EMLINK;
 	}
 	if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
 		int e = errno;
 
 		if (err)
-			snprintf(err, errsz, "cannot use %s: %s", l->path, strerror(e));
+			snprintf(err, errsz, "cannot use %s: %s", path, strerror(e));
 		close(fd);
 		return -e;
 	}
 	if (sb.st_mode & 077)
 		pr_warn("%s is readable by others (mode %03o); records contain request paths\n",
-			l->path, sb.st_mode & 0777);
+			path, sb.st_mode & 0777);
+	*out = fd;
+	return 0;
+}
+
+int jsonlog__open_path(const char *path, unsigned keep, bool rotate, int *fd, char *err,
+		       size_t errsz)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+	unsigned i;
+
+	if (rotate) {
+		/* FILE.(keep-1) -> FILE.keep, ..., FILE -> FILE.1, then a new FILE */
+		for (i = keep ? keep : 1; i > 1; i--) {
+			snprintf(from, sizeof(from), "%s.%u", path, i - 1);
+			snprintf(to, sizeof(to), "%s.%u", path, i);
+			if (rename(from, to) && errno != ENOENT)
+				return -errno;
+		}
+		snprintf(to, sizeof(to), "%s.1", path);
+		if (rename(path, to) && errno != ENOENT)
+			return -errno;
+	}
+	return open_checked(path, fd, err, errsz);
+}
+
+/* A new descriptor of the path (rotating first when asked), by us or by delegation. */
+static int open_file(struct jsonlog *l, bool rotate, char *err, size_t errsz)
+{
+	struct stat sb;
+	int fd = -1, ret;
+
+	ret = l->delegated ? l->files.open(l->files.ctx, rotate, &fd) :
+			     jsonlog__open_path(l->path, l->keep, rotate, &fd, err, errsz);
+	if (ret)
+		return ret;
+	if (fstat(fd, &sb)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = fd;
@@ -86,31 +137,17 @@ struct jsonlog *jsonlog__open(const char *path, unsigned long long max_size, uns
 	l->max_size = max_size;
 	l->keep = keep ? keep : 1;
 	l->fd = -1;
-	if (open_file(l, err, errsz)) {
+	if (open_file(l, false, err, errsz)) {
 		free(l);
 		return NULL;
 	}
 	return l;
 }
 
-/* FILE.(keep-1) -> FILE.keep, ..., FILE -> FILE.1, then a new FILE. */
-static int rotate(struct jsonlog *l)
+void jsonlog__delegate(struct jsonlog *l, const struct jsonlog_files *files)
 {
-	char from[PATH_MAX + 16], to[PATH_MAX + 16];
-	unsigned i;
-	int err;
-
-	for (i = l->keep; i > 1; i--) {
-		snprintf(from, sizeof(from), "%s.%u", l->path, i - 1);
-		snprintf(to, sizeof(to), "%s.%u", l->path, i);
-		if (rename(from, to) && errno != ENOENT)
-			return -errno;
-	}
-	snprintf(to, sizeof(to), "%s.1", l->path);
-	if (rename(l->path, to) && errno != ENOENT)
-		return -errno;
-	err = open_file(l, NULL, 0);
-	return err;
+	l->files = *files;
+	l->delegated = true;
 }
 
 int jsonlog__write(struct jsonlog *l, const char *buf, size_t len)
@@ -118,9 +155,10 @@ int jsonlog__write(struct jsonlog *l, const char *buf, size_t len)
 	ssize_t n;
 	int err;
 
-	if (l->fd < 0 && (err = open_file(l, NULL, 0)))
+	if (l->fd < 0 && (err = open_file(l, false, NULL, 0)))
 		return err;
-	if (l->max_size && l->size && l->size + len > l->max_size && (err = rotate(l)))
+	if (l->max_size && l->size && l->size + len > l->max_size &&
+	    (err = open_file(l, true, NULL, 0)))
 		return err;
 	do
 		n = write(l->fd, buf, len);
@@ -138,7 +176,7 @@ int jsonlog__write(struct jsonlog *l, const char *buf, size_t len)
 
 int jsonlog__reopen(struct jsonlog *l)
 {
-	return open_file(l, NULL, 0);
+	return open_file(l, false, NULL, 0);
 }
 
 void jsonlog__close(struct jsonlog *l)

@@ -9,6 +9,7 @@
  */
 #ifndef ST_JSONLOG_H
 #define ST_JSONLOG_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #define JSONLOG_DEFAULT_KEEP 5
@@ -16,6 +17,25 @@
 
 struct jsonlog;
 
+/*
+ * Who opens the file and rotates it, when not this process (the decoding
+ * child, which may open nothing, asks the parent): open returns a new
+ * descriptor of the path in *fd, after rotating the files first when
+ * rotate; 0 or -errno.
+ */
+struct jsonlog_files {
+	int (*open)(void *ctx, bool rotate, int *fd);
+	void *ctx;
+};
+
+/*
+ * The path half: a descriptor of path for appending (created 0600; refused
+ * unless it is a regular file of this user with one name), after rotating
+ * FILE -> FILE.1 -> ... -> FILE.<keep> when rotate. 0 or -errno, with a
+ * sentence in err when err is not NULL.
+ */
+int jsonlog__open_path(const char *path, unsigned keep, bool rotate, int *fd, char *err,
+		       size_t errsz);
 /* max_size 0: no rotation. NULL with a one-line reason in err. */
 struct jsonlog *jsonlog__open(const char *path, unsigned long long max_size, unsigned keep,
 			      char *err, size_t errsz);
@@ -23,6 +43,8 @@ struct jsonlog *jsonlog__open(const char *path, unsigned long long max_size, uns
 int jsonlog__write(struct jsonlog *l, const char *buf, size_t len);
 /* Close and open the path again (it may have been moved away). 0 or -errno. */
 int jsonlog__reopen(struct jsonlog *l);
+/* From now on, opening and rotating are files' (the descriptor in use stays). */
+void jsonlog__delegate(struct jsonlog *l, const struct jsonlog_files *files);
 void jsonlog__close(struct jsonlog *l);
 
 /* "64M", "512k", "1G", "4096": bytes; 0 or -EINVAL (also for 0 and overflow). */

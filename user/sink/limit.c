@@ -28,6 +28,7 @@ struct limit {
 	struct hashmap keys;   /* id -> struct key * */
 	struct key *other;     /* every key past LIMIT_KEYS */
 	unsigned long pending; /* keys with a count */
+	uint64_t seed;         /* of the keys' hash: routes and accessors are the targets' */
 };
 
 struct limit *limit__new(unsigned rate)
@@ -37,7 +38,8 @@ struct limit *limit__new(unsigned rate)
 	if (!l)
 		return NULL;
 	l->rate = rate;
-	hashmap__init(&l->keys, hashmap__hash_str, hashmap__equal_str, NULL);
+	l->seed = hashmap__seed();
+	hashmap__init(&l->keys, hashmap__hash_str, hashmap__equal_str, &l->seed);
 	return l;
 }
 

@@ -21,7 +21,8 @@
 #define METHOD_MAX  8
 #define CAUSE_MAX   32
 #define CONN_LIMIT  16
-#define CONN_TIMEOUT_S 10
+#define CONN_PER_IP 4      /* a few idle clients of one address cannot hold every slot */
+#define CONN_TIMEOUT_S 5   /* a scrape takes milliseconds */
 
 struct series {
 	char service[SERVICE_MAX], route[ROUTE_MAX], method[METHOD_MAX], cause[CAUSE_MAX];
@@ -377,6 +378,7 @@ int metrics__start(struct metrics *m, metrics_health_fn health, void *ctx, char 
 	m->httpd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, m,
 				    MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONN_PER_IP,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				    MHD_OPTION_END);
 	if (!m->httpd) {

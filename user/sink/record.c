@@ -243,6 +243,11 @@ static int record_reopen(struct sink *s)
 	return err;
 }
 
+static void record_delegate(struct sink *s, const struct jsonlog_files *files)
+{
+	jsonlog__delegate(((struct record_sink *)s)->log, files);
+}
+
 static void record_finish(struct sink *s, unsigned long long records)
 {
 	struct record_sink *r = (struct record_sink *)s;
@@ -280,7 +285,8 @@ struct sink *record_sink__new(const char *path, unsigned long long max_size, uns
 	}
 	strbuf__init(&r->json);
 	r->sink = (struct sink){ .emit = record_emit, .summary = record_summary,
-				 .reopen = record_reopen, .finish = record_finish,
+				 .reopen = record_reopen, .delegate = record_delegate,
+				 .finish = record_finish,
 				 .free = record_free };
 	return &r->sink;
 }

@@ -11,6 +11,7 @@
 struct hit;
 struct diagnosis;
 struct limit_summary;
+struct jsonlog_files;
 
 struct sink {
 	/* Take one hit: 0, or -errno when this sink could not (it says so itself). */
@@ -23,6 +24,8 @@ struct sink {
 	void (*summary)(struct sink *s, const struct limit_summary *sum);
 	/* SIGHUP: reopen what it writes to (logrotate); may be NULL. */
 	int (*reopen)(struct sink *s);
+	/* Its files are opened and rotated by files from now on (jsonlog.h); may be NULL. */
+	void (*delegate)(struct sink *s, const struct jsonlog_files *files);
 	/* After a clean run of `records` records: its last words on stderr; may be NULL. */
 	void (*finish)(struct sink *s, unsigned long long records);
 	void (*free)(struct sink *s);

@@ -196,7 +196,11 @@ def test_pid_reuse(debian, tracers, servers, tmp_path):
         cand.stop()
     if s2 is None:
         pytest.skip(f"could not get pid {pid} again in 20 tries (other processes forked)")
-    t.wait_attached(pid, debian.tracer_version)
+    # the second attached line for that pid: the first was the earlier process's
+    deadline = time.monotonic() + 10
+    while sum(l.startswith(f"attached pid={pid} ") for l in t.stderr_lines()) < 2:
+        assert time.monotonic() < deadline, t.stderr_lines()
+        time.sleep(0.02)
     for i in range(2):
         assert http_request(s2.port, f"/items/{i}").status == 500
     t.wait_records(5)

@@ -198,7 +198,7 @@ static int version_from_sys(struct target *t)
 int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t errsz)
 {
 	struct procfs_stat ps;
-	char path[PATH_MAX + 64];
+	char path[PATH_MAX + 64], *p;
 	struct stat sb;
 	int ret;
 
@@ -217,6 +217,10 @@ int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t
 		seterr(err, errsz, "pid %d: cannot read its memory map: %s", pid, strerror(-ret));
 		return ret;
 	}
+	/* the file's name is the process owner's choice, and goes into messages only */
+	for (p = loc->interp; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	/*
 	 * map_files reaches the file the target really maps, also in another
 	 * mount namespace (containers) and after it was replaced or deleted on

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include "util/hashmap.h"
 
 #define MIN_BITS 4
@@ -146,13 +148,29 @@ bool hashmap__equal_u64(uintptr_t a, uintptr_t b, void *ctx)
 uint64_t hashmap__hash_str(uintptr_t key, void *ctx)
 {
 	const unsigned char *s = (const unsigned char *)key;
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	const uint64_t *seed = ctx;
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, the seed's bytes first */
+	unsigned i;
 
+	for (i = 0; seed && i < 64; i += 8) {
+		h ^= (*seed >> i) & 0xff;
+		h *= 0x100000001b3ULL;
+	}
 	while (*s) {
 		h ^= *s++;
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+uint64_t hashmap__seed(void)
+{
+	uint64_t seed = 0;
+
+	/* without randomness: the time, still unknown to whoever crafts the keys in advance */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)clock() ^ ((uint64_t)(uintptr_t)&seed << 16);
+	return seed;
 }
 
 bool hashmap__equal_str(uintptr_t a, uintptr_t b, void *ctx)

@@ -42,7 +42,14 @@ static inline size_t hashmap__size(const struct hashmap *m) { return m->size; }
 /* Integer keys; NUL-terminated string keys. */
 uint64_t hashmap__hash_u64(uintptr_t key, void *ctx);
 bool hashmap__equal_u64(uintptr_t a, uintptr_t b, void *ctx);
+/*
+ * NUL-terminated strings. ctx: NULL, or a uint64_t seed (hashmap__seed) for
+ * keys someone else chooses (a request's route, a records file's fields):
+ * they cannot be crafted in advance to share a bucket.
+ */
 uint64_t hashmap__hash_str(uintptr_t key, void *ctx);
+/* A random seed for hashmap__hash_str. */
+uint64_t hashmap__seed(void);
 bool hashmap__equal_str(uintptr_t a, uintptr_t b, void *ctx);
 
 /* Every entry: for (i...) hashmap__for_each_entry(m, e, i) { ... } */

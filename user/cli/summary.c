@@ -41,6 +41,7 @@ struct summary {
 	struct groups g[NDIMS];
 	unsigned long long records, invalid, overlong;
 	char first[40], last[40];
+	uint64_t seed; /* of the keys' hash: a records file's fields are anyone's */
 };
 
 struct summary *summary__new(void)
@@ -48,8 +49,10 @@ struct summary *summary__new(void)
 	struct summary *s = calloc(1, sizeof(struct summary));
 	size_t d;
 
+	if (s)
+		s->seed = hashmap__seed();
 	for (d = 0; s && d < NDIMS; d++)
-		hashmap__init(&s->g[d].index, hashmap__hash_str, hashmap__equal_str, NULL);
+		hashmap__init(&s->g[d].index, hashmap__hash_str, hashmap__equal_str, &s->seed);
 	return s;
 }
 

@@ -1105,7 +1105,9 @@ static __always_inline void proc_event(__u32 kind, struct task_struct *task)
 		.ppid = BPF_CORE_READ(task, real_parent, tgid),
 	};
 
-	bpf_ringbuf_output(&procs, &e, sizeof(e), 0);
+	/* lost: user space rescans /proc (a process it never heard of is checked then) */
+	if (bpf_ringbuf_output(&procs, &e, sizeof(e), 0))
+		count(ST_C_PROCS_LOST);
 }
 
 /* Does a name (a comm, or a path's last component) start with "python"? */

@@ -206,6 +206,7 @@ enum st_counter {
 	ST_C_LOST,     /* hits whose record could not be reserved */
 	ST_C_EXECS,    /* execs passed to user space (discovery: the exec filter's output) */
 	ST_C_LISTENS,  /* listen() calls of Python processes passed to user space */
+	ST_C_PROCS_LOST, /* process events (exec, fork, listen) the ring buffer had no room for */
 	ST_NCOUNTERS,
 };
 

@@ -6,8 +6,13 @@ and cause. Non-servers (starlette imported but no socket, a sleeping python
 -c, a server that is not Python) are never attached, and -v says why once.
 """
 import http.client
+import os
+import pathlib
 import re
+import shutil
+import signal
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -31,13 +36,17 @@ def node_tracer(tracers, tmp_path, port=None):
     return t
 
 
-def checks(port):
+def scrape(port) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", "/metrics")
-        return {k: int(v) for k, v in CHECKS.findall(conn.getresponse().read().decode())}
+        return conn.getresponse().read().decode()
     finally:
         conn.close()
+
+
+def checks(port):
+    return {k: int(v) for k, v in CHECKS.findall(scrape(port))}
 
 
 # How each shape is started: argv (a {python} entry is the interpreter command),
@@ -142,3 +151,102 @@ def test_non_servers_are_not_attached(tracers, servers, tmp_path):
     assert got["traced"] >= 1 and got["no_listener"] >= 2, got
     assert set(got) == {"traced", "not_python", "helper", "not_ready", "no_starlette",
                         "no_listener", "refused", "gone"}, got
+
+
+def test_lost_process_events_mean_a_rescan(tracers, servers, tmp_path):
+    """The tracer stopped (SIGSTOP) while a Python process calls listen()
+    20,000 times, more than the process-event ring buffer holds, then a
+    server starts: its exec and listen are lost. Continued, the tracer counts
+    the loss (sessiontrace_proc_events_lost_total), rescans /proc and attaches
+    the server, which records each failing request exactly once."""
+    port = free_port()
+    t = node_tracer(tracers, tmp_path, port)
+    py = INTERPRETERS["debian-3.11"].require()
+    t.send(signal.SIGSTOP)
+    try:
+        subprocess.run([py.host_path, "-c", "import socket\nfor _ in range(20000):\n"
+                        "    s = socket.socket(); s.listen(); s.close()"],
+                       check=True, timeout=60)
+        s = servers.start(py, "mw_no_session")
+    finally:
+        t.send(signal.SIGCONT)
+    lost = t.wait_line(r"sessiontrace: (\d+) process events lost: rescanning /proc", 10.0)
+    t.wait_line(rf"attached pid={s.pid} python=3\.11\.\d+ probe=assert", 10.0)
+    n = int(re.search(r"(\d+) process events lost", lost).group(1))
+    metric = re.search(r"^sessiontrace_proc_events_lost_total (\d+)$", scrape(port), re.M)
+    assert metric and int(metric.group(1)) == n > 0, (n, metric)
+    paths = [f"/lost/{i}" for i in range(3)]
+    for p in paths:
+        assert http_request(s.port, p).status == 500
+    t.wait_records(len(paths), settle=0.5)
+    records = [r for r in t.stop() if r["pid"] == s.pid]
+    assert [r["request"]["path"] for r in records] == paths
+
+
+def test_a_flood_of_bogus_interpreters(tracers, servers, tmp_path):
+    """1,000 processes named python3.12, owned by nobody, each exporting
+    _PyRuntime and Py_Version over garbage and listening on a port
+    (tests/apps/bogus_python.c), exec'd at once: one user's processes take at
+    most a quarter of discovery's 1,024 slots (said once), none is attached;
+    a real server started right after (root) is attached and records each
+    failing request exactly once. (The time to attach and the tracer's CPU
+    for the flood are measured by make bench.)"""
+    # where nobody can run it (pytest's directories are root's alone)
+    where = pathlib.Path(tempfile.mkdtemp(prefix="st-flood-"))
+    os.chmod(where, 0o755)
+    bogus = where / "python3.12"
+    subprocess.run(["cc", "-O2", "-rdynamic", "-o", str(bogus), str(APPS / "bogus_python.c")],
+                   check=True, timeout=120)
+    t = node_tracer(tracers, tmp_path)
+    flood = subprocess.Popen([str(bogus), "1000"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(children(flood.pid)) < 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        kids = children(flood.pid)
+        assert len(kids) == 1000, len(kids)
+        assert not [k for k in kids if state(k) in ("Z", "X")]  # each runs the flood
+        full = t.wait_line(r"sessiontrace: pid \d+: not checked: \d+ processes already waiting, "
+                           r"256 of uid 65534 \(said once; a rescan finds it later\)", 10.0)
+        s = servers.start(INTERPRETERS["debian-3.11"].require(), "mw_no_session")
+        t.wait_line(rf"attached pid={s.pid} python=3\.11\.\d+ probe=assert", 10.0)
+        paths = [f"/flood/{i}" for i in range(5)]
+        for p in paths:
+            assert http_request(s.port, p).status == 500
+        t.wait_records(len(paths), settle=0.5)
+        records = t.stop()
+    finally:
+        kids = children(flood.pid)
+        os.killpg(flood.pid, signal.SIGKILL)
+        flood.wait()
+        gone(kids)
+        shutil.rmtree(where)
+    assert [r["request"]["path"] for r in records if r["request"]["path"] != "/ok"] == paths
+    assert {r["pid"] for r in records} == {s.pid}
+    assert [l for l in t.stderr_lines() if "not checked:" in l] == [full]
+    attached = [l for l in t.stderr_lines() if l.startswith("attached pid=")]
+    assert len(attached) == 1 and attached[0].startswith(f"attached pid={s.pid} "), attached
+
+
+def gone(pids, timeout=30.0):
+    """Wait until every pid has been reaped (not even a zombie is left for
+    the next test's tracer to find)."""
+    deadline = time.monotonic() + timeout
+    while any(os.path.exists(f"/proc/{p}") for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []

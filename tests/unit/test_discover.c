@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include "discover/classify.h"
 #include "discover/procfs.h"
 
@@ -200,7 +201,7 @@ static const struct {
 	/* IPv6 ::1 port 443 */
 	{ false, "   0: 00000000000000000000000001000000:01BB 00000000000000000000000000000000:0000"
 		 " 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0 100 0 0 10 0",
-	  0, 77, "[0:0:0:0:0:0:0:1]:443" },
+	  0, 77, "[::1]:443" },
 	/* the header, a short line, garbage, a port out of range, inode 0 */
 	{ false, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
 		 "  timeout inode", -1, 0, NULL },
@@ -283,6 +284,28 @@ static void test_listeners_of_this_process(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A process's state: running here; a zombie once it has exited unwaited. */
+static void test_stat_state(void **state)
+{
+	struct procfs_stat ps;
+	pid_t kid;
+
+	(void)state;
+	assert_int_equal(procfs__stat(getpid(), &ps), 0);
+	assert_int_equal(ps.state, 'R');
+	assert_int_equal(ps.ppid, getppid());
+	kid = fork();
+	assert_true(kid >= 0);
+	if (!kid)
+		_exit(0);
+	do {
+		assert_int_equal(procfs__stat(kid, &ps), 0);
+	} while (ps.state != 'Z' && (usleep(1000), true));
+	assert_int_equal(ps.ppid, getpid());
+	waitpid(kid, NULL, 0);
+	assert_int_equal(procfs__stat(kid, &ps), -ENOENT);
+}
+
 static void test_bounds(void **state)
 {
 	static char big[10000];
@@ -304,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_listener_lines),
 		cmocka_unit_test(test_listeners_of_this_process),
+		cmocka_unit_test(test_stat_state),
 		cmocka_unit_test(test_bounds),
 	};
 

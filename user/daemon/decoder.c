@@ -191,6 +191,7 @@ static void metrics_health(struct metrics_health *h, void *ctx)
 		h->hits = cnt[ST_C_HITS];
 		h->execs = cnt[ST_C_EXECS];
 		h->listens = cnt[ST_C_LISTENS];
+		h->procs_lost = cnt[ST_C_PROCS_LOST];
 	}
 	if (d->probe && !probe__checks(d->probe, checks)) {
 		for (i = 0; i < CHECK_N && i < METRICS_CHECKS_MAX; i++) {

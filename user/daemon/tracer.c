@@ -23,7 +23,9 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define DRAIN_BUDGET 256 /* records per pass of the event loop (~20 ms of work) */
+#define DRAIN_BUDGET  256    /* records per pass of the event loop (~20 ms of work) */
+#define LOST_CHECK_MS 1000   /* discovery: how often the lost process events are counted */
+#define RESCAN_MS     60000  /* discovery: how often /proc is rescanned for the unseen */
 
 struct tracer {
 	const struct tracer_opts *o;
@@ -35,6 +37,9 @@ struct tracer {
 	struct decoder *dec;             /* -p: the decoder, in this process */
 	struct privsep *ps;              /* discovery: the decoder's process */
 	int sfd;                         /* signalfd: SIGINT, SIGTERM, SIGHUP */
+	long long next_check_ms;         /* discovery: next look at the lost-events counter */
+	long long next_scan_ms;          /* discovery: next rescan of /proc */
+	__u64 procs_lost;                /* process events lost, as of the last look */
 	struct pollfd pfd[TARGETS_MAX + 4]; /* signals, records or processes, decoder and its
 					     * files, pidfds */
 };
@@ -330,8 +335,10 @@ static int start_discovery(struct tracer *tr)
 	/* Watch first, then scan: a server starting in between is not missed. */
 	if (probe__watch_processes(tr->probe, on_proc, tr))
 		return 1;
-	watcher__scan(tr->watcher);
+	watcher__scan(tr->watcher, false);
 	watcher__try(tr->watcher);
+	tr->next_check_ms = clock__now_ms() + LOST_CHECK_MS;
+	tr->next_scan_ms = clock__now_ms() + RESCAN_MS;
 	fprintf(stderr, "sessiontrace: watching for ASGI servers (%d traced now)\n",
 		targets__count(tr->targets));
 	return 0;
@@ -361,6 +368,41 @@ static int start(struct tracer *tr, unsigned progs)
 	return tr->discover ? start_discovery(tr) : start_given(tr);
 }
 
+/*
+ * Discovery, now and then: process events lost for want of room in the ring
+ * buffer (a burst of execs) mean a rescan of every Python process; one a
+ * minute finds those no event told of.
+ */
+static void rescan(struct tracer *tr)
+{
+	long long now = clock__now_ms();
+	__u64 cnt[ST_NCOUNTERS];
+
+	if (!tr->discover || now < tr->next_check_ms)
+		return;
+	tr->next_check_ms = now + LOST_CHECK_MS;
+	if (!probe__counters(tr->probe, cnt) && cnt[ST_C_PROCS_LOST] != tr->procs_lost) {
+		pr_warn("%llu process events lost: rescanning /proc\n",
+			(unsigned long long)(cnt[ST_C_PROCS_LOST] - tr->procs_lost));
+		tr->procs_lost = cnt[ST_C_PROCS_LOST];
+		watcher__scan(tr->watcher, true);
+		tr->next_scan_ms = now + RESCAN_MS;
+	} else if (now >= tr->next_scan_ms) {
+		watcher__scan(tr->watcher, false);
+		tr->next_scan_ms = now + RESCAN_MS;
+	}
+}
+
+/* Sooner of a timeout (-1 forever) and a deadline's ms from now. */
+static int sooner(int timeout, long long deadline)
+{
+	long long left = deadline - clock__now_ms();
+
+	if (left < 0)
+		left = 0;
+	return timeout < 0 || left < timeout ? (left > INT_MAX ? INT_MAX : (int)left) : timeout;
+}
+
 /* How long the next poll may wait: -1 forever, or ms. false: the deadline passed. */
 static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *timeout)
 {
@@ -371,13 +413,12 @@ static bool poll_timeout(struct tracer *tr, bool more, long long deadline, int *
 		*timeout = (int)watcher__next_ms(tr->watcher);
 	else if (tr->dec && targets__count(tr->targets))
 		*timeout = ST_RB_DRAIN_MS; /* records come without wakeups */
+	if (tr->discover)
+		*timeout = sooner(*timeout, tr->next_check_ms);
 	if (deadline) {
-		long long left = deadline - clock__now_ms();
-
-		if (left <= 0)
+		if (deadline <= clock__now_ms())
 			return false;
-		if (*timeout < 0 || left < *timeout)
-			*timeout = left > INT_MAX ? INT_MAX : (int)left;
+		*timeout = sooner(*timeout, deadline);
 	}
 	return true;
 }
@@ -457,6 +498,7 @@ static int event_loop(struct tracer *tr)
 		for (i = targets__count(tr->targets) - 1; i >= 0; i--)
 			if (targets__at(tr->targets, i)->exited)
 				untrace(tr, i, "exited");
+		rescan(tr);
 		if (watcher__pending(tr->watcher))
 			watcher__try(tr->watcher);
 		if (pfd[0].revents && on_signal(tr))

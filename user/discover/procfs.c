@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "discover/procfs.h"
+#include "discover/sockdiag.h"
 
 /* Opens /proc/PID/<name>; NULL and errno when it cannot. */
 static FILE *proc_open(pid_t pid, const char *name)
@@ -31,7 +34,7 @@ int procfs__stat(pid_t pid, struct procfs_stat *out)
 	buf[n] = 0;
 	/* comm may hold spaces and ')': the fields resume after the last ')' */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %d", &out->ppid) != 1)
+	if (!p || sscanf(p + 1, " %c %d", &out->state, &out->ppid) != 2)
 		return -EINVAL;
 	for (field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
@@ -79,6 +82,18 @@ int procfs__children(pid_t pid, pid_t *kids, size_t max, size_t *n)
 		if (v > 0 && v <= INT_MAX)
 			kids[(*n)++] = (pid_t)v;
 	fclose(f);
+	return 0;
+}
+
+int procfs__uid(pid_t pid, uid_t *uid)
+{
+	char path[32];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (stat(path, &sb))
+		return -errno;
+	*uid = sb.st_uid;
 	return 0;
 }
 
@@ -204,13 +219,14 @@ static int inet_addr(const char *hex, char *out, size_t outsz)
 {
 	const char *colon = strchr(hex, ':');
 	size_t hl = colon ? (size_t)(colon - hex) : 0;
-	unsigned w[4], port, i;
+	uint32_t w[4];
+	unsigned port, i;
 	char *end;
 
 	if (hl != 8 && hl != 32)
 		return -1;
 	port = strtoul(colon + 1, &end, 16);
-	if (end == colon + 1 || port > 0xffff)
+	if (end == colon + 1 || *end || port > 0xffff)
 		return -1;
 	for (i = 0; i < hl / 8; i++) {
 		char word[9];
@@ -221,20 +237,8 @@ static int inet_addr(const char *hex, char *out, size_t outsz)
 		if (*end)
 			return -1;
 	}
-	/* each 32-bit word is in host (little-endian) order */
-	if (hl == 8) {
-		snprintf(out, outsz, "%u.%u.%u.%u:%u", w[0] & 0xff, (w[0] >> 8) & 0xff,
-			 (w[0] >> 16) & 0xff, w[0] >> 24, port);
-	} else {
-		char six[48];
-		size_t k = 0;
-
-		for (i = 0; i < 4; i++)
-			k += snprintf(six + k, sizeof(six) - k, "%s%x:%x", i ? ":" : "",
-				      ((w[i] & 0xff) << 8) | ((w[i] >> 8) & 0xff),
-				      ((w[i] >> 16) & 0xff) << 8 | (w[i] >> 24));
-		snprintf(out, outsz, "[%s]:%u", six, port);
-	}
+	/* each 32-bit word is the address's bytes in host order: as in memory */
+	sockdiag__format(hl == 8 ? AF_INET : AF_INET6, w, port, out, outsz);
 	return 0;
 }
 
@@ -257,7 +261,6 @@ int procfs__parse_unix_line(const char *line, unsigned long long *inode, char *a
 {
 	unsigned long flags;
 	unsigned long long ino;
-	size_t k = 0;
 	int pos = 0;
 	const char *p;
 
@@ -267,14 +270,9 @@ int procfs__parse_unix_line(const char *line, unsigned long long *inode, char *a
 	if (!(flags & 0x10000) || !ino) /* __SO_ACCEPTCON: listen() was called */
 		return -1;
 	*inode = ino;
-	k = snprintf(addr, addrsz, "unix:");
-	/* a path is the socket owner's to choose: printable ASCII only */
 	for (p = line + pos; *p == ' '; p++)
 		;
-	for (; *p && *p != '\n' && k + 1 < addrsz; p++)
-		addr[k++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-	if (k < addrsz)
-		addr[k] = 0;
+	sockdiag__unix_addr(p, strcspn(p, "\n"), addr, addrsz);
 	return 0;
 }
 
@@ -346,17 +344,25 @@ static void match_table(pid_t pid, const char *name,
 int procfs__listeners(pid_t pid, struct procfs_listener *out, size_t max, size_t *n)
 {
 	unsigned long long *ino = malloc(PROCFS_SOCKS_MAX * sizeof(*ino));
-	int k;
+	int k, fd, ret;
 
 	*n = 0;
 	if (!ino)
 		return -ENOMEM;
 	k = socket_inodes(pid, ino, PROCFS_SOCKS_MAX);
+	if (k > 0 && (fd = sockdiag__open(pid)) >= 0) {
+		ret = sockdiag__listeners(fd, ino, k, out, max, n);
+		close(fd);
+		if (!ret)
+			goto out;
+		*n = 0; /* the tables, then */
+	}
 	if (k > 0) {
 		match_table(pid, "tcp", procfs__parse_tcp_line, ino, k, out, max, n);
 		match_table(pid, "tcp6", procfs__parse_tcp_line, ino, k, out, max, n);
 		match_table(pid, "unix", procfs__parse_unix_line, ino, k, out, max, n);
 	}
+out:
 	free(ino);
 	return k < 0 ? k : 0;
 }

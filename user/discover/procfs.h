@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 struct procfs_stat {
+	char state;                    /* field 3: 'Z' a zombie, 'X' dead */
 	pid_t ppid;                    /* field 4 */
 	unsigned long long start_time; /* field 22: tells a reused pid apart */
 };
@@ -22,6 +23,8 @@ int procfs__stat(pid_t pid, struct procfs_stat *out);
 int procfs__cmdline(pid_t pid, char *args, size_t argsz, size_t *len);
 /* /proc/PID/comm without its newline ("" when unreadable). */
 void procfs__comm(pid_t pid, char *buf, size_t sz);
+/* Its owner (the uid of /proc/PID). */
+int procfs__uid(pid_t pid, uid_t *uid);
 /* The program file it runs (/proc/PID/exe), as its mount namespace names it. */
 int procfs__exe(pid_t pid, char *path, size_t pathsz);
 /* Its pid in its own innermost pid namespace (NSpid); pid when unknown. */

@@ -16,7 +16,8 @@
 #define MAX_PENDING   1024 /* processes with checks to come */
 #define FORK_GRACE_MS 50   /* multiprocessing forks then execs: check what it becomes */
 #define ANCESTORS     8    /* parent levels searched for an app spec */
-#define VERDICTS_MAX  4096 /* ancestors' command-line verdicts, and what -v said */
+#define VERDICTS_MAX  4096 /* ancestors' command-line verdicts, what -v said, who was seen */
+#define PER_UID_MAX   (MAX_PENDING / 4) /* one user's processes with checks to come */
 
 /*
  * When a new (exec'd, forked or listening) Python process is checked, in ms
@@ -52,6 +53,7 @@ struct pending {
 	bool heir;                     /* its parent serves: a socket may come from it */
 	bool forker;                   /* its forks are reported */
 	void *state;                   /* the caller's, between checks */
+	uid_t uid;                     /* its owner: one user cannot take every slot */
 	char service[DISCOVER_SERVICE_MAX];
 };
 
@@ -63,6 +65,8 @@ struct watcher {
 	bool full_said;          /* "too many processes waiting" said */
 	struct hashmap verdicts; /* verdict_key() -> enum discover_verdict + 1 */
 	struct hashmap said;     /* verdict_key() -> enum discover_check + 1 said by -v */
+	struct hashmap seen;     /* verdict_key() of every process armed: a rescan skips them */
+	struct hashmap per_uid;  /* uid -> processes with checks to come */
 };
 
 /* pid (22 bits) and start time (clock ticks since boot, 42 bits): one key. */
@@ -81,6 +85,8 @@ struct watcher *watcher__new(const struct watcher_ops *ops, void *ctx)
 	w->ctx = ctx;
 	hashmap__init(&w->verdicts, hashmap__hash_u64, hashmap__equal_u64, NULL);
 	hashmap__init(&w->said, hashmap__hash_u64, hashmap__equal_u64, NULL);
+	hashmap__init(&w->seen, hashmap__hash_u64, hashmap__equal_u64, NULL);
+	hashmap__init(&w->per_uid, hashmap__hash_u64, hashmap__equal_u64, NULL);
 	return w;
 }
 
@@ -92,6 +98,8 @@ void watcher__free(struct watcher *w)
 		w->ops->forget(w->ctx, w->pending[--w->npending].state);
 	hashmap__clear(&w->verdicts);
 	hashmap__clear(&w->said);
+	hashmap__clear(&w->seen);
+	hashmap__clear(&w->per_uid);
 	free(w);
 }
 
@@ -169,9 +177,30 @@ static int find_pending(const struct watcher *w, pid_t pid)
 	return -1;
 }
 
+/* It has exited (a zombie its parent has not waited for yet): it serves no more. */
+static bool exited(const struct procfs_stat *ps)
+{
+	return ps->state == 'Z' || ps->state == 'X';
+}
+
+/* uid's processes with checks to come, changed by delta; the count after. */
+static uintptr_t uid_count(struct watcher *w, uid_t uid, int delta)
+{
+	uintptr_t n = 0;
+
+	hashmap__find(&w->per_uid, uid, &n);
+	n += delta;
+	if (n)
+		hashmap__set(&w->per_uid, uid, n);
+	else
+		hashmap__delete(&w->per_uid, uid, NULL, NULL);
+	return n;
+}
+
 static void drop_pending(struct watcher *w, int i)
 {
 	w->ops->forget(w->ctx, w->pending[i].state);
+	uid_count(w, w->pending[i].uid, -1);
 	w->pending[i] = w->pending[--w->npending];
 }
 
@@ -200,6 +229,7 @@ static void arm(struct watcher *w, pid_t pid, bool young, long long delay_ms,
 	long long now = clock__now_ms();
 	struct procfs_stat ps;
 	struct pending *pe;
+	uid_t uid;
 	int i;
 
 	if (pid <= 0 || pid == getpid() || w->ops->traced_service(w->ctx, pid))
@@ -213,17 +243,22 @@ static void arm(struct watcher *w, pid_t pid, bool young, long long delay_ms,
 		}
 		return;
 	}
-	if (procfs__stat(pid, &ps))
+	if (procfs__stat(pid, &ps) || exited(&ps) || procfs__uid(pid, &uid))
 		return;
-	if (w->npending >= MAX_PENDING) {
+	remember(&w->seen, verdict_key(pid, ps.start_time), 1);
+	if (w->npending >= MAX_PENDING || uid_count(w, uid, 0) >= PER_UID_MAX) {
 		if (!w->full_said)
-			pr_warn("pid %d: not checked: %d processes already waiting (said once)\n",
-				pid, MAX_PENDING);
+			pr_warn("pid %d: not checked: %d processes already waiting, %lu of uid %u "
+				"(said once; a rescan finds it later)\n", pid, w->npending,
+				(unsigned long)uid_count(w, uid, 0), (unsigned)uid);
 		w->full_said = true;
+		hashmap__delete(&w->seen, verdict_key(pid, ps.start_time), NULL, NULL);
 		return;
 	}
+	uid_count(w, uid, +1);
 	pe = &w->pending[w->npending++];
 	memset(pe, 0, sizeof(*pe));
+	pe->uid = uid;
 	pe->pid = pid;
 	pe->start_time = ps.start_time;
 	pe->young = young;
@@ -249,15 +284,25 @@ static bool pythonish(pid_t pid)
 	return !strncmp(base ? base + 1 : name, "python", 6);
 }
 
+/* A Python process not seen before: checked once. */
 static int scan_one(pid_t pid, void *ctx)
 {
+	struct watcher *w = ctx;
+	struct procfs_stat ps;
+	uintptr_t v;
+
+	if (procfs__stat(pid, &ps) || hashmap__find(&w->seen, verdict_key(pid, ps.start_time), &v))
+		return 0;
 	if (pythonish(pid))
-		arm(ctx, pid, false, 0, NULL);
+		arm(w, pid, false, 0, NULL);
 	return 0;
 }
 
-int watcher__scan(struct watcher *w)
+int watcher__scan(struct watcher *w, bool again)
 {
+	if (again)
+		hashmap__clear(&w->seen);
+	w->full_said = false;
 	return procfs__scan(scan_one, w);
 }
 
@@ -327,7 +372,7 @@ static bool check_one(struct watcher *w, struct pending *pe)
 	char why[512] = "", svc[DISCOVER_SERVICE_MAX];
 	size_t n = 0;
 
-	if (procfs__stat(pe->pid, &ps) || ps.start_time != pe->start_time) {
+	if (procfs__stat(pe->pid, &ps) || ps.start_time != pe->start_time || exited(&ps)) {
 		v = CHECK_GONE;
 	} else if (!classify(w, pe->pid, &ps, false, &cv, svc, sizeof(svc)) &&
 		   cv == DISCOVER_NEVER) {

@@ -60,8 +60,12 @@ struct watcher;
 /* NULL on out of memory. */
 struct watcher *watcher__new(const struct watcher_ops *ops, void *ctx);
 void watcher__free(struct watcher *w);
-/* Every Python process running now is checked once. */
-int watcher__scan(struct watcher *w);
+/*
+ * Every Python process running now that discovery has not met before is
+ * checked once (at start, and now and then); again: those met before too
+ * (after lost process events: a listen may be among them).
+ */
+int watcher__scan(struct watcher *w, bool again);
 /* An exec, fork or listen seen by the probe. */
 void watcher__proc_event(struct watcher *w, const struct st_proc_event *ev);
 /* Run the checks that are due; returns how many processes still have some. */

@@ -198,6 +198,10 @@ char *metrics__render(struct metrics *m, size_t *len)
 	promfmt__header(&sb, "sessiontrace_listen_events_total", "counter",
 			"listen() calls of Python processes that reached user space (discovery).");
 	promfmt__sample(&sb, "sessiontrace_listen_events_total", NULL, NULL, 0, h.listens);
+	promfmt__header(&sb, "sessiontrace_proc_events_lost_total", "counter",
+			"Exec, fork and listen events lost for want of room (discovery rescans "
+			"/proc after any).");
+	promfmt__sample(&sb, "sessiontrace_proc_events_lost_total", NULL, NULL, 0, h.procs_lost);
 	if (h.nchecks) {
 		promfmt__header(&sb, "sessiontrace_discovery_checks_total", "counter",
 				"Checks of Python processes by discovery, by verdict: traced, or why "

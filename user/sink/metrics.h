@@ -29,6 +29,7 @@ struct metrics_health {
 	unsigned long long attached, lost, hits;
 	unsigned long long execs; /* execs the kernel's filter passed to discovery */
 	unsigned long long listens; /* listen() calls of Python processes, passed to discovery */
+	unsigned long long procs_lost; /* process events the ring buffer had no room for */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason */
 	/* discovery's checks of Python processes, by verdict (name, count) */
 	const char *check_names[METRICS_CHECKS_MAX];

@@ -31,6 +31,7 @@ FUZZ_SRCS_elfsym       := user/resolve/elfsym.c user/resolve/pysyms.c user/resol
 FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/memory/pyobj.c user/memory/pystr.c user/memory/remote.c user/resolve/pylayout.c
 FUZZ_SRCS_bytecode     := user/decode/bytecode.c user/decode/linetable.c
+FUZZ_SRCS_sockdiag     := user/discover/sockdiag.c
 FUZZ_DEPS_bytecode     := tests/unit/bytecode_cases.inc tests/unit/bytecode_cases.h
 # decode, diagnose, sinks and what they call: every user module but main.c,
 # the one that includes the BPF skeleton and the daemon, which drives it.

@@ -564,6 +564,65 @@ def pythons():
             print("seeds.py: SKIPPED Python %s: not found" % s, file=sys.stderr)
 
 
+def sockdiag_seeds(outdir):
+    """fuzz_sockdiag: each datagram of real sock_diag dumps of this host's
+    sockets in LISTEN (TCP v4, v6, Unix with names; a few of each are opened
+    here so that none is empty), after the byte that chooses max."""
+    import socket
+    NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, TCP_LISTEN = 4, 20, 10
+    NLM_F_REQUEST, NLM_F_DUMP, UDIAG_SHOW_NAME = 1, 0x300, 1
+    held = []
+    for fam, addr in ((socket.AF_INET, ("127.0.0.1", 0)), (socket.AF_INET6, ("::1", 0))):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.bind(addr)
+        s.listen()
+        held.append(s)
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.bind("\0st-seed-%d" % os.getpid())
+    u.listen()
+    held.append(u)
+    reqs = {
+        # inet_diag_req_v2: family, protocol, ext, pad, states, then a zero sockid (48)
+        "tcp4": struct.pack("=BBBBI", socket.AF_INET, socket.IPPROTO_TCP, 0, 0,
+                            1 << TCP_LISTEN) + bytes(48),
+        "tcp6": struct.pack("=BBBBI", socket.AF_INET6, socket.IPPROTO_TCP, 0, 0,
+                            1 << TCP_LISTEN) + bytes(48),
+        # unix_diag_req: family, protocol, pad, states, ino, show, cookie[2]
+        "unix": struct.pack("=BBHIII", socket.AF_UNIX, 0, 0, 1 << TCP_LISTEN, 0,
+                            UDIAG_SHOW_NAME) + bytes(8),
+    }
+    n = 0
+    for name, body in reqs.items():
+        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+        nl.settimeout(2)
+        nl.sendto(struct.pack("=IHHII", 16 + len(body), SOCK_DIAG_BY_FAMILY,
+                              NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + body, (0, 0))
+        done = False
+        i = 0
+        while not done:
+            d = bytearray(nl.recv(32768))
+            done = not d
+            off = 0
+            while off + 16 <= len(d):
+                ln, typ = struct.unpack_from("=IH", d, off)
+                if typ in (2, 3) or ln < 16:  # NLMSG_ERROR, NLMSG_DONE
+                    done = True
+                    break
+                # the inode (inet_diag_msg: at 68; unix_diag_msg: at 4) made one of
+                # those fuzz_sockdiag asks for (1..10): the matching code runs too
+                at = off + 16 + (4 if name == "unix" else 68)
+                if at + 4 <= off + ln:
+                    struct.pack_into("=I", d, at, 1 + (off // 4) % 10)
+                off += (ln + 3) & ~3
+            write(outdir, "sockdiag", "%s-%02d" % (name, i), bytes((i % 8 or 4,)) + bytes(d))
+            i += 1
+            n += 1
+        nl.close()
+    for s in held:
+        s.close()
+    print("seeds.py: sockdiag: %d datagrams" % n, file=sys.stderr)
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("--all", "--one"):
         raise SystemExit(__doc__)
@@ -582,6 +641,7 @@ def main():
     if not n:
         raise SystemExit("seeds.py: no interpreter found")
     elf_seeds(tmp)
+    sockdiag_seeds(tmp)
     shutil.rmtree(outdir, ignore_errors=True)
     os.replace(tmp, outdir)
     counts = ", ".join("%s %d" % (d, len(os.listdir(os.path.join(outdir, d))))

@@ -164,10 +164,15 @@ static int parse_unix(const struct nlmsghdr *h, const unsigned long long *ino, s
 int sockdiag__parse(const void *buf, size_t len, const unsigned long long *ino, size_t nino,
 		    struct procfs_listener *out, size_t max, size_t *n, size_t *entries)
 {
-	const struct nlmsghdr *h = buf;
-	int left = len > RECV_BYTES ? RECV_BYTES : (int)len, ret;
+	const unsigned char *p = buf;
+	size_t left = len > RECV_BYTES ? RECV_BYTES : len, step;
+	int ret;
 
-	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+	while (left >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)p;
+
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > left)
+			return -EBADMSG;
 		if (h->nlmsg_type == NLMSG_DONE)
 			return 1;
 		if (h->nlmsg_type == NLMSG_ERROR) {
@@ -193,6 +198,10 @@ int sockdiag__parse(const void *buf, size_t len, const unsigned long long *ino, 
 		}
 		if (ret)
 			return ret;
+		step = NLMSG_ALIGN(h->nlmsg_len);
+		step = step > left ? left : step;
+		p += step;
+		left -= step;
 	}
 	return left ? -EBADMSG : 0; /* a partial header */
 }

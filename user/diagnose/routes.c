@@ -140,18 +140,27 @@ static bool match_from(struct ctx *c, struct trail *tr, const char *path, struct
 }
 
 /*
- * Starlette < 0.35 Mount rewrote scope["path"] to the part below its prefix,
- * later versions keep the whole path and put the prefix in root_path: try
- * the path as it is, then without root_path.
+ * Starlette < 0.35 Mount rewrote scope["path"] to the part below its prefix
+ * and added the prefix to root_path; later versions keep the whole path and
+ * put the prefix in root_path. Try the path as it is, then without
+ * root_path (>= 0.35), then after it (< 0.35 under a Mount(routes=...),
+ * whose router does not set scope["app"]: the serving app is the one above
+ * the mount).
  */
 void routes__match(struct ctx *c, struct trail *tr, const char *path, const char *root_path,
 		   struct diagnosis *dg)
 {
 	size_t rl = strlen(root_path);
+	char full[(ST_ROOT_MAX + ST_PATH_MAX) * 4]; /* UTF-8 of the copied str data */
 
 	if (match_from(c, tr, path, dg))
 		return;
-	if (!rl || strncmp(path, root_path, rl) || path[rl] != '/')
+	if (!rl)
 		return;
-	match_from(c, tr, path + rl, dg);
+	if (!strncmp(path, root_path, rl) && path[rl] == '/') {
+		match_from(c, tr, path + rl, dg);
+		return;
+	}
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", root_path, path) < sizeof(full))
+		match_from(c, tr, full, dg);
 }

@@ -299,7 +299,7 @@ struct node *apps__node_get(struct ctx *c, __u64 addr)
 			continue;
 		n = p->nodes[i];
 		/* same object (type unchanged), built, and fresh enough */
-		if (n->type == type && n->built && c->now - n->loaded < NODE_TTL_SEC)
+		if (n->type == type && n->built && !n->partial && c->now - n->loaded < NODE_TTL_SEC)
 			return n;
 		slot = i;
 		break;
@@ -332,6 +332,8 @@ struct node *apps__node_get(struct ctx *c, __u64 addr)
 	} else {
 		read_routes(c, n, addr);
 	}
+	/* what it lacks would be missing for every later hit until the node expired */
+	n->partial = !c->r.reads_left;
 	if (slot < p->nnodes)
 		node_retire(c, p->nodes[slot]); /* a caller may still hold the old one */
 	else

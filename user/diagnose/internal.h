@@ -81,6 +81,7 @@ struct node {
 	__u64 addr, type;
 	time_t loaded;
 	bool is_app, built, chain_truncated;
+	bool partial;            /* the read budget ran out while it was read: not reused */
 	char name[DIAG_NAME_MAX];
 	unsigned short_off, cls;
 	unsigned nchain;

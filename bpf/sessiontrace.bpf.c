@@ -781,6 +781,40 @@ static __noinline void lost_hit(const struct st_target *t, __u64 msg, __u32 kind
 	}
 }
 
+#define BUDGET_NS_PER_TOKEN (1000000000ULL / ST_BUDGET_RATE)
+
+/*
+ * A hit of t takes one of its tokens (include/sessiontrace.h: the
+ * per-process budget). True when it has none left and the ring buffer is
+ * more than ST_RB_SHARED_BYTES full: then the hit is counted, not recorded.
+ * Runs on several CPUs at once: the refill is the one CPU's whose
+ * compare-and-swap moves budget_ns, the tokens change atomically; a race
+ * lets a token or two too many through, never refuses one it should not.
+ */
+static __always_inline bool over_budget(struct st_target *t)
+{
+	__u64 now = bpf_ktime_get_ns(), last = t->budget_ns, add, next;
+	__s64 tokens;
+
+	if (now - last >= BUDGET_NS_PER_TOKEN) {
+		add = (now - last) / BUDGET_NS_PER_TOKEN;
+		/* a full bucket (also the first hit: last is 0) keeps no credit for later */
+		next = add >= ST_BUDGET_BURST ? now : last + add * BUDGET_NS_PER_TOKEN;
+		if (add > ST_BUDGET_BURST)
+			add = ST_BUDGET_BURST;
+		if (__sync_val_compare_and_swap(&t->budget_ns, last, next) == last) {
+			tokens = __sync_fetch_and_add(&t->budget_tokens, (__s64)add) + (__s64)add;
+			if (tokens > ST_BUDGET_BURST)
+				t->budget_tokens = ST_BUDGET_BURST;
+		}
+	}
+	if (t->budget_tokens > 0) {
+		__sync_fetch_and_add(&t->budget_tokens, -1);
+		return false;
+	}
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ST_RB_SHARED_BYTES;
+}
+
 /*
  * An AssertionError or KeyError object being raised: if it is a fresh one
  * with one of our messages (or, for KeyError, property names), capture.
@@ -827,6 +861,11 @@ static __always_inline void check_raise(struct st_target *t, __u64 pid_tgid, __u
 		return;
 	}
 	count(ST_C_HITS);
+	if (over_budget(t)) {
+		bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+		count(ST_C_OVER_BUDGET);
+		return;
+	}
 	ev->pattern = p;
 	PROFILE(ST_PROF_MATCH, &t0);
 	capture(t, ev, tstate, 0, t0);
@@ -970,6 +1009,10 @@ static __always_inline void assert_hit(struct st_target *t, __u64 pid_tgid, __u6
 	if (!c.found)
 		return;
 	count(ST_C_HITS); /* user space decides which property from the top frame */
+	if (over_budget(t)) {
+		count(ST_C_OVER_BUDGET);
+		return;
+	}
 	ev = reserve(pid_tgid, 0, ST_EXC_ASSERT);
 	if (!ev) {
 		count(ST_C_LOST);

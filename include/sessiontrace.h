@@ -14,6 +14,16 @@
 #define ST_RB_BYTES       (4 << 20) /* record ring buffer */
 #define ST_RB_WAKEUP_BYTES (1 << 20) /* wake user space early above this fill */
 #define ST_RB_DRAIN_MS    50   /* user space drains the ring buffer this often */
+/*
+ * Per-process budget (a token bucket in the target's map value): every hit
+ * takes a token; while the record ring buffer is more than ST_RB_SHARED_BYTES
+ * full, a hit of a process with none left is counted (ST_C_OVER_BUDGET), not
+ * recorded, so one process failing as fast as it can leaves the rest of the
+ * buffer to the others. Below that fill nothing is refused.
+ */
+#define ST_BUDGET_RATE    100  /* tokens a second */
+#define ST_BUDGET_BURST   200  /* tokens at most */
+#define ST_RB_SHARED_BYTES (ST_RB_BYTES / 2)
 #define ST_MAX_THREADS    1024 /* thread states searched by the assert probe */
 #define ST_WATCH_EVENTS_SCAN 16 /* events of a thread's perf context examined (watch trigger) */
 #define ST_FRAME_READ_MAX 128  /* bytes of a frame read per step (layout.frame_read) */
@@ -163,6 +173,9 @@ struct st_target {
 	 * them. A later dict is matched by pointer, without reading its keys.
 	 */
 	__u64 key_obj[8];
+	/* Written by BPF, zero from user space: the budget's bucket (ST_BUDGET_RATE). */
+	__u64 budget_ns;          /* tokens counted up to this time (bpf_ktime_get_ns) */
+	__s64 budget_tokens;
 };
 
 /* The dict keys BPF looks for: the request scope's, and "scope" itself. */
@@ -207,6 +220,7 @@ enum st_counter {
 	ST_C_EXECS,    /* execs passed to user space (discovery: the exec filter's output) */
 	ST_C_LISTENS,  /* listen() calls of Python processes passed to user space */
 	ST_C_PROCS_LOST, /* process events (exec, fork, listen) the ring buffer had no room for */
+	ST_C_OVER_BUDGET, /* hits not recorded: their process was over its budget (ST_BUDGET_RATE) */
 	ST_NCOUNTERS,
 };
 

@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 (t->version_hex >> 16) & 0xff, (t->version_hex >> 8) & 0xff);
 	/* the service name comes from the target's command line: untrusted */
 	memcpy(t->service, data + 2, 32);
-	sym = symbolizer__new(t);
+	sym = symbolizer__new(t, NULL);
 	d = diagnose__new();
 	FUZZ_CHECK(sym && d, "out of memory");
 

@@ -221,6 +221,12 @@ def _rootfs_unmount():
     _MOUNTED.clear()
 
 
+@pytest.fixture
+def debian() -> Interp:
+    """Debian's own python3.11 (stripped, static), for tests of one interpreter."""
+    return INTERPRETERS["debian-3.11"].require()
+
+
 @pytest.fixture(params=list(INTERPRETERS), ids=list(INTERPRETERS))
 def interp(request) -> Interp:
     return INTERPRETERS[request.param].require()
@@ -527,8 +533,10 @@ def tracer_ok():
 class Tracer:
     """build/sessiontrace run in the background; stderr collected line by line."""
 
-    def __init__(self, args: List[str], tmp_path: Path, json_path: Optional[Path]):
-        self.args = [str(TRACER_BIN)] + args
+    def __init__(self, args: List[str], tmp_path: Path, json_path: Optional[Path],
+                 prefix: Optional[List[str]] = None):
+        """``prefix``: a command that execs the rest (its pid is the tracer's)."""
+        self.args = list(prefix or []) + [str(TRACER_BIN)] + args
         self.json_path = json_path
         self.stdout_path = tmp_path / f"tracer-{id(self)}.stdout"
         self._stdout = open(self.stdout_path, "wb")
@@ -702,8 +710,9 @@ class Tracers:
         self.tmp_path = tmp_path
         self.all: List[Tracer] = []
 
-    def spawn(self, args: List[str], json_path: Optional[Path] = None) -> Tracer:
-        t = Tracer(args, self.tmp_path, json_path)
+    def spawn(self, args: List[str], json_path: Optional[Path] = None,
+              prefix: Optional[List[str]] = None) -> Tracer:
+        t = Tracer(args, self.tmp_path, json_path, prefix)
         self.all.append(t)
         return t
 

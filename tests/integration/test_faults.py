@@ -15,12 +15,6 @@ import pytest
 
 from conftest import INTERPRETERS, TRACER_BIN, free_port, http_request
 
-SUMMARY = re.compile(r"exiting: (\d+) records, (\d+) lost, (\d+) hits")
-
-
-@pytest.fixture
-def debian():
-    return INTERPRETERS["debian-3.11"].require()
 
 
 def links_of(pid):
@@ -215,7 +209,9 @@ def test_pid_reuse(debian, tracers, servers, tmp_path):
 
 def test_ring_buffer_overflow_counted(debian, tracers, servers):
     """The tracer is stopped (SIGSTOP) while a storm fills the ring buffer:
-    every failure is a hit, and records + lost == hits == failures sent."""
+    every failure is a hit; past half the buffer the process is held to its
+    budget (ST_BUDGET_RATE), so the rest of the buffer stays free for other
+    processes, and records + lost + over_budget == hits == failures sent."""
     s = servers.start(debian, "mw_no_session")
     mport = free_port()
     t = tracers.start([s], extra=["-m", str(mport), "--record-rate", "0"])
@@ -244,13 +240,18 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
     assert re.search(rf"^sessiontrace_probe_hits_total {sent}$", text, re.M), text
     t.send(signal.SIGINT)
     assert t.wait() == 0
-    m = SUMMARY.search("\n".join(t.stderr_lines()))
-    records, lost, hits = map(int, m.groups())
+    sm = t.check_accounting()
+    records, lost, hits = sm["records"], sm["lost"], sm["hits"]
+    over = sm["why"].get("over_budget", 0)
     assert hits == sent, (hits, sent)
-    assert records + lost == hits, (records, lost, hits)
-    assert lost > 0, "the ring buffer did not overflow"
-    assert series.get("__lost__") == lost, (series, lost)
+    assert records + lost + over == hits and sm["dropped"] == over, sm
+    # ~1270 records fit; from half of them on, only the process's 200-token burst
+    assert over > 0 and records < 1270, sm
+    assert series.get("__over_budget__") == over, (series, over)
+    assert series.get("__lost__", 0) == lost, (series, lost)
     assert re.search(rf"^sessiontrace_events_lost_total {lost}$", text, re.M), text
+    assert re.search(rf'^sessiontrace_hits_dropped_total\{{reason="over_budget"\}} {over}$',
+                     text, re.M), text
     assert len(t.read_records()) == records
 
 

@@ -129,12 +129,6 @@ def test_inspect_not_python(tmp_path):
     assert len(r.stderr.splitlines()) == 1, r.stderr
 
 
-@pytest.fixture
-def debian():
-    from conftest import INTERPRETERS
-    return INTERPRETERS["debian-3.11"].require()
-
-
 def test_inspect_host_and_websocket(interp, servers, tracers):
     """Readers behind a Host route and a WebSocket route are found; the Host
     one then fails under the tracer exactly as predicted (the websocket is

@@ -17,18 +17,13 @@ import urllib.request
 
 import pytest
 
-from conftest import INTERPRETERS, free_port, http_request
+from conftest import free_port, http_request
 
 SERIES = re.compile(r'^sessiontrace_assertions_total\{service="([^"]*)",route="([^"]*)",'
                     r'method="([^"]*)",cause="([^"]*)"\} (\d+)$', re.M)
 ITEM = "/items/{item_id:int}"
 MW = "/mw/{rest:path}"
 SERVICE = "metrics_app:app"
-
-
-@pytest.fixture
-def debian():
-    return INTERPRETERS["debian-3.11"].require()
 
 
 def scrape(port, path="/metrics"):

@@ -87,7 +87,7 @@ static unsigned long long sample(const char *text, const char *series)
 /* The cap: label sets beyond it go to the overflow series; the sum is exact. */
 static void test_series_cap(void **state)
 {
-	struct metrics *m = metrics__new(3);
+	struct metrics *m = metrics__new(3, 3);
 	char route[32], *text;
 	size_t len;
 	int i;
@@ -109,6 +109,42 @@ static void test_series_cap(void **state)
 				"method=\"__overflow__\",cause=\"__overflow__\"} "), 700);
 	assert_null(strstr(text, "BREW"));
 	assert_null(strstr(text, "__lost__"));
+	free(text);
+	metrics__free(m);
+}
+
+/*
+ * One service's share: a flood of label sets of "noisy" takes its
+ * per-service quota and then its own overflow series; "quiet", coming
+ * after, still gets its own series; separators in labels make no two label
+ * sets one.
+ */
+static void test_service_quota(void **state)
+{
+	struct metrics *m = metrics__new(100, 10);
+	char route[32], *text;
+	size_t len;
+	int i;
+
+	assert_non_null(m);
+	for (i = 0; i < 5000; i++) {
+		snprintf(route, sizeof(route), "/n/%d", i);
+		metrics__hit(m, "noisy", route, "GET", "missing_middleware");
+	}
+	for (i = 0; i < 7; i++)
+		metrics__hit(m, "quiet", "/q/{id}", "GET", "missing_middleware");
+	metrics__hit(m, "a\x1f" "b", "c", "GET", "x");
+	metrics__hit(m, "a", "b\x1f" "c", "GET", "x");
+	assert_int_equal(metrics__nseries(m), 13);
+	text = metrics__render(m, &len);
+	assert_non_null(text);
+	assert_int_equal(sample(text, "{service=\"noisy\",route=\"__overflow__\","
+				"method=\"__overflow__\",cause=\"__overflow__\"} "), 4990);
+	assert_int_equal(sample(text, "{service=\"quiet\",route=\"/q/{id}\",method=\"GET\","
+				"cause=\"missing_middleware\"} "), 7);
+	assert_int_equal(sample(text, "{service=\"a\",route=\"b\x1f" "c\",method=\"GET\","
+				"cause=\"x\"} "), 1);
+	assert_null(strstr(text, "{service=\"__overflow__\""));
 	free(text);
 	metrics__free(m);
 }
@@ -163,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_label_values),
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_series_cap),
+		cmocka_unit_test(test_service_quota),
 		cmocka_unit_test(test_parse_addr),
 	};
 

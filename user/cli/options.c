@@ -17,6 +17,7 @@
 #define OPT_JSON_KEEP     258
 #define OPT_RECORD_RATE   259
 #define OPT_ALLOW_FALLBACK 260
+#define OPT_SERVICE_SERIES 261
 #define RECORD_RATE_DEFAULT 100
 #define RECORD_RATE_MAX   1000000
 
@@ -53,6 +54,9 @@ static const char usage[] =
 "                      PORT listens on 127.0.0.1 only; [::1]:PORT for IPv6\n"
 "      --max-series N  at most N label sets of sessiontrace_assertions_total\n"
 "                      (default 1000); hits beyond them go to one overflow series\n"
+"      --max-series-per-service N\n"
+"                      at most N of them for one service (default 250); its hits\n"
+"                      beyond go to its own overflow series\n"
 "  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
@@ -227,6 +231,11 @@ static int apply(int c, const char *arg, struct tracer_opts *o, int *verbose)
 			return -EINVAL;
 		o->max_series = v;
 		return 0;
+	case OPT_SERVICE_SERIES:
+		if (ranged("--max-series-per-service", arg, 1, METRICS_MAX_SERIES, "", &v))
+			return -EINVAL;
+		o->max_service_series = v;
+		return 0;
 	case OPT_RECORD_RATE:
 		if (ranged("--record-rate", arg, 0, RECORD_RATE_MAX, " records a second; 0: no limit",
 			   &v))
@@ -279,6 +288,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 		{ "json-keep", required_argument, NULL, OPT_JSON_KEEP },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+		{ "max-series-per-service", required_argument, NULL, OPT_SERVICE_SERIES },
 		{ "record-rate", required_argument, NULL, OPT_RECORD_RATE },
 		{ "allow-fallback", no_argument, NULL, OPT_ALLOW_FALLBACK },
 		{ "version", no_argument, NULL, 'V' },
@@ -306,6 +316,7 @@ void options__defaults(struct tracer_opts *o)
 	o->probe = TARGET_PROBE_AUTO;
 	o->json_keep = JSONLOG_DEFAULT_KEEP;
 	o->max_series = METRICS_DEFAULT_SERIES;
+	o->max_service_series = METRICS_DEFAULT_SERVICE_SERIES;
 	o->record_rate = RECORD_RATE_DEFAULT;
 }
 

@@ -21,9 +21,23 @@
 
 #define MAX_SINKS 3
 
+/*
+ * Each process's share of the decoder: one process whose records are slow
+ * to decode (deep apps, many frames, crafted objects) must not make the
+ * others' records wait until the ring buffer overflows. Its decoding time is
+ * a bucket of DECODE_SHARE_NS a second, at most DECODE_BURST_NS; while the
+ * decoder is behind (a record waited DECODE_BEHIND_NS), a process with an
+ * empty bucket has its records dropped, counted (DROP_DECODE_BUDGET).
+ */
+#define DECODE_SHARE_NS  250000000LL  /* a quarter of a second each second */
+#define DECODE_BURST_NS  1000000000LL
+#define DECODE_BEHIND_NS 1000000000LL
+
 struct decoded {
 	struct target *t;         /* the decoder's copy */
 	struct symbolizer *sym;
+	long long budget_ns;      /* decoding time left */
+	long long budget_at;      /* when it was last topped up (CLOCK_MONOTONIC ns) */
 };
 
 struct decoder {
@@ -39,6 +53,7 @@ struct decoder {
 	struct sink *sinks[MAX_SINKS];
 	int nsinks;
 	struct limit *limit;             /* --record-rate; NULL: a full record per hit */
+	struct symbolizer_pool pool;     /* every target's code object cache together */
 	unsigned long long records;      /* hits through the sinks */
 	unsigned long long summarized;   /* of which in summaries, not full records */
 	unsigned long long dropped[DROP_N]; /* enum drop_reason; read by the metrics thread */
@@ -66,6 +81,7 @@ void decoder__event(void *ctx, const struct st_event *ev)
 	int i = find(d, ev->pid);
 	struct decoded *e;
 	enum drop_reason why;
+	long long now;
 
 	if (i < 0) {
 		dropped(d, DROP_PROCESS_GONE);
@@ -76,6 +92,15 @@ void decoder__event(void *ctx, const struct st_event *ev)
 	if (ev->start_ticks != e->t->start_time) {
 		dropped(d, DROP_STALE_PID);
 		pr_debug("pid %u: dropped a record of an earlier process with that pid\n", ev->pid);
+		return;
+	}
+	now = clock__now_ns();
+	e->budget_ns += (now - e->budget_at) * DECODE_SHARE_NS / 1000000000LL;
+	if (e->budget_ns > DECODE_BURST_NS)
+		e->budget_ns = DECODE_BURST_NS;
+	e->budget_at = now;
+	if (e->budget_ns <= 0 && now - (long long)ev->ts_ns > DECODE_BEHIND_NS) {
+		dropped(d, DROP_DECODE_BUDGET);
 		return;
 	}
 	if (!hit__decode(d->hit, e->t, e->sym, ev, &why))
@@ -93,6 +118,7 @@ void decoder__event(void *ctx, const struct st_event *ev)
 				sink__emit(d->sinks[i], d->hit, d->dg);
 	}
 	symbolizer__event_end(e->sym); /* its frames are no longer used: the cache may evict */
+	e->budget_ns -= clock__now_ns() - now;
 }
 
 int decoder__add(struct decoder *d, const struct target *t)
@@ -106,7 +132,9 @@ int decoder__add(struct decoder *d, const struct target *t)
 		return -ENOSPC;
 	e = &d->v[d->n];
 	e->t = target__dup(t);
-	e->sym = e->t ? symbolizer__new(e->t) : NULL;
+	e->sym = e->t ? symbolizer__new(e->t, &d->pool) : NULL;
+	e->budget_ns = DECODE_BURST_NS;
+	e->budget_at = clock__now_ns();
 	if (!e->sym) {
 		target__free(e->t);
 		e->t = NULL;
@@ -178,15 +206,27 @@ void decoder__reopen(struct decoder *d)
 			d->sinks[i]->reopen(d->sinks[i]);
 }
 
+/* Why hits became no record: the decoder's reasons, and BPF's (cnt, or NULL). */
+static void drops_view(struct decoder *d, const __u64 *cnt, unsigned long long out[DROP_N])
+{
+	int i;
+
+	for (i = 0; i < DROP_N; i++)
+		out[i] = __atomic_load_n(&d->dropped[i], __ATOMIC_RELAXED);
+	if (cnt)
+		out[DROP_OVER_BUDGET] += cnt[ST_C_OVER_BUDGET];
+}
+
 /* Scrape time, on the HTTP thread: BPF counters are read from the map. */
 static void metrics_health(struct metrics_health *h, void *ctx)
 {
 	struct decoder *d = ctx;
 	__u64 cnt[ST_NCOUNTERS], checks[ST_CHECK_VERDICTS];
+	bool have = d->probe && !probe__counters(d->probe, cnt);
 	int i;
 
 	h->attached = (unsigned long long)decoder__count(d);
-	if (d->probe && !probe__counters(d->probe, cnt)) {
+	if (have) {
 		h->lost = cnt[ST_C_LOST];
 		h->hits = cnt[ST_C_HITS];
 		h->execs = cnt[ST_C_EXECS];
@@ -200,8 +240,7 @@ static void metrics_health(struct metrics_health *h, void *ctx)
 		}
 		h->nchecks = i;
 	}
-	for (i = 0; i < DROP_N; i++)
-		h->dropped[i] = __atomic_load_n(&d->dropped[i], __ATOMIC_RELAXED);
+	drops_view(d, have ? cnt : NULL, h->dropped);
 }
 
 int decoder__start_metrics(struct decoder *d)
@@ -218,18 +257,19 @@ int decoder__start_metrics(struct decoder *d)
 /* Every hit is a record, lost, or dropped for a reason: the sums match. */
 static void print_summary(struct decoder *d)
 {
-	unsigned long long ndrop = 0;
+	unsigned long long ndrop = 0, drops[DROP_N];
 	__u64 cnt[ST_NCOUNTERS] = {};
 	char why[256] = "";
 	size_t wn = 0;
 	int i;
 
 	probe__counters(d->probe, cnt);
+	drops_view(d, cnt, drops);
 	for (i = 0; i < DROP_N; i++) {
-		ndrop += d->dropped[i];
-		if (d->dropped[i] && wn < sizeof(why))
+		ndrop += drops[i];
+		if (drops[i] && wn < sizeof(why))
 			wn += snprintf(why + wn, sizeof(why) - wn, "%s%s %llu", wn ? ", " : " (",
-				       drops__name(i), d->dropped[i]);
+				       drops__name(i), drops[i]);
 	}
 	if (wn && wn < sizeof(why) - 1)
 		snprintf(why + wn, sizeof(why) - wn, ")");
@@ -266,7 +306,7 @@ static int open_sinks(struct decoder *d, char *err, size_t errsz)
 			return -EINVAL; /* as every records-file error: exit 2 */
 	}
 	if (o->metrics) {
-		d->metrics = metrics__new(o->max_series);
+		d->metrics = metrics__new(o->max_series, o->max_service_series);
 		if (!d->metrics)
 			goto oom;
 		if (metrics__listen(d->metrics, o->metrics, err, errsz))
@@ -294,6 +334,7 @@ struct decoder *decoder__new(const struct tracer_opts *o, char *err, size_t errs
 		return NULL;
 	}
 	d->o = o;
+	d->pool.cap = SYMBOLIZER_POOL_BYTES;
 	ret = open_sinks(d, err, errsz);
 	if (ret)
 		goto cleanup;

@@ -20,6 +20,7 @@ struct tracer_opts {
 	unsigned record_rate;        /* full records a second per key (limit.h); 0: all */
 	const char *metrics;         /* [ADDR:]PORT, or NULL */
 	unsigned long max_series;
+	unsigned long max_service_series; /* of one service */
 	long duration;               /* seconds; 0: until a signal */
 	bool quiet;                  /* no console report */
 	unsigned kinds;              /* bits of enum st_prop */

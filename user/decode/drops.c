@@ -8,6 +8,8 @@ static const char *const names[DROP_N] = {
 	[DROP_STALE_PID] = "stale_pid",
 	[DROP_PROCESS_GONE] = "process_gone",
 	[DROP_OUT_OF_MEMORY] = "out_of_memory",
+	[DROP_OVER_BUDGET] = "over_budget",
+	[DROP_DECODE_BUDGET] = "decode_budget",
 };
 
 const char *drops__name(unsigned reason)

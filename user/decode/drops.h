@@ -14,6 +14,9 @@ enum drop_reason {
 	DROP_STALE_PID,      /* raised by an earlier process with the same pid */
 	DROP_PROCESS_GONE,   /* from a process no longer traced */
 	DROP_OUT_OF_MEMORY,  /* the tracer could not allocate what the record needs */
+	DROP_OVER_BUDGET,    /* its process was over its budget in BPF (ST_BUDGET_RATE) */
+	DROP_DECODE_BUDGET,  /* its process was over its decoding time while the decoder was
+				behind (daemon/decoder.c) */
 	DROP_N,
 };
 

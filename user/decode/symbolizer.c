@@ -12,7 +12,8 @@
 #include "util/log.h"
 
 #define CODE_CACHE_FULL  2048          /* entries before an eviction is due */
-#define CODE_CACHE_BYTES (16u << 20)   /* strings and line tables before one is due */
+#define CODE_CACHE_BYTES (8u << 20)    /* strings and line tables before one is due */
+#define ENTRY_BYTES      128           /* an entry's own allocations, counted with its strings */
 #define NAME_MAX_BYTES   4096          /* longest qualname/filename kept (UTF-8) */
 #define NAME_READS       64            /* remote reads per name (a 4096-char UCS-4 str: 32) */
 #define LINETABLE_MAX    (256u << 10)  /* one code object's line table (else: no line) */
@@ -36,16 +37,18 @@ struct symbolizer {
 	const struct target *t;
 	struct hashmap map; /* address -> struct code_entry * */
 	size_t bytes;       /* strings and line tables held */
+	struct symbolizer_pool *pool; /* or NULL */
 	unsigned long long evictions;
 };
 
-struct symbolizer *symbolizer__new(const struct target *t)
+struct symbolizer *symbolizer__new(const struct target *t, struct symbolizer_pool *pool)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->t = t;
+	s->pool = pool;
 	hashmap__init(&s->map, hashmap__hash_u64, hashmap__equal_u64, NULL);
 	return s;
 }
@@ -68,6 +71,8 @@ static void cache_clear(struct symbolizer *s)
 	hashmap__for_each_entry(&s->map, e, bkt)
 		code_entry_free((struct code_entry *)e->value);
 	hashmap__clear(&s->map);
+	if (s->pool)
+		s->pool->bytes -= s->bytes;
 	s->bytes = 0;
 }
 
@@ -117,8 +122,11 @@ static int load_code(struct symbolizer *s, uint64_t addr, struct code_entry *c)
 		if (c->linetable && !remote__read(t->pid, lt + L->bytes_sval, c->linetable, size))
 			c->linetable_len = size;
 	}
-	s->bytes += c->linetable_len + (c->function ? strlen(c->function) : 0) +
-		    (c->file ? strlen(c->file) : 0);
+	need = ENTRY_BYTES + c->linetable_len + (c->function ? strlen(c->function) : 0) +
+	       (c->file ? strlen(c->file) : 0);
+	s->bytes += need;
+	if (s->pool)
+		s->pool->bytes += need;
 	return 0;
 }
 
@@ -139,7 +147,8 @@ static struct code_entry *code_lookup(struct symbolizer *s, uint64_t addr)
 
 void symbolizer__event_end(struct symbolizer *s)
 {
-	if (hashmap__size(&s->map) < CODE_CACHE_FULL && s->bytes < CODE_CACHE_BYTES)
+	if (hashmap__size(&s->map) < CODE_CACHE_FULL && s->bytes < CODE_CACHE_BYTES &&
+	    (!s->pool || s->pool->bytes < s->pool->cap))
 		return;
 	/* full enough: start over */
 	cache_clear(s);

@@ -17,8 +17,22 @@ struct frame_info {
 	int line;             /* -1: unknown */
 };
 
-/* A symbolizer for process t (which must outlive it). NULL and errno on failure. */
-struct symbolizer *symbolizer__new(const struct target *t);
+/*
+ * What the symbolizers of one decoder hold together, and their bound: a
+ * symbolizer that finds the pool past its cap at the end of an event starts
+ * over, as it does past its own bounds, so all the caches stay under one cap
+ * however many processes are traced.
+ */
+struct symbolizer_pool {
+	size_t bytes, cap;
+};
+#define SYMBOLIZER_POOL_BYTES (24u << 20)
+
+/*
+ * A symbolizer for process t (which must outlive it), counting into pool
+ * (or only its own bounds: NULL). NULL and errno on failure.
+ */
+struct symbolizer *symbolizer__new(const struct target *t, struct symbolizer_pool *pool);
 void symbolizer__free(struct symbolizer *s);
 /*
  * Symbolize one frame; never fails (unknowns become "?" and -1). The strings

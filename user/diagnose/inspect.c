@@ -570,7 +570,7 @@ static int reading(const struct target *t, struct inspection **out, char *err, s
 	w.base = calloc(1, sizeof(*w.base));
 	w.dg = calloc(1, sizeof(*w.dg));
 	w.code = malloc(CODE_MAX_BYTES);
-	w.sym = symbolizer__new(t);
+	w.sym = symbolizer__new(t, NULL);
 	if (!d || !w.out || !w.base || !w.dg || !w.code || !w.sym) {
 		snprintf(err, errsz, "out of memory");
 		goto cleanup;

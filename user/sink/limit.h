@@ -10,8 +10,21 @@
 #ifndef ST_LIMIT_H
 #define ST_LIMIT_H
 #include <stdbool.h>
+#include <stddef.h>
 
-#define LIMIT_KEYS 4096 /* keys followed; past it, new keys share one "(other)" key */
+/*
+ * Keys are the targets' choice (routes, accessors): bounded per service,
+ * then in all. A service's first LIMIT_SERVICE_KEYS keys are its own; a
+ * later one takes the place of its least recently used key when that one is
+ * idle (nothing pending, its bucket full again: forgetting it changes
+ * nothing), else shares the service's "(other)" key. One service cannot take
+ * the others' keys: LIMIT_KEYS and LIMIT_BYTES bound them all, and services
+ * past LIMIT_SERVICES share one "(other)".
+ */
+#define LIMIT_SERVICE_KEYS 512
+#define LIMIT_KEYS 4096
+#define LIMIT_BYTES (4u << 20) /* of key strings */
+#define LIMIT_SERVICES 1024
 #define LIMIT_PERIOD_MS 1000 /* a key's summary is due this long after its first counted hit */
 
 struct hit;
@@ -40,5 +53,11 @@ bool limit__admit(struct limit *l, const struct hit *h, const struct diagnosis *
 		  long long now_ms);
 /* The summaries due by now_ms, or every pending one (all: at exit), to fn. */
 void limit__flush(struct limit *l, long long now_ms, bool all, limit_summary_fn fn, void *ctx);
+
+struct limit_stats {
+	unsigned long keys, services;
+	unsigned long long bytes, evicted;
+};
+void limit__stats(const struct limit *l, struct limit_stats *out);
 
 #endif

@@ -14,6 +14,7 @@
 #include "sink/metrics.h"
 #include "sink/sink.h"
 #include "sink/promfmt.h"
+#include "util/hashmap.h"
 #include "util/version.h"
 
 #define SERVICE_MAX 128
@@ -29,11 +30,23 @@ struct series {
 	unsigned long long count;
 };
 
+/* A service's series: at most per_service, then its own overflow series. */
+struct service_count {
+	char name[SERVICE_MAX];
+	size_t n;
+	unsigned long long overflow;
+};
+
 struct metrics {
 	struct sink sink;
 	pthread_mutex_t lock;
 	struct series *series;
-	size_t n, max;
+	size_t n, max, per_service;
+	struct hashmap index;      /* "service US route US method US cause" -> series index + 1 */
+	struct hashmap services;   /* name -> struct service_count * */
+	struct service_count **svc; /* the same, in order of their first hit */
+	size_t nsvc;
+	uint64_t seed;             /* routes are the clients', services the targets' */
 	unsigned long long overflow;
 	struct MHD_Daemon *httpd;
 	int listen_fd;
@@ -45,18 +58,25 @@ static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 };
 
-struct metrics *metrics__new(size_t max_series)
+struct metrics *metrics__new(size_t max_series, size_t per_service)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
 	m->max = max_series;
+	m->per_service = per_service < max_series ? per_service : max_series;
 	m->series = calloc(max_series ? max_series : 1, sizeof(*m->series));
-	if (!m->series) {
+	m->svc = calloc(METRICS_SERVICES, sizeof(*m->svc));
+	if (!m->series || !m->svc) {
+		free(m->series);
+		free(m->svc);
 		free(m);
 		return NULL;
 	}
+	m->seed = hashmap__seed();
+	hashmap__init(&m->index, hashmap__hash_str, hashmap__equal_str, &m->seed);
+	hashmap__init(&m->services, hashmap__hash_str, hashmap__equal_str, &m->seed);
 	pthread_mutex_init(&m->lock, NULL);
 	m->listen_fd = -1;
 	return m;
@@ -64,6 +84,9 @@ struct metrics *metrics__new(size_t max_series)
 
 void metrics__free(struct metrics *m)
 {
+	struct hashmap_entry *e;
+	size_t b;
+
 	if (!m)
 		return;
 	if (m->httpd)
@@ -71,6 +94,13 @@ void metrics__free(struct metrics *m)
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	pthread_mutex_destroy(&m->lock);
+	hashmap__for_each_entry(&m->index, e, b)
+		free((void *)e->key);
+	hashmap__clear(&m->index);
+	hashmap__clear(&m->services);
+	for (b = 0; b < m->nsvc; b++)
+		free(m->svc[b]);
+	free(m->svc);
 	free(m->series);
 	free(m);
 }
@@ -93,33 +123,62 @@ static void copy(char *dst, size_t sz, const char *src)
 	snprintf(dst, sz, "%s", src ? src : "");
 }
 
+/* The count of a service's series, made on its first; NULL past METRICS_SERVICES. */
+static struct service_count *service_count(struct metrics *m, const char *name)
+{
+	struct service_count *c;
+	uintptr_t v;
+
+	if (hashmap__find(&m->services, (uintptr_t)name, &v))
+		return (struct service_count *)v;
+	if (m->nsvc >= METRICS_SERVICES || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	copy(c->name, sizeof(c->name), name);
+	if (hashmap__set(&m->services, (uintptr_t)c->name, (uintptr_t)c)) {
+		free(c);
+		return NULL;
+	}
+	m->svc[m->nsvc++] = c;
+	return c;
+}
+
+/*
+ * Label sets are the clients' and the targets' choice: at most max in all,
+ * at most per_service of one service (then that service's overflow series),
+ * so one service failing on every path it can make up leaves the others
+ * theirs. Out of memory: the overflow series.
+ */
 void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
 		  const char *cause)
 {
+	struct service_count *c;
 	struct series key;
-	size_t i;
+	const char *f[] = { key.service, key.route, key.method, key.cause };
+	char *id;
+	uintptr_t v;
 
 	copy(key.service, sizeof(key.service), service);
 	copy(key.route, sizeof(key.route), route);
 	copy(key.method, sizeof(key.method), bounded_method(method));
 	copy(key.cause, sizeof(key.cause), cause);
+	id = hashmap__tuple_key(f, 4);
 	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < m->n; i++) {
-		struct series *s = &m->series[i];
-
-		if (!strcmp(s->route, key.route) && !strcmp(s->method, key.method) &&
-		    !strcmp(s->cause, key.cause) && !strcmp(s->service, key.service))
-			break;
-	}
-	if (i < m->n) {
-		m->series[i].count++;
-	} else if (m->n < m->max) {
+	if (id && hashmap__find(&m->index, (uintptr_t)id, &v)) {
+		m->series[v - 1].count++;
+	} else if (!id || m->n >= m->max || !(c = service_count(m, key.service))) {
+		m->overflow++;
+	} else if (c->n >= m->per_service) {
+		c->overflow++;
+	} else if (hashmap__set(&m->index, (uintptr_t)id, m->n + 1)) {
+		m->overflow++;
+	} else {
+		id = NULL; /* the index's now */
 		key.count = 1;
 		m->series[m->n++] = key;
-	} else {
-		m->overflow++;
+		c->n++;
 	}
 	pthread_mutex_unlock(&m->lock);
+	free(id);
 }
 
 static int metrics_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
@@ -182,11 +241,22 @@ char *metrics__render(struct metrics *m, size_t *len)
 
 		promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals, 4, s->count);
 	}
+	for (i = 0; i < m->nsvc; i++) {
+		const char *vals[] = { m->svc[i]->name, METRICS_OVERFLOW, METRICS_OVERFLOW,
+				       METRICS_OVERFLOW };
+
+		if (m->svc[i]->overflow)
+			promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals, 4,
+					m->svc[i]->overflow);
+	}
 	if (m->overflow)
 		add_fixed(&sb, METRICS_OVERFLOW, m->overflow);
 	pthread_mutex_unlock(&m->lock);
 	if (h.lost)
 		add_fixed(&sb, METRICS_LOST, h.lost);
+	if (h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET])
+		add_fixed(&sb, METRICS_OVER_BUDGET,
+			  h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET]);
 	promfmt__header(&sb, "sessiontrace_probe_hits_total", "counter",
 			"Failures the BPF probe captured (counted in BPF, also when the record was "
 			"lost).");

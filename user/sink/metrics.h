@@ -4,10 +4,14 @@
  * served by libmicrohttpd on its own thread.
  *
  * sessiontrace_assertions_total{service,route,method,cause} counts hits from
- * the records. At most max_series label sets exist; every hit beyond them is
- * counted in one overflow series (all labels "__overflow__"), and hits whose
+ * the records. At most max_series label sets exist, at most per_service of
+ * one service; every hit beyond a service's share is counted in its overflow
+ * series (service="S", the other labels "__overflow__"), every hit beyond
+ * them all in one overflow series (all labels "__overflow__"), and hits whose
  * record was lost in the ring buffer (counted in BPF) appear as the series
- * with all labels "__lost__", so the sum over all series is every hit.
+ * with all labels "__lost__", and those refused to a process over its budget
+ * (BPF's, or its share of the decoder) as "__over_budget__", so the sum over
+ * all series is every hit.
  */
 #ifndef ST_METRICS_H
 #define ST_METRICS_H
@@ -17,8 +21,11 @@
 
 #define METRICS_DEFAULT_SERIES 1000
 #define METRICS_MAX_SERIES     100000
+#define METRICS_DEFAULT_SERVICE_SERIES 250 /* of one service (--max-series-per-service) */
+#define METRICS_SERVICES       1024  /* services with their own series; then all overflow */
 #define METRICS_OVERFLOW       "__overflow__"
 #define METRICS_LOST           "__lost__"
+#define METRICS_OVER_BUDGET    "__over_budget__"
 #define METRICS_CHECKS_MAX     16
 
 struct metrics;
@@ -38,8 +45,12 @@ struct metrics_health {
 };
 typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 
-/* At most max_series label sets, then __overflow__. NULL with errno: ENOMEM. */
-struct metrics *metrics__new(size_t max_series);
+/*
+ * At most max_series label sets, then __overflow__; at most per_service of
+ * one service, then its own series {service="S", the others __overflow__}.
+ * NULL with errno: ENOMEM.
+ */
+struct metrics *metrics__new(size_t max_series, size_t per_service);
 void metrics__free(struct metrics *m);
 
 /* One hit. Labels are copied (bounded); method is reduced to a known method or OTHER. */

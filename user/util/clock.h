@@ -13,4 +13,13 @@ static inline long long clock__now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds: bpf_ktime_get_ns's clock. */
+static inline long long clock__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 #endif

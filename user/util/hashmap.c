@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -171,6 +172,25 @@ uint64_t hashmap__seed(void)
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)clock() ^ ((uint64_t)(uintptr_t)&seed << 16);
 	return seed;
+}
+
+char *hashmap__tuple_key(const char *const *f, size_t n)
+{
+	size_t len = 1, i, k, off = 0;
+	char *s;
+
+	for (i = 0; i < n; i++)
+		len += strlen(f[i]) + 21;
+	if (!(s = malloc(len)))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		k = strlen(f[i]);
+		off += snprintf(s + off, len - off, "%zu:", k);
+		memcpy(s + off, f[i], k);
+		off += k;
+	}
+	s[off] = '\0';
+	return s;
 }
 
 bool hashmap__equal_str(uintptr_t a, uintptr_t b, void *ctx)

@@ -50,6 +50,12 @@ bool hashmap__equal_u64(uintptr_t a, uintptr_t b, void *ctx);
 uint64_t hashmap__hash_str(uintptr_t key, void *ctx);
 /* A random seed for hashmap__hash_str. */
 uint64_t hashmap__seed(void);
+/*
+ * A string key for a tuple of n strings: each as its length, ':' and its
+ * bytes, so that no two tuples make the same key whatever bytes they hold
+ * (malloc'd; NULL on out of memory).
+ */
+char *hashmap__tuple_key(const char *const *f, size_t n);
 bool hashmap__equal_str(uintptr_t a, uintptr_t b, void *ctx);
 
 /* Every entry: for (i...) hashmap__for_each_entry(m, e, i) { ... } */

@@ -12,12 +12,16 @@ the assert probe, healthy traffic gives exactly zero on every interpreter.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import TRACER_BIN
+from conftest import APPS, INTERPRETERS, TRACER_BIN
 from conftest import (SESSION_MESSAGE, access_line, app_file, bpf_stats, http_request,  # noqa: F401
                       kernel_runs, session_raise_frame)
 
@@ -195,3 +199,114 @@ def test_uprobe_scoped_to_its_pid(interp, tracers, servers, probe):
     records = t.stop()
     assert [(r["pid"], r["request"]["path"]) for r in records] == [(a.pid, p) for p in failing]
     assert code_byte(a.pid, addr) != 0xCC  # detached: the instruction is back
+
+
+SWAP_ROUNDS = 10
+
+
+def exec_maps(pid, path):
+    """(start, end, file offset) of pid's executable mappings of path."""
+    out = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].strip() == path and "x" in parts[1]:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi, int(parts[2], 16)))
+    return out
+
+
+def code_equals_file(pid, path):
+    """Every executable byte pid maps from path is the file's: no int3 anywhere."""
+    maps = exec_maps(pid, path)
+    assert maps, f"pid {pid} does not map {path}"
+    with open(path, "rb") as lib, open(f"/proc/{pid}/mem", "rb") as mem:
+        for lo, hi, off in maps:
+            lib.seek(off)
+            mem.seek(lo)
+            if lib.read(hi - lo) != mem.read(hi - lo):
+                return False
+    return True
+
+
+def uprobes_of(pid):
+    """The uprobes process pid holds, as the kernel reports them (bpftool perf)."""
+    r = subprocess.run(["bpftool", "perf", "list", "-j"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [e for e in json.loads(r.stdout or "[]") if e["pid"] == pid and e["fd_type"] == "uprobe"]
+
+
+def test_interpreter_swapped_while_attaching(tracers):
+    """Issue 25, item 1. A process maps a copy of pyenv's libpython3.12 as the
+    loader would and, in a loop, maps pyenv's libpython3.11 and the copy in
+    turn over the segment /proc/PID/maps names as its interpreter
+    (tests/apps/swap_interp.c), while the tracer attaches to it, again and
+    again. Each time the tracer either refuses (it opened 3.11: one line) or
+    attaches; every probe it attaches is in the file it parsed: the kernel's
+    uprobe is on /proc/self/fd/N, whose target, read back through the
+    tracer's descriptor, is the copy, at the handler's offset the tracer
+    computed from it, and its int3 is in the swapping process's copy. A real
+    Python 3.11 process mapping libpython3.11 all along never has an int3 in
+    its code and runs on."""
+    py312 = INTERPRETERS["pyenv-3.12"].require()
+    py311 = INTERPRETERS["pyenv-3.11"].require()
+    if shutil.which("bpftool") is None:
+        pytest.fail("bpftool is missing (scripts/deps.sh installs it)")
+    lib312 = str(Path(py312.python).parents[1] / "lib" / "libpython3.12.so.1.0")
+    lib311 = str(Path(py311.python).parents[1] / "lib" / "libpython3.11.so.1.0")
+    work = Path(tempfile.mkdtemp(prefix="st-swap-"))
+    procs = []
+    try:
+        copy = str(work / "libpython3.12.so.1.0")
+        shutil.copyfile(lib312, copy)
+        swap = work / "swap_interp"
+        subprocess.run(["cc", "-O2", "-o", str(swap), str(APPS / "swap_interp.c")], check=True)
+        # the unrelated process: pyenv's 3.11, running its eval loop all along
+        other = subprocess.Popen([py311.python, "-c", "import json\nwhile True: "
+                                  "json.loads(json.dumps({'k': list(range(100))}))"],
+                                 env=py311.env())
+        procs.append(other)
+        swapper = subprocess.Popen([str(swap), copy, lib311], stdout=subprocess.PIPE, text=True)
+        procs.append(swapper)
+        assert swapper.stdout.readline().startswith("ready "), "swap_interp did not start"
+        deadline = time.monotonic() + 10
+        while not exec_maps(other.pid, lib311) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        attached = refused = 0
+        for _ in range(SWAP_ROUNDS):
+            t = tracers.spawn(["-p", str(swapper.pid), "-v", "-q", "-d", "2"])
+            line = t.wait_line(r"attached pid=\d+ .*|sessiontrace: pid \d+ (runs Python|is not"
+                               r" a Python process|: cannot).*", 15.0)
+            if not line.startswith("attached"):
+                assert t.wait() != 0
+                refused += 1
+                continue
+            attached += 1
+            lines = t.stderr_lines()
+            offs = {int(m.group(1), 16) for m in
+                    (re.search(r"assert probe on .* \(file offset (0x[0-9a-f]+)\)", l)
+                     for l in lines) if m}
+            interp = [l for l in lines if re.search(r": interpreter .* bias ", l)]
+            assert len(offs) == 1 and len(interp) == 1 and f" {copy} " in interp[0], lines
+            probes = uprobes_of(t.pid)
+            assert len(probes) == 1, probes
+            m = re.fullmatch(r"/proc/self/fd/(\d+)", probes[0]["filename"])
+            assert m, probes
+            assert os.readlink(f"/proc/{t.pid}/fd/{m.group(1)}") == copy
+            assert probes[0]["offset"] in offs
+            # the int3 is in the swapper's copy of the handler, and nowhere in 3.11's code
+            at = [lo + probes[0]["offset"] - off for lo, hi, off in exec_maps(swapper.pid, copy)
+                  if off <= probes[0]["offset"] < off + (hi - lo)]
+            assert len(at) == 1 and code_byte(swapper.pid, at[0]) == 0xCC
+            assert code_equals_file(other.pid, lib311)
+            assert t.wait() == 0
+        print(f"{attached} attached, {refused} refused (opened 3.11) of {SWAP_ROUNDS}")
+        assert attached >= 2, (attached, refused)
+        assert other.poll() is None and code_equals_file(other.pid, lib311)
+        assert swapper.poll() is None
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)

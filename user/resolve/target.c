@@ -195,11 +195,20 @@ static int version_from_sys(struct target *t)
 	return 0;
 }
 
+/* A file name is the process owner's choice, and goes into messages only. */
+static void sanitize(char *name)
+{
+	for (; *name; name++)
+		if ((unsigned char)*name < 0x20 || *name == 0x7f)
+			*name = '?';
+}
+
 int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t errsz)
 {
 	struct procfs_stat ps;
-	char path[PATH_MAX + 64], *p;
+	char path[PATH_MAX + 64];
 	struct stat sb;
+	ssize_t n;
 	int ret;
 
 	memset(loc, 0, sizeof(*loc));
@@ -217,22 +226,20 @@ int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t
 		seterr(err, errsz, "pid %d: cannot read its memory map: %s", pid, strerror(-ret));
 		return ret;
 	}
-	/* the file's name is the process owner's choice, and goes into messages only */
-	for (p = loc->interp; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
 	/*
 	 * map_files reaches the file the target really maps, also in another
 	 * mount namespace (containers) and after it was replaced or deleted on
 	 * disk (upgrades). This one descriptor is what is parsed and what the
 	 * probe is attached to: the mapping may change under us, the file
-	 * opened does not.
+	 * opened does not, and its name is taken from it (the one maps showed
+	 * may be another file's by now).
 	 */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid,
 		 loc->map_start, loc->map_end);
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0 || fstat(*fd, &sb)) {
 		ret = -errno;
+		sanitize(loc->interp);
 		seterr(err, errsz, "pid %d: cannot open its interpreter %s: %s", pid, loc->interp,
 		       strerror(errno));
 		if (*fd >= 0)
@@ -240,6 +247,11 @@ int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t
 		*fd = -1;
 		return ret;
 	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+	n = readlink(path, loc->interp, sizeof(loc->interp) - 1);
+	if (n > 0)
+		loc->interp[n] = '\0';
+	sanitize(loc->interp);
 	loc->dev = sb.st_dev;
 	loc->ino = sb.st_ino;
 	return 0;

@@ -27,11 +27,6 @@ CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 
 
-@pytest.fixture
-def debian():
-    return INTERPRETERS["debian-3.11"].require()
-
-
 def unit_caps():
     cp = configparser.ConfigParser(strict=False, interpolation=None)
     cp.optionxform = str
@@ -73,21 +68,43 @@ def setpriv(caps):
     return ["setpriv", f"--bounding-set={spec}"]
 
 
+def assert_sandboxed(dec):
+    """dec is the decoding process: CAP_SYS_PTRACE only, as uid nobody, not
+    dumpable, under the seccomp filter, on every thread (the metrics
+    server's too)."""
+    assert status_field(dec, "Name") == "st-decoder"
+    tids = os.listdir(f"/proc/{dec}/task")
+    assert len(tids) >= 2, tids  # the metrics server's thread too
+    for tid in tids:
+        c = status_caps(f"{dec}/task/{tid}")
+        assert c["CapEff"] == c["CapPrm"] == 1 << CAP_SYS_PTRACE, (tid, c)
+        assert status_field(f"{dec}/task/{tid}", "Seccomp") == "2", tid  # filter mode
+        assert status_field(f"{dec}/task/{tid}", "NoNewPrivs") == "1", tid
+        # uid and gid nobody (the tracer runs as root with CAP_SETUID here)
+        assert status_field(f"{dec}/task/{tid}", "Uid").split() == ["65534"] * 4, tid
+        assert status_field(f"{dec}/task/{tid}", "Gid").split() == ["65534"] * 4, tid
+    # not dumpable: its /proc files belong to root, not to its uid
+    assert os.stat(f"/proc/{dec}/mem").st_uid == 0
+
+
 def test_caps_dropped_after_attach(debian, tracers, servers):
+    """-p (issue 25): the targets are resolved in a sandboxed child
+    (st-resolver, gone once they are), attached, then decoded in the same
+    sandbox as node mode's; the attaching process keeps CAP_SYS_PTRACE only."""
     s = servers.start(debian, "mw_no_session")
     port = free_port()
     t = tracers.start([s], extra=["-m", str(port)])
     caps = status_caps(t.pid)
     assert caps["CapEff"] == caps["CapPrm"] == 1 << CAP_SYS_PTRACE, caps
     assert caps["CapBnd"] == 1 << CAP_SYS_PTRACE, caps
-    # capabilities are per thread: the metrics server's thread too
-    tids = os.listdir(f"/proc/{t.pid}/task")
-    assert len(tids) >= 2, tids
-    for tid in tids:
+    for tid in os.listdir(f"/proc/{t.pid}/task"):
         c = status_caps(f"{t.pid}/task/{tid}")
         assert c["CapEff"] == c["CapPrm"] == 1 << CAP_SYS_PTRACE, (tid, c)
     with open(f"/proc/{t.pid}/status") as f:
         assert re.search(r"^NoNewPrivs:\s+1$", f.read(), re.M)
+    kids = children(t.pid)
+    assert len(kids) == 1, kids  # the decoder; the resolver has exited
+    assert_sandboxed(kids[0])
     for i in range(3):
         assert http_request(s.port, f"/dropped/{i}").status == 500
     recs = t.wait_records(3)
@@ -98,6 +115,35 @@ def test_caps_dropped_after_attach(debian, tracers, servers):
     assert "sessiontrace_probe_hits_total 3\n" in text, text  # BPF map read without CAP_BPF
     records = t.stop()
     assert sorted(r["request"]["path"] for r in records) == [f"/dropped/{i}" for i in range(3)]
+
+
+SANDBOXED = re.compile(r"sandbox: process (\d+) runs as uid 65534 with CAP_SYS_PTRACE only")
+FILTERED = re.compile(r"sandbox: process (\d+): seccomp filter loaded")
+
+
+def test_resolver_and_inspect_are_sandboxed(debian, tracers, servers):
+    """The interpreter file and memory a target chose are parsed in a
+    sandbox with -p (the resolving child, then the decoding one) and by
+    inspect (its analysis runs in a child): uid nobody, CAP_SYS_PTRACE,
+    the seccomp filter, each in a process other than the one that attaches
+    (-v says so per process); the results are the same."""
+    s = servers.start(debian, "mw_no_session")
+    t = tracers.start([s], quiet=False, extra=["-v", "-d", "3"])
+    assert http_request(s.port, "/sandboxed").status == 500
+    t.wait_records(1)
+    assert t.wait() == 0
+    lines = t.stderr_lines()
+    users = {int(m.group(1)) for m in map(SANDBOXED.search, lines) if m}
+    filtered = {int(m.group(1)) for m in map(FILTERED.search, lines) if m}
+    assert len(users) == 2 and users == filtered and t.pid not in users, lines
+    r = subprocess.run([str(TRACER_BIN), "inspect", "-p", str(s.pid), "-v", "--format", "json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    users = {int(m.group(1)) for m in map(SANDBOXED.search, r.stderr.splitlines()) if m}
+    filtered = {int(m.group(1)) for m in map(FILTERED.search, r.stderr.splitlines()) if m}
+    assert len(users) == 1 and users == filtered, r.stderr
+    out = json.loads(r.stdout)
+    assert out["pid"] == s.pid and out["service"] == "mw_no_session:app", out
 
 
 def test_node_mode_decoder_is_unprivileged(debian, tracers, servers):
@@ -115,22 +161,10 @@ def test_node_mode_decoder_is_unprivileged(debian, tracers, servers):
     kids = children(t.pid)
     assert len(kids) == 1, kids
     dec = kids[0]
-    assert status_field(dec, "Name") == "st-decoder"
     parent = status_caps(t.pid)
     assert parent["CapEff"] & (1 << CAP_SYS_ADMIN), parent
     assert status_field(t.pid, "Seccomp") == "0"
-    tids = os.listdir(f"/proc/{dec}/task")
-    assert len(tids) >= 2, tids  # the metrics server's thread too
-    for tid in tids:
-        c = status_caps(f"{dec}/task/{tid}")
-        assert c["CapEff"] == c["CapPrm"] == 1 << CAP_SYS_PTRACE, (tid, c)
-        assert status_field(f"{dec}/task/{tid}", "Seccomp") == "2", tid  # filter mode
-        assert status_field(f"{dec}/task/{tid}", "NoNewPrivs") == "1", tid
-        # uid and gid nobody (the tracer runs as root with CAP_SETUID here)
-        assert status_field(f"{dec}/task/{tid}", "Uid").split() == ["65534"] * 4, tid
-        assert status_field(f"{dec}/task/{tid}", "Gid").split() == ["65534"] * 4, tid
-    # not dumpable: its /proc files belong to root, not to its uid
-    assert os.stat(f"/proc/{dec}/mem").st_uid == 0
+    assert_sandboxed(dec)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "cli/inspect.h"
 #include "cli/options.h"
+#include "daemon/sandbox.h"
 #include "diagnose/inspect.h"
+#include "discover/procfs.h"
 #include "discover/watcher.h"
 #include "resolve/target.h"
 #include "util/escape.h"
@@ -17,6 +21,7 @@
 #include "util/strbuf.h"
 
 #define EXIT_FINDINGS 3 /* --fail-on-findings */
+#define CMD "sessiontrace inspect"
 
 static const char usage[] =
 "Usage: sessiontrace inspect -p PID [--format text|json] [--fail-on-findings]\n"
@@ -195,20 +200,89 @@ static const char *nothing_traced(void *ctx, pid_t pid)
 	return NULL;
 }
 
-/* The app spec ("main:app") from pid's command line or its server's, as the tracer names services. */
-static void service_of(struct target *t)
+/*
+ * The app spec ("main:app") from pid's command line or its server's, as the
+ * tracer names services; else its process name. Read before the sandbox.
+ */
+static void service_of(pid_t pid, char *service, size_t sz)
 {
 	static const struct watcher_ops ops = { .traced_service = nothing_traced };
 	struct watcher *w = watcher__new(&ops, NULL);
-	char service[sizeof(t->service)] = "";
 
+	service[0] = '\0';
 	if (w)
-		watcher__service(w, t->pid, service, sizeof(service));
+		watcher__service(w, pid, service, sz);
 	watcher__free(w);
-	target__set_service(t, service);
+	if (!service[0])
+		procfs__comm(pid, service, sz);
 }
 
-#define CMD "sessiontrace inspect"
+/*
+ * In the sandboxed child: parse the interpreter file fd and read the app
+ * from the process's memory (both the target's choice), print the report.
+ * The exit status.
+ */
+static int inspect_sandboxed(const struct target_loc *loc, int fd, const char *service,
+			     bool json, bool fail)
+{
+	struct inspection *in = NULL;
+	struct target *t;
+	char err[512];
+	int ret = sandbox__enter();
+
+	if (ret) {
+		fprintf(stderr, CMD ": cannot enter the sandbox: %s\n", strerror(-ret));
+		return 1;
+	}
+	t = target__resolve(loc, fd, err, sizeof(err));
+	if (!t) {
+		fprintf(stderr, CMD ": %s\n", err);
+		return 2;
+	}
+	target__set_service(t, service);
+	ret = inspect__run(t, &in, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, CMD ": %s\n", err);
+		target__free(t);
+		return ret == -ENOMEM ? 1 : 2;
+	}
+	if (json)
+		print_json(t, in, stdout);
+	else
+		print_text(t, in, stdout);
+	ret = fail && in->nfindings ? EXIT_FINDINGS : 0;
+	inspect__free(in);
+	target__free(t);
+	return ret;
+}
+
+/* inspect_sandboxed in a child: its exit status, or 1 when it died. */
+static int inspect_in_child(const struct target_loc *loc, int fd, const char *service, bool json,
+			    bool fail)
+{
+	int status;
+	pid_t child;
+
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, CMD ": fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child == 0) {
+		status = inspect_sandboxed(loc, fd, service, json, fail);
+		fflush(NULL);
+		_exit(status);
+	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	fprintf(stderr, CMD ": the analysis died: %s\n", strsignal(WTERMSIG(status)));
+	return 1;
+}
+
 
 int inspect__main(int argc, char **argv)
 {
@@ -221,11 +295,10 @@ int inspect__main(int argc, char **argv)
 		{},
 	};
 	bool json = false, fail = false;
-	struct inspection *in = NULL;
-	struct target *t;
-	char err[512];
+	struct target_loc loc;
+	char err[512], service[sizeof(((struct target *)0)->service)];
 	pid_t pid = 0;
-	int c, ret;
+	int c, ret, fd;
 
 	optind = 1;
 	log__set_level(LOG_WARN);
@@ -258,24 +331,13 @@ int inspect__main(int argc, char **argv)
 			!pid ? "-p PID is required" : "unexpected argument");
 		return 2;
 	}
-	t = target__new(pid, err, sizeof(err));
-	if (!t) {
+	/* what takes a path here; the rest in a sandbox, as the tracer's decoder */
+	if (target__locate(pid, &loc, &fd, err, sizeof(err))) {
 		fprintf(stderr, CMD ": %s\n", err);
 		return 2;
 	}
-	service_of(t);
-	ret = inspect__run(t, &in, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, CMD ": %s\n", err);
-		target__free(t);
-		return ret == -ENOMEM ? 1 : 2;
-	}
-	if (json)
-		print_json(t, in, stdout);
-	else
-		print_text(t, in, stdout);
-	ret = fail && in->nfindings ? EXIT_FINDINGS : 0;
-	inspect__free(in);
-	target__free(t);
+	service_of(pid, service, sizeof(service));
+	ret = inspect_in_child(&loc, fd, service, json, fail);
+	close(fd);
 	return ret;
 }

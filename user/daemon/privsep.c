@@ -400,6 +400,8 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 		}
 		if (fd >= 0)
 			close(fd);
+		if (!d) /* the resolver: nothing else */
+			return m->type == MSG_FINISH;
 		switch (m->type) {
 		case MSG_ADD:
 			if ((size_t)n == sizeof(*m) && decoder__add(d, &m->t))
@@ -417,6 +419,14 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 			return 1;
 		}
 	}
+}
+
+/* The child is sandboxed and serving: the parent goes on (privsep__start waits for it). */
+static void child_ready(int sock, struct msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = MSG_REPLY;
+	send(sock, m, sizeof(*m), MSG_NOSIGNAL);
 }
 
 /* Sandbox, then decode until told to finish. The exit status. */
@@ -451,6 +461,8 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 			"filter: %s\n", strerror(-err));
 		status = 1;
 	}
+	if (!status)
+		child_ready(sock, m);
 	while (!status) {
 		struct pollfd pfd[2] = {
 			{ .fd = sock, .events = POLLIN },
@@ -485,11 +497,42 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 	return status;
 }
 
+/* The resolver child: sandboxed, it answers MSG_RESOLVE and MSG_CHECK until told to finish. */
+static int resolver_run(int sock)
+{
+	struct msg *m = malloc(sizeof(*m));
+	int err;
+
+	if (!m) {
+		fprintf(stderr, "sessiontrace: out of memory\n");
+		return 1;
+	}
+	prctl(PR_SET_NAME, "st-resolver", 0, 0, 0);
+	err = sandbox__enter();
+	if (err) {
+		fprintf(stderr, "sessiontrace: the resolving process could not enter its sandbox: "
+			"%s\n", strerror(-err));
+		free(m);
+		return 1;
+	}
+	child_ready(sock, m);
+	do
+		err = child_messages(NULL, sock, m);
+	while (!err);
+	free(m);
+	return err < 0;
+}
+
+struct privsep *privsep__start_resolver(void)
+{
+	return privsep__start(NULL, NULL, NULL, 0);
+}
+
 struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *records,
 			       unsigned keep)
 {
 	struct privsep *ps = calloc(1, sizeof(*ps));
-	int sv[2], fv[2] = { -1, -1 };
+	int sv[2], fv[2] = { -1, -1 }, err;
 
 	if (ps && !(ps->m = calloc(1, sizeof(*ps->m)))) {
 		free(ps);
@@ -502,7 +545,7 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *r
 	ps->path = records;
 	ps->keep = keep;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fv)) {
+	    (d && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fv))) {
 		fprintf(stderr, "sessiontrace: socketpair: %s\n", strerror(errno));
 		free(ps->m);
 		free(ps);
@@ -524,16 +567,25 @@ struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *r
 		int status;
 
 		close(sv[0]);
-		close(fv[0]);
-		status = child_run(d, p, sv[1], fv[1]);
+		if (fv[0] >= 0)
+			close(fv[0]);
+		status = d ? child_run(d, p, sv[1], fv[1]) : resolver_run(sv[1]);
 		fflush(NULL);
 		/* no cleanup of the parent's state: it is the parent's */
 		_exit(status);
 	}
 	close(sv[1]);
-	close(fv[1]);
+	if (fv[1] >= 0)
+		close(fv[1]);
 	ps->sock = sv[0];
 	ps->files = fv[0];
+	/* sandboxed and serving before anything is said or attached for it */
+	if ((err = wait_reply(ps, 0))) {
+		fprintf(stderr, "sessiontrace: the %s process did not start: %s\n",
+			d ? "decoding" : "resolving", strerror(-err));
+		privsep__free(ps); /* killed if it still runs */
+		return NULL;
+	}
 	decoder__free(d);
 	return ps;
 }
@@ -570,7 +622,8 @@ void privsep__free(struct privsep *ps)
 		waitpid(ps->child, NULL, 0);
 	}
 	close(ps->sock);
-	close(ps->files);
+	if (ps->files >= 0)
+		close(ps->files);
 	free(ps->m);
 	free(ps);
 }

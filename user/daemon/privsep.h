@@ -31,6 +31,13 @@ struct target_loc;
  * the handle, with d freed (the child owns the sinks now). In the child:
  * never returns. NULL with one line on stderr on failure (d still ours).
  */
+/*
+ * A child that only resolves (privsep__resolve, privsep__check), in the
+ * same sandbox, for -p's targets before anything is loaded: the parent then
+ * parses no file a target chose. privsep__finish ends it. NULL with one
+ * line on stderr on failure.
+ */
+struct privsep *privsep__start_resolver(void);
 struct privsep *privsep__start(struct decoder *d, struct probe *p, const char *records,
 			       unsigned keep);
 /*

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <sys/ioctl.h>
@@ -50,10 +51,11 @@ void sandbox__unprivileged(void)
 	capng_clear(CAPNG_SELECT_CAPS);
 	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SYS_PTRACE);
 	if (capng_change_id(NOBODY, NOBODY, CAPNG_DROP_SUPP_GRP))
-		pr_debug("the decoding process keeps uid 0: no CAP_SETUID/CAP_SETGID to become "
-			 "nobody\n");
+		pr_debug("sandbox: process %d keeps uid 0: no CAP_SETUID/CAP_SETGID to become "
+			 "nobody\n", (int)getpid());
 	else
-		pr_debug("the decoding process runs as uid %d with CAP_SYS_PTRACE only\n", NOBODY);
+		pr_debug("sandbox: process %d runs as uid %d with CAP_SYS_PTRACE only\n",
+			 (int)getpid(), NOBODY);
 }
 
 /*
@@ -129,6 +131,17 @@ int sandbox__seccomp(void)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);
 	if (!err)
-		pr_debug("seccomp filter loaded: %zu system calls allowed\n", i + 3);
+		pr_debug("sandbox: process %d: seccomp filter loaded, %zu system calls allowed\n",
+			 (int)getpid(), i + 3);
 	return err;
+}
+
+int sandbox__enter(void)
+{
+	int err;
+
+	tzset(); /* glibc reads /etc/localtime once: now, not at the first timestamp */
+	sandbox__unprivileged(); /* while CAP_SETUID is there */
+	err = sandbox__drop_caps();
+	return err ? err : sandbox__seccomp();
 }

@@ -27,5 +27,12 @@ void sandbox__unprivileged(void);
  * (sandbox__drop_caps) unless CAP_SYS_ADMIN. 0 or -errno.
  */
 int sandbox__seccomp(void);
+/*
+ * All of it, in order, for a process that only reads targets and writes to
+ * descriptors it holds (the resolver, inspect): glibc's time zone loaded
+ * first, then sandbox__unprivileged, sandbox__drop_caps, sandbox__seccomp.
+ * 0 or -errno (then the process must not go on).
+ */
+int sandbox__enter(void);
 
 #endif

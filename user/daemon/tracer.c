@@ -276,8 +276,14 @@ static int resolve_given(struct tracer *tr, unsigned *progs)
 	int i;
 
 	*progs = tr->discover ? PROBE_PROG_ALL : 0;
+	if (!o->npids)
+		return 0;
+	/* the files and memory the targets chose are parsed in a sandboxed child */
+	tr->ps = privsep__start_resolver();
+	if (!tr->ps)
+		return 1;
 	for (i = 0; i < o->npids; i++) {
-		tr->given[i] = target__new(o->pids[i], err, sizeof(err));
+		tr->given[i] = resolve(tr, o->pids[i], err, sizeof(err));
 		if (!tr->given[i] || target__choose_probe(tr->given[i], o->probe, o->kinds,
 							  o->allow_fallback, err, sizeof(err))) {
 			fprintf(stderr, "sessiontrace: %s\n", err);
@@ -289,14 +295,18 @@ static int resolve_given(struct tracer *tr, unsigned *progs)
 		    o->probe == TARGET_PROBE_AUTO)
 			*progs |= PROBE_PROG_DO_RAISE | PROBE_PROG_RAISE;
 	}
-	return 0;
+	i = privsep__finish(tr->ps);
+	privsep__free(tr->ps);
+	tr->ps = NULL;
+	return i ? 1 : 0;
 }
 
 /*
- * With -p every probe is attached by now. What the rest of the run does
- * (read the targets' memory, read the BPF maps and ring buffer through the
- * descriptors already open, write records, serve metrics, close the links)
- * needs only CAP_SYS_PTRACE. In discovery the decoding child drops instead.
+ * With -p: attach every target, then fork the decoding child (the sandbox
+ * of discovery's: it reads the targets' memory, decodes, writes the records
+ * and serves the metrics). What the parent does from then on (watch the
+ * targets exit, open and rotate the records file, close the links) needs
+ * only CAP_SYS_PTRACE.
  */
 static int start_given(struct tracer *tr)
 {
@@ -313,13 +323,14 @@ static int start_given(struct tracer *tr)
 		}
 		tr->given[i] = NULL;
 	}
+	/* before the parent drops CAP_SETUID: the child becomes nobody */
+	tr->ps = privsep__start(tr->dec, tr->probe, tr->o->json, tr->o->json_keep);
+	if (!tr->ps)
+		return 1;
+	tr->dec = NULL; /* the child's now */
 	if ((ret = sandbox__drop_caps()))
 		pr_warn("could not drop capabilities after attaching: %s\n", strerror(-ret));
-	/* the HTTP thread starts with the capabilities this thread has now */
-	ret = decoder__start_metrics(tr->dec);
-	if (ret)
-		return ret;
-	/* said once every sink serves and the capabilities are dropped */
+	/* said once the targets are in the child and the capabilities are dropped */
 	for (i = 0; i < targets__count(tr->targets); i++)
 		targets__announce(tr->targets, i);
 	return 0;

@@ -34,9 +34,10 @@ FUZZ_SRCS_bytecode     := user/decode/bytecode.c user/decode/linetable.c
 FUZZ_SRCS_sockdiag     := user/discover/sockdiag.c
 FUZZ_DEPS_bytecode     := tests/unit/bytecode_cases.inc tests/unit/bytecode_cases.h
 # decode, diagnose, sinks and what they call: every user module but main.c,
-# the one that includes the BPF skeleton and the daemon, which drives it.
+# the one that includes the BPF skeleton and the daemon, which drives it
+# (its sandbox is inspect's too).
 FUZZ_SRCS_report       := $(filter-out user/cli/main.c user/attach/probe.c user/daemon/%, \
-			    $(wildcard user/*/*.c))
+			    $(wildcard user/*/*.c)) user/daemon/sandbox.c
 FUZZ_LIBS_report       := $(LIBS)
 
 $(FUZZ_DIR):

@@ -234,7 +234,7 @@ static int inspect_sandboxed(const struct target_loc *loc, int fd, const char *s
 		fprintf(stderr, CMD ": cannot enter the sandbox: %s\n", strerror(-ret));
 		return 1;
 	}
-	t = target__resolve(loc, fd, err, sizeof(err));
+	t = target__resolve(loc, fd, NULL, err, sizeof(err));
 	if (!t) {
 		fprintf(stderr, CMD ": %s\n", err);
 		return 2;

@@ -17,12 +17,14 @@
 #include "daemon/decoder.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
+#include "resolve/elfcache.h"
 #include "resolve/target.h"
 #include "sink/jsonlog.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 #define DRAIN_BUDGET 256 /* records per pass of the child's loop */
+#define CHILD_FILES  16  /* interpreter files a child keeps parsed (resolve/elfcache.h) */
 
 enum msg_type {
 	MSG_ADD = 1, MSG_DROP, MSG_REOPEN, MSG_FINISH,
@@ -348,14 +350,14 @@ int privsep__files_fd(const struct privsep *ps)
  * MSG_RESOLVE and MSG_CHECK, in the child: the parsing of what a target
  * controls (its interpreter file, its memory) happens here, sandboxed.
  */
-static void child_request(int sock, struct msg *m, int fd)
+static void child_request(int sock, struct msg *m, int fd, struct elfcache *files)
 {
 	struct target *t = NULL;
 	char why[sizeof(m->why)] = "";
 
 	if (m->type == MSG_RESOLVE) {
 		m->loc.interp[sizeof(m->loc.interp) - 1] = 0;
-		t = fd >= 0 ? target__resolve(&m->loc, fd, why, sizeof(why)) : NULL;
+		t = fd >= 0 ? target__resolve(&m->loc, fd, files, why, sizeof(why)) : NULL;
 		m->status = t ? 0 : fd < 0 ? -EBADF : -errno;
 	} else {
 		t = target__dup(&m->t);
@@ -373,8 +375,11 @@ static void child_request(int sock, struct msg *m, int fd)
 	send(sock, m, sizeof(*m), MSG_NOSIGNAL);
 }
 
-/* The child: every message waiting. 1 on finish (or the parent gone), 0, -errno. */
-static int child_messages(struct decoder *d, int sock, struct msg *m)
+/*
+ * The child: every message waiting. 1 on finish (or the parent gone), 0,
+ * -errno. files: the interpreter files it parsed.
+ */
+static int child_messages(struct decoder *d, int sock, struct msg *m, struct elfcache *files)
 {
 	for (;;) {
 		int fd;
@@ -393,7 +398,7 @@ static int child_messages(struct decoder *d, int sock, struct msg *m)
 			continue;
 		}
 		if (m->type == MSG_RESOLVE || m->type == MSG_CHECK) {
-			child_request(sock, m, fd);
+			child_request(sock, m, fd, files);
 			if (fd >= 0)
 				close(fd);
 			continue;
@@ -434,13 +439,16 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 {
 	struct jsonlog_files files = { .open = child_open_file,
 				       .ctx = (void *)(intptr_t)files_sock };
+	struct elfcache *parsed = elfcache__new(CHILD_FILES);
 	struct msg *m = malloc(sizeof(*m));
 	__u64 cnt[ST_NCOUNTERS];
 	bool more = false;
 	int err, status;
 
-	if (!m) {
+	if (!m || !parsed) {
 		fprintf(stderr, "sessiontrace: out of memory\n");
+		free(m);
+		elfcache__free(parsed);
 		return 1;
 	}
 	prctl(PR_SET_NAME, "st-decoder", 0, 0, 0);
@@ -453,6 +461,7 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 		fprintf(stderr, "sessiontrace: the decoding process could not drop its "
 			"capabilities: %s\n", strerror(-err));
 		free(m);
+		elfcache__free(parsed);
 		return 1;
 	}
 	status = decoder__start_metrics(d);
@@ -477,7 +486,7 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 			break;
 		}
 		/* messages first: a target is known before any of its records */
-		err = child_messages(d, sock, m);
+		err = child_messages(d, sock, m, parsed);
 		if (err) {
 			if (err < 0)
 				pr_warn("the tracer's socket: %s\n", strerror(-err));
@@ -494,17 +503,21 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 	if (!status)
 		decoder__finish(d);
 	free(m);
+	elfcache__free(parsed);
 	return status;
 }
 
 /* The resolver child: sandboxed, it answers MSG_RESOLVE and MSG_CHECK until told to finish. */
 static int resolver_run(int sock)
 {
+	struct elfcache *files = elfcache__new(CHILD_FILES);
 	struct msg *m = malloc(sizeof(*m));
 	int err;
 
-	if (!m) {
+	if (!m || !files) {
 		fprintf(stderr, "sessiontrace: out of memory\n");
+		free(m);
+		elfcache__free(files);
 		return 1;
 	}
 	prctl(PR_SET_NAME, "st-resolver", 0, 0, 0);
@@ -513,13 +526,15 @@ static int resolver_run(int sock)
 		fprintf(stderr, "sessiontrace: the resolving process could not enter its sandbox: "
 			"%s\n", strerror(-err));
 		free(m);
+		elfcache__free(files);
 		return 1;
 	}
 	child_ready(sock, m);
 	do
-		err = child_messages(NULL, sock, m);
+		err = child_messages(NULL, sock, m, files);
 	while (!err);
 	free(m);
+	elfcache__free(files);
 	return err < 0;
 }
 

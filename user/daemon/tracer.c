@@ -166,7 +166,7 @@ static struct target *resolve(struct tracer *tr, pid_t pid, char *why, size_t wh
 		return NULL;
 	}
 	t = tr->ps ? privsep__resolve(tr->ps, &loc, fd, why, whysz) :
-		     target__resolve(&loc, fd, why, whysz);
+		     target__resolve(&loc, fd, NULL, why, whysz);
 	err = t ? target__own_file(t, fd) : -errno;
 	close(fd);
 	if (err && t) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "discover/procfs.h"
 #include "resolve/debugoffsets.h"
+#include "resolve/elfcache.h"
 #include "resolve/elfsym.h"
 #include "resolve/opcodes.h"
 #include "util/log.h"
@@ -254,6 +255,9 @@ int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t
 	sanitize(loc->interp);
 	loc->dev = sb.st_dev;
 	loc->ino = sb.st_ino;
+	loc->size = sb.st_size;
+	loc->mtime_ns = sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	loc->ctime_ns = sb.st_ctim.tv_sec * 1000000000LL + sb.st_ctim.tv_nsec;
 	return 0;
 }
 
@@ -378,10 +382,14 @@ int target__imports(const struct target *t, const char *module)
 	return !err ? 1 : err == -ENOENT ? 0 : err;
 }
 
-struct target *target__resolve(const struct target_loc *loc, int fd, char *err, size_t errsz)
+struct target *target__resolve(const struct target_loc *loc, int fd, struct elfcache *files,
+			       char *err, size_t errsz)
 {
+	const struct elfcache_key key = { .dev = loc->dev, .ino = loc->ino, .size = loc->size,
+					  .mtime_ns = loc->mtime_ns, .ctime_ns = loc->ctime_ns };
+	struct elfsym *own = NULL;
+	const struct elfsym *e;
 	struct target *t;
-	struct elfsym *e = NULL;
 	struct elfsym_info si;
 	uint64_t bias;
 	bool have_patch;
@@ -401,7 +409,8 @@ struct target *target__resolve(const struct target_loc *loc, int fd, char *err, 
 	t->fd = -1;
 	snprintf(t->interp, sizeof(t->interp), "%s", loc->interp);
 	t->bpf.assert_ip_reg = -1;
-	e = elfsym__open_fd(fd);
+	errno = 0;
+	e = files ? elfcache__get(files, &key, fd) : (own = elfsym__open_fd(fd));
 	if (!e) {
 		ret = errno ? -errno : -EINVAL;
 		seterr(err, errsz, "pid %d: cannot read ELF file %s: %s", t->pid, t->interp,
@@ -431,12 +440,12 @@ struct target *target__resolve(const struct target_loc *loc, int fd, char *err, 
 		       t->python, t->assert_why, t->raise_why, t->watch_why);
 		goto cleanup;
 	}
-	elfsym__free(e);
+	elfsym__free(own);
 	pr_debug("pid %d: interpreter %s python %s bias 0x%" PRIx64 "\n", t->pid, t->interp,
 		 t->python, bias);
 	return t;
 cleanup:
-	elfsym__free(e);
+	elfsym__free(own);
 	target__free(t);
 	errno = ret ? -ret : EINVAL;
 	return NULL;
@@ -458,7 +467,7 @@ struct target *target__new(pid_t pid, char *err, size_t errsz)
 	int fd, ret = target__locate(pid, &loc, &fd, err, errsz);
 
 	if (!ret) {
-		t = target__resolve(&loc, fd, err, errsz);
+		t = target__resolve(&loc, fd, NULL, err, errsz);
 		ret = t ? target__own_file(t, fd) : -errno;
 		if (ret && t) {
 			seterr(err, errsz, "pid %d: %s", pid, strerror(-ret));

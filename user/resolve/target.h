@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include "sessiontrace.h"
 
+struct elfcache;
+
 /* Where a process's interpreter is: what /proc says (target__locate). */
 struct target_loc {
 	pid_t pid, ns_pid;
@@ -21,6 +23,7 @@ struct target_loc {
 	uint64_t map_start, map_end;   /* its mapping at file offset 0 */
 	dev_t dev;                     /* the file opened (fstat): what is parsed */
 	ino_t ino;
+	int64_t size, mtime_ns, ctime_ns; /* with dev and ino: its identity (resolve/elfcache.h) */
 };
 
 struct target {
@@ -64,11 +67,13 @@ struct target {
 int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t errsz);
 /*
  * Everything needed to trace loc->pid from its interpreter file fd (ELF,
- * machine code) and its memory: both untrusted. NULL, errno set (ENOEXEC:
- * not a Python process) and one sentence in err. t->fd is -1: the file
+ * machine code) and its memory: both untrusted. The file is parsed once per
+ * identity when files (a cache) is given, else now. NULL, errno set
+ * (ENOEXEC: not a Python process) and one sentence in err. t->fd is -1: the file
  * stays the caller's (target__own_file).
  */
-struct target *target__resolve(const struct target_loc *loc, int fd, char *err, size_t errsz);
+struct target *target__resolve(const struct target_loc *loc, int fd, struct elfcache *files,
+			       char *err, size_t errsz);
 /* Keep a descriptor of fd in t: the probe is attached to the file that was parsed. */
 int target__own_file(struct target *t, int fd);
 /* target__locate + target__resolve + target__own_file, in this process. */

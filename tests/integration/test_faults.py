@@ -208,14 +208,15 @@ def test_pid_reuse(debian, tracers, servers, tmp_path):
 
 
 def test_ring_buffer_overflow_counted(debian, tracers, servers):
-    """The tracer is stopped (SIGSTOP) while a storm fills the ring buffer:
+    """The tracer (both processes) is stopped (SIGSTOP) while a storm fills the ring buffer:
     every failure is a hit; past half the buffer the process is held to its
     budget (ST_BUDGET_RATE), so the rest of the buffer stays free for other
     processes, and records + lost + over_budget == hits == failures sent."""
     s = servers.start(debian, "mw_no_session")
     mport = free_port()
     t = tracers.start([s], extra=["-m", str(mport), "--record-rate", "0"])
-    t.send(signal.SIGSTOP)
+    # the tracer and its decoding child (one process group: it leads its session)
+    os.killpg(t.pid, signal.SIGSTOP)
     storm = Storm(s.port, "/flood", nthreads=3)
     deadline = time.time() + 90
     # 4 MiB ring buffer, ~3.3 KB a record: ~1270 fit
@@ -223,7 +224,7 @@ def test_ring_buffer_overflow_counted(debian, tracers, servers):
         time.sleep(0.2)
     sent = storm.stop()
     assert set(storm.statuses) == {500}, storm.statuses
-    t.send(signal.SIGCONT)
+    os.killpg(t.pid, signal.SIGCONT)
     # the metrics count every hit: the lost ones in the __lost__ series
     deadline = time.time() + 60
     while True:

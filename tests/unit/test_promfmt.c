@@ -95,7 +95,7 @@ static void test_series_cap(void **state)
 	assert_non_null(m);
 	for (i = 0; i < 1000; i++) {
 		snprintf(route, sizeof(route), "/r/%d", i % 10);
-		metrics__hit(m, "svc", route, i % 2 ? "GET" : "BREW", "missing_middleware");
+		metrics__hit(m, "svc", route, i % 2 ? "GET" : "BREW", "missing_middleware", "");
 	}
 	assert_int_equal(metrics__nseries(m), 3);
 	text = metrics__render(m, &len);
@@ -129,12 +129,12 @@ static void test_service_quota(void **state)
 	assert_non_null(m);
 	for (i = 0; i < 5000; i++) {
 		snprintf(route, sizeof(route), "/n/%d", i);
-		metrics__hit(m, "noisy", route, "GET", "missing_middleware");
+		metrics__hit(m, "noisy", route, "GET", "missing_middleware", "");
 	}
 	for (i = 0; i < 7; i++)
-		metrics__hit(m, "quiet", "/q/{id}", "GET", "missing_middleware");
-	metrics__hit(m, "a\x1f" "b", "c", "GET", "x");
-	metrics__hit(m, "a", "b\x1f" "c", "GET", "x");
+		metrics__hit(m, "quiet", "/q/{id}", "GET", "missing_middleware", "");
+	metrics__hit(m, "a\x1f" "b", "c", "GET", "x", "");
+	metrics__hit(m, "a", "b\x1f" "c", "GET", "x", "");
 	assert_int_equal(metrics__nseries(m), 13);
 	text = metrics__render(m, &len);
 	assert_non_null(text);

@@ -142,6 +142,12 @@ int decoder__add(struct decoder *d, const struct target *t)
 	}
 	__atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
 	d->total++;
+	if (d->metrics) {
+		const struct identity *id = &e->t->id;
+		struct metrics_place place = { id->container_id, id->pod_uid, id->hostname };
+
+		metrics__target(d->metrics, e->t->pid, e->t->service, &place);
+	}
 	return 0;
 }
 
@@ -151,6 +157,8 @@ void decoder__drop(struct decoder *d, pid_t pid)
 
 	if (i < 0)
 		return;
+	if (d->metrics)
+		metrics__target(d->metrics, pid, NULL, NULL);
 	symbolizer__free(d->v[i].sym);
 	target__free(d->v[i].t);
 	d->v[i] = d->v[d->n - 1];

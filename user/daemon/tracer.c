@@ -15,6 +15,7 @@
 #include "attach/probe.h"
 #include "daemon/targets.h"
 #include "daemon/tracer.h"
+#include "discover/identity.h"
 #include "daemon/decoder.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
@@ -136,6 +137,7 @@ static int trace_pid(struct tracer *tr, struct target *t, const char *service, c
 	if (ret)
 		return ret;
 	target__set_service(t, service);
+	identity__of(t->pid, &t->id);
 	ret = attach(tr, t, err, errsz);
 	if (!ret) /* discovery: the sinks are open and the privileges settled */
 		targets__announce(tr->targets, targets__count(tr->targets) - 1);
@@ -317,6 +319,7 @@ static int start_given(struct tracer *tr)
 
 		watcher__service(tr->watcher, tr->given[i]->pid, service, sizeof(service));
 		target__set_service(tr->given[i], service);
+		identity__of(tr->given[i]->pid, &tr->given[i]->id);
 		if (attach(tr, tr->given[i], why, sizeof(why))) {
 			fprintf(stderr, "sessiontrace: %s\n", why);
 			return 2;

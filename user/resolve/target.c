@@ -495,6 +495,10 @@ struct target *target__dup(const struct target *t)
 	c->open_path[sizeof(c->open_path) - 1] = '\0';
 	c->python[sizeof(c->python) - 1] = '\0';
 	c->service[sizeof(c->service) - 1] = '\0';
+	c->id.container_id[sizeof(c->id.container_id) - 1] = '\0';
+	c->id.runtime[sizeof(c->id.runtime) - 1] = '\0';
+	c->id.pod_uid[sizeof(c->id.pod_uid) - 1] = '\0';
+	c->id.hostname[sizeof(c->id.hostname) - 1] = '\0';
 	c->raise_why[sizeof(c->raise_why) - 1] = '\0';
 	c->assert_why[sizeof(c->assert_why) - 1] = '\0';
 	c->watch_why[sizeof(c->watch_why) - 1] = '\0';

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "sessiontrace.h"
+#include "discover/identity.h"
 
 struct elfcache;
 
@@ -37,6 +38,7 @@ struct target {
 	ino_t interp_ino;
 	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
 	char service[128];             /* ASGI app spec ("main:app") or process name */
+	struct identity id;            /* its container, pod and hostname (discover/identity.h) */
 	int optimize;                  /* Py_OptimizeFlag: python -O */
 	__u64 cell_type;               /* &PyCell_Type, 0: unknown (cells found by tp_name) */
 	unsigned version_hex;          /* major, minor, patch (no release level) */

@@ -115,6 +115,17 @@ static void text_head(struct strbuf *x, const struct hit *h)
 		strbuf__addf(x, " (pid %d in its namespace)", t->ns_pid);
 	strbuf__addf(x, " tid=%u python=%s service=", h->ev->tid, t->python);
 	text_cstr(x, t->service);
+	if (t->id.container_id[0] || t->id.pod_uid[0] || t->id.hostname[0]) {
+		strbuf__addlit(x, "\n  where:    ");
+		if (t->id.container_id[0])
+			strbuf__addf(x, "container %.12s%s%s%s ", t->id.container_id,
+				     t->id.runtime[0] ? " (" : "", t->id.runtime,
+				     t->id.runtime[0] ? ")" : "");
+		if (t->id.pod_uid[0])
+			strbuf__addf(x, "pod %s ", t->id.pod_uid);
+		if (t->id.hostname[0])
+			strbuf__addf(x, "host %s", t->id.hostname);
+	}
 	strbuf__addf(x, "\n  %s: ", h->exc_type);
 	text_str(x, &h->msg);
 	strbuf__addlit(x, "\n  request:  ");

@@ -27,7 +27,16 @@
 
 struct series {
 	char service[SERVICE_MAX], route[ROUTE_MAX], method[METHOD_MAX], cause[CAUSE_MAX];
+	char uid[IDENTITY_UID_LEN + 1]; /* the pod's, or "": no label */
 	unsigned long long count;
+};
+
+/* A traced process, for sessiontrace_target_info. */
+struct target_info {
+	pid_t pid;
+	char service[SERVICE_MAX];
+	char container_id[IDENTITY_ID_LEN + 1], pod_uid[IDENTITY_UID_LEN + 1];
+	char hostname[IDENTITY_HOST_MAX + 1];
 };
 
 /* A service's series: at most per_service, then its own overflow series. */
@@ -47,6 +56,8 @@ struct metrics {
 	struct service_count **svc; /* the same, in order of their first hit */
 	size_t nsvc;
 	uint64_t seed;             /* routes are the clients', services the targets' */
+	struct target_info *targets; /* METRICS_TARGETS */
+	size_t ntargets;
 	unsigned long long overflow;
 	struct MHD_Daemon *httpd;
 	int listen_fd;
@@ -68,9 +79,11 @@ struct metrics *metrics__new(size_t max_series, size_t per_service)
 	m->per_service = per_service < max_series ? per_service : max_series;
 	m->series = calloc(max_series ? max_series : 1, sizeof(*m->series));
 	m->svc = calloc(METRICS_SERVICES, sizeof(*m->svc));
-	if (!m->series || !m->svc) {
+	m->targets = calloc(METRICS_TARGETS, sizeof(*m->targets));
+	if (!m->series || !m->svc || !m->targets) {
 		free(m->series);
 		free(m->svc);
+		free(m->targets);
 		free(m);
 		return NULL;
 	}
@@ -102,7 +115,37 @@ void metrics__free(struct metrics *m)
 		free(m->svc[b]);
 	free(m->svc);
 	free(m->series);
+	free(m->targets);
 	free(m);
+}
+
+static void copy(char *dst, size_t sz, const char *src)
+{
+	snprintf(dst, sz, "%s", src ? src : "");
+}
+
+void metrics__target(struct metrics *m, pid_t pid, const char *service,
+		     const struct metrics_place *place)
+{
+	size_t i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->ntargets && m->targets[i].pid != pid; i++)
+		;
+	if (!service) { /* gone */
+		if (i < m->ntargets)
+			m->targets[i] = m->targets[--m->ntargets];
+	} else if (i < m->ntargets || m->ntargets < METRICS_TARGETS) {
+		if (i == m->ntargets)
+			m->ntargets++;
+		m->targets[i].pid = pid;
+		copy(m->targets[i].service, sizeof(m->targets[i].service), service);
+		copy(m->targets[i].container_id, sizeof(m->targets[i].container_id),
+		     place->container_id);
+		copy(m->targets[i].pod_uid, sizeof(m->targets[i].pod_uid), place->pod_uid);
+		copy(m->targets[i].hostname, sizeof(m->targets[i].hostname), place->hostname);
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* Clients choose the method: only the standard ones become label values. */
@@ -116,11 +159,6 @@ static const char *bounded_method(const char *method)
 		if (!strcmp(method, methods[i]))
 			return methods[i];
 	return "OTHER";
-}
-
-static void copy(char *dst, size_t sz, const char *src)
-{
-	snprintf(dst, sz, "%s", src ? src : "");
 }
 
 /* The count of a service's series, made on its first; NULL past METRICS_SERVICES. */
@@ -149,11 +187,11 @@ static struct service_count *service_count(struct metrics *m, const char *name)
  * theirs. Out of memory: the overflow series.
  */
 void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
-		  const char *cause)
+		  const char *cause, const char *uid)
 {
 	struct service_count *c;
 	struct series key;
-	const char *f[] = { key.service, key.route, key.method, key.cause };
+	const char *f[] = { key.service, key.route, key.method, key.cause, key.uid };
 	char *id;
 	uintptr_t v;
 
@@ -161,7 +199,8 @@ void metrics__hit(struct metrics *m, const char *service, const char *route, con
 	copy(key.route, sizeof(key.route), route);
 	copy(key.method, sizeof(key.method), bounded_method(method));
 	copy(key.cause, sizeof(key.cause), cause);
-	id = hashmap__tuple_key(f, 4);
+	copy(key.uid, sizeof(key.uid), uid);
+	id = hashmap__tuple_key(f, 5);
 	pthread_mutex_lock(&m->lock);
 	if (id && hashmap__find(&m->index, (uintptr_t)id, &v)) {
 		m->series[v - 1].count++;
@@ -187,7 +226,7 @@ static int metrics_emit(struct sink *s, const struct hit *h, const struct diagno
 
 	metrics__hit(m, h->t->service, dg->route,
 		     h->request && h->method.present ? h->method.s : "",
-		     diagnose__cause_name(dg->cause));
+		     diagnose__cause_name(dg->cause), h->t->id.pod_uid);
 	return 0;
 }
 
@@ -212,13 +251,42 @@ size_t metrics__nseries(struct metrics *m)
 	return n;
 }
 
-static const char *const series_keys[] = { "service", "route", "method", "cause" };
+static const char *const series_keys[] = { "service", "route", "method", "cause", "uid" };
 
 static void add_fixed(struct strbuf *sb, const char *label, unsigned long long v)
 {
 	const char *vals[] = { label, label, label, label };
 
 	promfmt__sample(sb, "sessiontrace_assertions_total", series_keys, vals, 4, v);
+}
+
+/* sessiontrace_target_info: a series per traced process, its identity's known parts as labels. */
+static void render_targets(struct metrics *m, struct strbuf *sb)
+{
+	size_t i;
+
+	promfmt__header(sb, "sessiontrace_target_info", "gauge",
+			"A traced process: its pid, service, and where it runs (container, pod "
+			"UID, the hostname of its UTS namespace) when known.");
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->ntargets; i++) {
+		const struct target_info *ti = &m->targets[i];
+		const char *keys[5], *vals[5];
+		char pid[16];
+		unsigned n = 0;
+
+		snprintf(pid, sizeof(pid), "%d", ti->pid);
+		keys[n] = "pid", vals[n++] = pid;
+		keys[n] = "service", vals[n++] = ti->service;
+		if (ti->container_id[0])
+			keys[n] = "container_id", vals[n++] = ti->container_id;
+		if (ti->pod_uid[0])
+			keys[n] = "pod_uid", vals[n++] = ti->pod_uid;
+		if (ti->hostname[0])
+			keys[n] = "hostname", vals[n++] = ti->hostname;
+		promfmt__sample(sb, "sessiontrace_target_info", keys, vals, n, 1);
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 char *metrics__render(struct metrics *m, size_t *len)
@@ -237,9 +305,11 @@ char *metrics__render(struct metrics *m, size_t *len)
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n; i++) {
 		const struct series *s = &m->series[i];
-		const char *vals[] = { s->service, s->route, s->method, s->cause };
+		const char *vals[] = { s->service, s->route, s->method, s->cause, s->uid };
 
-		promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals, 4, s->count);
+		/* the pod's UID as "uid", kube_pod_info's name: a one-line join */
+		promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals,
+				s->uid[0] ? 5 : 4, s->count);
 	}
 	for (i = 0; i < m->nsvc; i++) {
 		const char *vals[] = { m->svc[i]->name, METRICS_OVERFLOW, METRICS_OVERFLOW,
@@ -257,6 +327,7 @@ char *metrics__render(struct metrics *m, size_t *len)
 	if (h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET])
 		add_fixed(&sb, METRICS_OVER_BUDGET,
 			  h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET]);
+	render_targets(m, &sb);
 	promfmt__header(&sb, "sessiontrace_probe_hits_total", "counter",
 			"Failures the BPF probe captured (counted in BPF, also when the record was "
 			"lost).");

@@ -17,12 +17,14 @@
 #define ST_METRICS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "decode/drops.h"
 
 #define METRICS_DEFAULT_SERIES 1000
 #define METRICS_MAX_SERIES     100000
 #define METRICS_DEFAULT_SERVICE_SERIES 250 /* of one service (--max-series-per-service) */
 #define METRICS_SERVICES       1024  /* services with their own series; then all overflow */
+#define METRICS_TARGETS        1024  /* traced processes in sessiontrace_target_info */
 #define METRICS_OVERFLOW       "__overflow__"
 #define METRICS_LOST           "__lost__"
 #define METRICS_OVER_BUDGET    "__over_budget__"
@@ -53,9 +55,22 @@ typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 struct metrics *metrics__new(size_t max_series, size_t per_service);
 void metrics__free(struct metrics *m);
 
-/* One hit. Labels are copied (bounded); method is reduced to a known method or OTHER. */
+/*
+ * One hit. Labels are copied (bounded); method is reduced to a known method
+ * or OTHER; uid: the pod UID of the process, or "" (then no uid label).
+ */
 void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
-		  const char *cause);
+		  const char *cause, const char *uid);
+/* Where a traced process runs, each part "" when unknown (sessiontrace_target_info). */
+struct metrics_place {
+	const char *container_id, *pod_uid, *hostname;
+};
+/*
+ * pid is traced, by service, at place; service NULL: it is not any more.
+ * At most METRICS_TARGETS.
+ */
+void metrics__target(struct metrics *m, pid_t pid, const char *service,
+		     const struct metrics_place *place);
 /* The sink that counts hits into m (owned by m: sink__free does nothing). */
 struct sink *metrics__sink(struct metrics *m);
 /* Number of label sets in use, overflow and lost series excluded. */

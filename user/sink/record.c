@@ -129,6 +129,29 @@ static void json_request(struct strbuf *j, const struct hit *h)
 	strbuf__addc(j, '}');
 }
 
+/* Where the process runs: each part only when known (never an empty string). */
+static void json_identity(struct strbuf *j, const struct identity *id)
+{
+	if (id->container_id[0]) {
+		strbuf__addlit(j, ",\"container\":{\"id\":");
+		json_cstr(j, id->container_id);
+		if (id->runtime[0]) {
+			strbuf__addlit(j, ",\"runtime\":");
+			json_cstr(j, id->runtime);
+		}
+		strbuf__addc(j, '}');
+	}
+	if (id->pod_uid[0]) {
+		strbuf__addlit(j, ",\"k8s\":{\"pod_uid\":");
+		json_cstr(j, id->pod_uid);
+		strbuf__addc(j, '}');
+	}
+	if (id->hostname[0]) {
+		strbuf__addlit(j, ",\"hostname\":");
+		json_cstr(j, id->hostname);
+	}
+}
+
 static void json_record(struct strbuf *j, const struct hit *h, const struct diagnosis *dg)
 {
 	const struct target *t = h->t;
@@ -140,6 +163,7 @@ static void json_record(struct strbuf *j, const struct hit *h, const struct diag
 	json_cstr(j, h->comm);
 	strbuf__addlit(j, ",\"service\":");
 	json_cstr(j, t->service);
+	json_identity(j, &t->id);
 	strbuf__addf(j, ",\"python\":\"%s\",\"property\":\"%s\",\"exception\":{\"type\":\"%s\",",
 		     t->python, props__name(h->prop), h->exc_type);
 	json_key(j, "message", &h->msg);

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import INTERPRETERS, TRACER_BIN, free_port, http_request
+from conftest import APPS, INTERPRETERS, TRACER_BIN, free_port, http_request
 
 
 @pytest.fixture
@@ -217,3 +217,53 @@ def test_record_rate_storm(debian, tracers, servers, tmp_path):
         {"mw_no_session:app": 300, "diag_missing:app": 3}
     assert [(x["accessor"], x["count"]) for x in rep["by_accessor"]][0] == \
         (f"{acc['function']} ({acc['file']}:{acc['line']})", 300)
+
+
+MARK = "\u2026"
+
+
+def test_long_names_marked_as_cut(tracers, servers):
+    """Issue 26, item 4: a service name (290-character app attribute), a
+    middleware class (306-character qualname) and a route template (300
+    characters), each longer than its bound (128, 128 and 256 bytes), come
+    out cut at their bound and marked "…" in the records, on the console
+    and in the metrics' labels; nothing is cut silently."""
+    import sys
+    sys.path.insert(0, str(APPS))
+    import long_names as ln  # noqa: E402 (the app's own constants)
+    interp = INTERPRETERS["debian-3.11"].require()
+    s = servers.start(interp, "long_names", argv=[
+        "{python}", "-m", "uvicorn", f"long_names:{ln.ATTR}", "--host", "127.0.0.1",
+        "--port", "{port}", "--app-dir", "{apps}", "--no-access-log"])
+    port = free_port()
+    t = tracers.start([s], quiet=False, extra=["-m", f"127.0.0.1:{port}"])
+    for _ in range(2):
+        assert http_request(s.port, ln.ROUTE).status == 500
+    t.wait_records(2)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    records = t.stop()
+    assert len(records) == 2
+    r = records[0]
+
+    def cut(value, bound, whole):
+        b = value.encode()
+        return value.endswith(MARK) and len(b) <= bound - 1 and \
+            whole.startswith(value[:-1]) and len(b) >= bound - 1 - 3 - 3
+
+    service = f"long_names:{ln.ATTR}"
+    assert cut(r["service"], 128, service), r["service"]
+    assert r["request"]["path"] == ln.ROUTE and "path_truncated" not in r["request"]
+    assert cut(r["route"], 256, ln.ROUTE), r["route"]
+    long_mw = [m for m in r["middleware"] if "ReadsSessionMiddleware" in m or m.endswith(MARK)]
+    assert len(long_mw) == 1 and cut(long_mw[0], 128, "long_names." + ln.QUALNAME), r["middleware"]
+    assert r["read_in"] == long_mw[0], r
+    # the console: the same cut names
+    out = t.stdout().decode()
+    assert r["service"] in out and r["route"] in out and long_mw[0] in out, out[:3000]
+    # the metrics: label values cut the same way
+    m = re.search(r'^sessiontrace_assertions_total\{service="([^"]*)",route="([^"]*)",', text,
+                  re.M)
+    assert m and m.group(1) == r["service"] and m.group(2) == r["route"], text

@@ -9,6 +9,7 @@
 #include "decode/symbolizer.h"
 #include "resolve/target.h"
 #include "util/hashmap.h"
+#include "util/cut.h"
 #include "util/log.h"
 
 #define CODE_CACHE_FULL  2048          /* entries before an eviction is due */
@@ -88,11 +89,14 @@ void symbolizer__free(struct symbolizer *s)
 static char *read_name(const struct target *t, __u64 obj)
 {
 	char buf[NAME_MAX_BYTES + 1];
+	bool cut = false;
 	struct pyobj r;
 
 	pyobj__init(&r, t->pid, t->layout, &t->bpf, NAME_READS);
-	if (pyobj__str(&r, obj, buf, sizeof(buf), NULL, NULL))
+	if (pyobj__str(&r, obj, buf, sizeof(buf), NULL, &cut))
 		return NULL;
+	if (cut)
+		cut__mark(buf, sizeof(buf));
 	return strdup(buf);
 }
 

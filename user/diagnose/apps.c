@@ -11,6 +11,7 @@
 #include <string.h>
 #include "diagnose/internal.h"
 #include "resolve/target.h"
+#include "util/cut.h"
 
 static const struct {
 	const char *name;
@@ -241,7 +242,7 @@ static int read_routes(struct ctx *c, struct node *n, __u64 holder)
 	for (i = 0; i < cnt; i++) {
 		const struct type_info *ti = apps__obj_type_info(c, items[i]);
 		struct route_ent *re = &n->routes[n->nroutes];
-		char tmpl[DIAG_ROUTE_MAX];
+		char tmpl[ROUTE_TMPL_MAX];
 		bool trunc = false;
 		__u64 path;
 
@@ -420,11 +421,14 @@ void apps__root_from_spec(struct ctx *c)
 void apps__join(char *out, size_t sz, const char *a, const char *b)
 {
 	size_t la = strnlen(a, sz - 1), lb = b ? strnlen(b, sz - 1 - la) : 0;
+	bool cut = a[la] || (b && b[lb]);
 
 	memmove(out, a, la);
 	if (lb)
 		memmove(out + la, b, lb);
 	out[la + lb] = 0;
+	if (cut) /* a prefix or template longer than the bound: say so */
+		cut__mark(out, sz);
 }
 
 void apps__trail_push(struct trail *tr, const struct route_ent *re, struct node *child)
@@ -522,7 +526,7 @@ static bool find_holder(struct ctx *c, struct node *n, const char *prefix, unsig
 	if (k == path->n && node_has(n, cls)) {
 		out->node = n;
 		out->depth = depth;
-		snprintf(out->prefix, sizeof(out->prefix), "%s", prefix);
+		cut__copy(out->prefix, sizeof(out->prefix), prefix);
 		return true;
 	}
 	for (i = 0; i < n->nroutes; i++) {

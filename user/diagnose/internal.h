@@ -29,6 +29,7 @@
 #define MAX_CODES       512   /* code objects cached per process */
 #define MAX_CHAIN       32    /* middleware in one app's chain */
 #define MAX_ROUTES      256   /* routes read per router */
+#define ROUTE_TMPL_MAX  2048  /* one Route.path read (then marked when cut to DIAG_ROUTE_MAX) */
 #define MAX_MOUNT_MW    8     /* Mount(middleware=[...]) */
 #define MAX_DEPTH       6     /* mounts followed */
 #define APP_LINKS       12    /* .app links followed from a frame's self */

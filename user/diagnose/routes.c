@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "diagnose/internal.h"
+#include "util/cut.h"
 
 #define MATCH_STEPS 20000 /* template matcher work per match */
 
@@ -126,12 +127,12 @@ static bool descend(struct ctx *c, struct trail *tr, const char *path, char *tmp
 static bool match_from(struct ctx *c, struct trail *tr, const char *path, struct diagnosis *dg)
 {
 	unsigned at = tr->n;
-	char tmpl[DIAG_ROUTE_MAX];
+	char tmpl[ROUTE_TMPL_MAX * 2];
 
 	snprintf(tmpl, sizeof(tmpl), "%s", tr->hops[at - 1].prefix);
 	c->visits = 0;
 	if (descend(c, tr, path, tmpl, sizeof(tmpl))) {
-		snprintf(dg->route, sizeof(dg->route), "%s", tmpl);
+		cut__copy(dg->route, sizeof(dg->route), tmpl); /* marked when it does not fit */
 		return true;
 	}
 	tr->n = at;

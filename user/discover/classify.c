@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "discover/classify.h"
+#include "util/cut.h"
 
 #define MAX_ARGS 256
 
@@ -66,7 +67,7 @@ static void find_service(char **argv, int argc, int from, char *service, size_t 
 		service[0] = 0;
 	for (i = from; i < argc; i++) {
 		if (argv[i][0] != '-' && is_app_spec(argv[i])) {
-			snprintf(service, servicesz, "%s", argv[i]);
+			cut__copy(service, servicesz, argv[i]);
 			return;
 		}
 	}
@@ -166,9 +167,9 @@ enum discover_verdict discover__classify(const char *args, size_t len, char *ser
 		if (lb && rb && !rb[1] && servicesz && !service[0]) {
 			char spec[DISCOVER_SERVICE_MAX];
 
-			snprintf(spec, sizeof(spec), "%.*s", (int)(rb - lb - 1), lb + 1);
+			cut__copyn(spec, sizeof(spec), lb + 1, rb - lb - 1);
 			if (is_app_spec(spec))
-				snprintf(service, servicesz, "%s", spec);
+				cut__copy(service, servicesz, spec);
 		}
 		return DISCOVER_SERVER;
 	}
@@ -200,5 +201,5 @@ void discover__program(const char *args, size_t len, char *out, size_t outsz)
 	if (strncmp(base_name(argv[0]), "python", 6) ||
 	    python_program(argv, argc, &kind, &val) < 0 || kind == 'c' || !val[0])
 		return;
-	snprintf(out, outsz, "%s", kind == 's' ? base_name(val) : val);
+	cut__copy(out, outsz, kind == 's' ? base_name(val) : val);
 }

@@ -9,6 +9,7 @@
 #include "discover/classify.h"
 #include "discover/procfs.h"
 #include "discover/watcher.h"
+#include "util/cut.h"
 #include "util/hashmap.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -154,11 +155,11 @@ void watcher__service(struct watcher *w, pid_t pid, char *service, size_t sz)
 		if (procfs__stat(p, &ps) || classify(w, p, &ps, level > 0, &v, svc, sizeof(svc)))
 			break;
 		if (level > 0 && (traced = w->ops->traced_service(w->ctx, p))) {
-			snprintf(service, sz, "%s", traced);
+			cut__copy(service, sz, traced);
 			return;
 		}
 		if (svc[0]) {
-			snprintf(service, sz, "%s", svc);
+			cut__copy(service, sz, svc);
 			return;
 		}
 	}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "memory/pyobj.h"
+#include "util/cut.h"
 #include "memory/pystr.h"
 #include "memory/remote.h"
 
@@ -512,7 +513,8 @@ int pyobj__type_tpname(struct pyobj *r, __u64 type, char *buf, size_t sz)
 
 int pyobj__type_name(struct pyobj *r, __u64 type, char *buf, size_t sz, size_t *short_off)
 {
-	char mod[128], qual[256];
+	char mod[256], qual[512], full[sizeof(mod) + sizeof(qual) + CUT_MARK_LEN];
+	bool mod_cut = false, qual_cut = false;
 	__u64 flags, tdict, m, q;
 	int err;
 
@@ -531,20 +533,25 @@ int pyobj__type_name(struct pyobj *r, __u64 type, char *buf, size_t sz, size_t *
 	}
 	err = pyobj__ptr(r, type + r->L->ht_qualname, &q);
 	if (!err)
-		err = pyobj__str(r, q, qual, sizeof(qual), NULL, NULL);
+		err = pyobj__str(r, q, qual, sizeof(qual), NULL, &qual_cut);
 	if (err)
 		return err;
+	if (qual_cut)
+		cut__mark(qual, sizeof(qual));
 	mod[0] = 0;
 	if (!pyobj__ptr(r, type + r->L->type_dict, &tdict) &&
-	    !pyobj__dict_get(r, tdict, "__module__", &m))
-		pyobj__str(r, m, mod, sizeof(mod), NULL, NULL);
+	    !pyobj__dict_get(r, tdict, "__module__", &m) &&
+	    !pyobj__str(r, m, mod, sizeof(mod), NULL, &mod_cut) && mod_cut)
+		cut__mark(mod, sizeof(mod));
 	if (mod[0] && strcmp(mod, "builtins")) {
-		snprintf(buf, sz, "%s.%s", mod, qual);
+		snprintf(full, sizeof(full), "%s.%s", mod, qual);
 		if (short_off)
 			*short_off = strlen(mod) + 1 < sz ? strlen(mod) + 1 : 0;
 	} else {
-		snprintf(buf, sz, "%s", qual);
+		snprintf(full, sizeof(full), "%s", qual);
 	}
+	/* a class made inside a function (an instrumentation library's) may not fit: marked */
+	cut__copy(buf, sz, full);
 	return 0;
 }
 

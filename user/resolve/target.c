@@ -14,6 +14,7 @@
 #include "resolve/elfcache.h"
 #include "resolve/elfsym.h"
 #include "resolve/opcodes.h"
+#include "util/cut.h"
 #include "util/log.h"
 #include "resolve/pylayout.h"
 #include "memory/pyobj.h"
@@ -628,7 +629,7 @@ int target__watch_failed(struct target *t, const char *why, bool fallback, char 
 void target__set_service(struct target *t, const char *service)
 {
 	if (service && service[0])
-		snprintf(t->service, sizeof(t->service), "%s", service);
+		cut__copy(t->service, sizeof(t->service), service);
 	else
 		procfs__comm(t->pid, t->service, sizeof(t->service));
 }

@@ -14,6 +14,7 @@
 #include "sink/metrics.h"
 #include "sink/sink.h"
 #include "sink/promfmt.h"
+#include "util/cut.h"
 #include "util/hashmap.h"
 #include "util/version.h"
 
@@ -119,9 +120,10 @@ void metrics__free(struct metrics *m)
 	free(m);
 }
 
+/* A label value, marked when cut (util/cut.h). */
 static void copy(char *dst, size_t sz, const char *src)
 {
-	snprintf(dst, sz, "%s", src ? src : "");
+	cut__copy(dst, sz, src ? src : "");
 }
 
 void metrics__target(struct metrics *m, pid_t pid, const char *service,

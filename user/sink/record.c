@@ -27,6 +27,7 @@ static void json_cstr(struct strbuf *sb, const char *s)
 	escape__json(sb, s, strlen(s));
 }
 
+/* "key":value, and "key_truncated":true after it when it was cut (at BPF's bound or here). */
 static void json_key(struct strbuf *sb, const char *key, const struct hit_str *d)
 {
 	strbuf__addf(sb, "\"%s\":", key);
@@ -34,6 +35,8 @@ static void json_key(struct strbuf *sb, const char *key, const struct hit_str *d
 		escape__json(sb, d->s, d->len);
 	else
 		strbuf__addlit(sb, "null");
+	if (d->present && d->truncated)
+		strbuf__addf(sb, ",\"%s_truncated\":true", key);
 }
 
 static void json_frame(struct strbuf *sb, const struct frame_info *fi)
@@ -120,8 +123,6 @@ static void json_request(struct strbuf *j, const struct hit *h)
 	json_key(j, "method", &h->method);
 	strbuf__addc(j, ',');
 	json_key(j, "path", &h->path);
-	if (h->path.truncated)
-		strbuf__addlit(j, ",\"path_truncated\":true");
 	strbuf__addc(j, ',');
 	json_key(j, "root_path", &h->root);
 	strbuf__addc(j, ',');

@@ -285,11 +285,16 @@ static __always_inline int key_of(const struct str_head *h, __u32 off, __u32 len
 		if ((a & 0xffffffffff) == 0x65706f6373ULL)
 			return ST_KEY_SCOPE;
 		return -1;
+	case 7: /* "headers" */
+		if ((a & 0xffffffffffffffULL) == 0x73726564616568ULL)
+			return ST_KEY_HEADERS;
+		return -1;
 	}
 	return -1;
 }
 
-#define SCOPE_KEYS ((1U << ST_KEY_SCOPE) - 1) /* the request fields */
+/* the request fields */
+#define SCOPE_KEYS (((1U << ST_KEY_SCOPE) - 1) | (1U << ST_KEY_HEADERS))
 /* Missing from a scope, these are looked for by content even once learned. */
 #define SCOPE_NEEDED ((1U << ST_KEY_TYPE) | (1U << ST_KEY_PATH))
 
@@ -503,6 +508,83 @@ static __noinline __u64 get_scope(struct st_target *t, struct scratch *s, __u64 
 	return s->scan.vals[ST_KEY_SCOPE];
 }
 
+struct header_ctx {
+	const struct st_target *t;
+	const __u64 *items;   /* the list's item pointers, in the scratch */
+	__u32 n;
+	__u64 value;          /* the traceparent header's value (a bytes object), or 0 */
+};
+
+/* One (name, value) tuple of the headers list: its name is b"traceparent"? */
+static long header_cb(__u32 i, struct header_ctx *c)
+{
+	const struct st_py_layout *L = &c->t->layout;
+	__u32 tsz = (L->tuple_items & 0x38) + 16, bsz = (L->bytes_sval & 0x38) + 16;
+	__u64 w[8], name;
+
+	if (i >= c->n || i >= ST_HEADER_SCAN)
+		return 1;
+	/* the tuple: type, size and both items in one read */
+	if (tsz > sizeof(w) || bsz > sizeof(w) || L->var_size > 24 ||
+	    bpf_probe_read_user(w, tsz, (void *)c->items[i & 31]) ||
+	    w[1] != c->t->tuple_type || w[(L->var_size >> 3) & 3] != 2)
+		return 0;
+	name = w[(L->tuple_items >> 3) & 7];
+	c->value = w[((L->tuple_items >> 3) + 1) & 7];
+	/* the name: type, size and its first 16 bytes in one read (ASGI names are lower case) */
+	if (bpf_probe_read_user(w, bsz, (void *)name) ||
+	    w[1] != c->t->bytes_type || w[(L->var_size >> 3) & 3] != 11 ||
+	    w[(L->bytes_sval >> 3) & 7] != 0x7261706563617274ULL || /* "tracepar" */
+	    (w[((L->bytes_sval >> 3) + 1) & 7] & 0xffffff) != 0x746e65) { /* "ent" */
+		c->value = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * scope["headers"]: the value of the one header read, traceparent (W3C
+ * Trace Context), copied raw; user space validates it. The list's item
+ * pointers in one read, then each tuple until the name matches.
+ */
+static __noinline void copy_traceparent(struct st_target *t, struct scratch *s, __u64 list,
+					struct st_event *ev)
+{
+	const struct st_py_layout *L = &t->layout;
+	struct header_ctx c = { .t = t, .items = (const __u64 *)s->buf };
+	__u64 *h = s->tmp, len, n;
+	__u32 bytes;
+
+	if (L->list_items <= 0 || L->list_items > 40 || L->var_size > 24 || L->bytes_sval > 40 ||
+	    bpf_probe_read_user(h, (L->list_items & 0x38) + 8, (void *)list) ||
+	    h[1] != t->list_type)
+		return;
+	n = h[(L->var_size >> 3) & 3];
+	bytes = (n < ST_HEADER_SCAN ? n : ST_HEADER_SCAN) * 8;
+	if (!bytes || bytes > ST_HEADER_SCAN * 8 ||
+	    bpf_probe_read_user(s->buf, bytes, (void *)h[(L->list_items >> 3) & 7]))
+		return;
+	c.n = bytes / 8;
+	bpf_loop(ST_HEADER_SCAN, header_cb, &c, 0);
+	if (!c.value || bpf_probe_read_user(h, (L->bytes_sval & 0x38) + 8, (void *)c.value) ||
+	    h[1] != t->bytes_type)
+		return;
+	/* h (s->tmp, 10 words) held at most 6 words here: bytes_sval <= 40 */
+	len = h[(L->var_size >> 3) & 3];
+	ev->traceparent_h.flags = ST_STR_PRESENT;
+	ev->traceparent_h.kind = 1;
+	ev->traceparent_h.length = len > 0xffff ? 0xffff : len;
+	if (len > ST_TRACEPARENT_MAX) {
+		ev->traceparent_h.flags |= ST_STR_TRUNCATED;
+		len = ST_TRACEPARENT_MAX;
+	}
+	if (bpf_probe_read_user(ev->traceparent, len, (void *)(c.value + L->bytes_sval))) {
+		ev->traceparent_h.flags = ST_STR_BADTYPE;
+		return;
+	}
+	ev->traceparent_h.nbytes = len;
+}
+
 static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 scope,
 				  struct st_event *ev)
 {
@@ -538,6 +620,8 @@ static __noinline void copy_scope(struct st_target *t, struct scratch *s, __u64 
 			ev->client_port = (__u32)read_ptr(tup[i + 1] + 24) & 0x3fffffff;
 		}
 	}
+	if (vals[ST_KEY_HEADERS])
+		copy_traceparent(t, s, vals[ST_KEY_HEADERS], ev);
 }
 
 /*

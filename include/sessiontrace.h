@@ -9,6 +9,8 @@
 #define ST_PATH_MAX       1024 /* request path bytes copied (raw str data) */
 #define ST_SHORT_MAX      64   /* method, type, root_path, client host */
 #define ST_ROOT_MAX       256
+#define ST_TRACEPARENT_MAX 64  /* the traceparent header's value (55 bytes in version 00) */
+#define ST_HEADER_SCAN    32   /* request headers examined for traceparent */
 #define ST_SCOPE_SCAN     48   /* scope dict entries examined */
 #define ST_ATTR_SCAN      32   /* instance attribute keys examined */
 #define ST_RB_BYTES       (4 << 20) /* record ring buffer */
@@ -153,6 +155,7 @@ struct st_target {
 	__u64 tuple_type;         /* &PyTuple_Type */
 	__u64 dict_type;          /* &PyDict_Type */
 	__u64 bytes_type;         /* &PyBytes_Type */
+	__u64 list_type;          /* &PyList_Type */
 	__u64 keyerror_type;      /* value of PyExc_KeyError: python -O raises it instead */
 	__u32 kinds;              /* bit per enum st_prop to report */
 	__u32 probe;              /* enum st_probe_kind: which program reports this process */
@@ -187,6 +190,7 @@ enum st_key {
 	ST_KEY_CLIENT,
 	ST_KEY_APP,
 	ST_KEY_SCOPE,   /* the Request's instance attribute */
+	ST_KEY_HEADERS, /* the scope's: [(name, value), ...] as bytes, for traceparent */
 	ST_NKEYS,
 };
 
@@ -267,11 +271,13 @@ struct st_event {
 	__u64 start_ticks;       /* the process's start time, as /proc/PID/stat field 22:
 				    tells a reused pid from the process user space knows */
 	struct st_str_hdr msg_h, type_h, method_h, path_h, root_h, client_h;
+	struct st_str_hdr traceparent_h; /* kind 1: the header's bytes (W3C Trace Context) */
 	char msg[ST_MSG_MAX];
 	char type[ST_SHORT_MAX];
 	char method[ST_SHORT_MAX];
 	char client[ST_SHORT_MAX];
 	char root[ST_ROOT_MAX];
+	char traceparent[ST_TRACEPARENT_MAX];
 	char path[ST_PATH_MAX];
 	struct st_frame frames[ST_MAX_FRAMES];
 };

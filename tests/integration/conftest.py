@@ -27,6 +27,9 @@ import socket
 import stat
 import subprocess
 import sys
+import shutil
+import urllib.parse
+import urllib.request
 import threading
 import time
 from dataclasses import dataclass, field
@@ -774,3 +777,45 @@ def thread_ids(pid: int) -> set:
 def proc_comm(pid: int) -> str:
     with open(f"/proc/{pid}/comm") as f:
         return f.read().rstrip("\n")
+
+
+class Prometheus:
+    """A real Prometheus (Debian's) scraping jobs {name: "host:port"} every
+    second, on a free port; stopped on exit from the with block."""
+
+    def __init__(self, tmp_path: Path, jobs: Dict[str, str], flags: Optional[List[str]] = None):
+        prom = shutil.which("prometheus")
+        if prom is None:
+            pytest.fail("prometheus is missing; scripts/deps.sh installs it")
+        self.tmp_path = tmp_path
+        self.port = free_port()
+        cfg = tmp_path / "prometheus.yml"
+        cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                       "scrape_configs:\n" + "".join(
+                           f"  - job_name: {name}\n    static_configs:\n"
+                           f"      - targets: ['{target}']\n" for name, target in jobs.items()))
+        self.log_path = tmp_path / "prometheus.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([prom, f"--config.file={cfg}",
+                                      f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                      f"--web.listen-address=127.0.0.1:{self.port}"]
+                                     + list(flags or []),
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+
+    def api(self, path: str, **params) -> dict:
+        """GET /api/v1/<path>?params: its "data"; OSError while it starts."""
+        q = urllib.parse.urlencode(params)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/{path}?{q}",
+                                    timeout=5) as r:
+            return json.load(r)["data"]
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-2000:]
+
+    def __enter__(self) -> "Prometheus":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self._log.close()

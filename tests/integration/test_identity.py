@@ -12,20 +12,17 @@ the same ids. Real Prometheus scrapes the tracer and a kube_pod_info-shaped
 exposition: the one-line join on uid returns each pod's namespace and name.
 """
 import http.server
-import json
 import re
 import shutil
 import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port, http_request
+from conftest import Prometheus, free_port, http_request
 from test_discovery import node_tracer, scrape
 
 
@@ -138,16 +135,7 @@ def serve_static(text):
     return srv
 
 
-def query(web, promql):
-    q = urllib.parse.quote(promql)
-    with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={q}", timeout=5) as r:
-        return json.load(r)["data"]["result"]
-
-
 def test_pods_and_containers(debian, tracers, servers, tmp_path):
-    prom = shutil.which("prometheus")
-    if prom is None:
-        pytest.fail("prometheus is missing; scripts/deps.sh installs it")
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is missing; scripts/deps.sh installs it")
     root = cgroup_root() / f"st-test-{uuid.uuid4().hex[:8]}"
@@ -184,27 +172,16 @@ def test_pods_and_containers(debian, tracers, servers, tmp_path):
         ksm = serve_static("".join(
             f'kube_pod_info{{namespace="shop",pod="{pod.hostname}",uid="{pod.pod_uid}",'
             f'node="node-1"}} 1\n' for pod, _ in placed if pod.pod_uid))
-        web = free_port()
-        cfg = tmp_path / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                       "scrape_configs:\n"
-                       f"  - job_name: sessiontrace\n    static_configs:\n"
-                       f"      - targets: ['127.0.0.1:{port}']\n"
-                       f"  - job_name: kube-state-metrics\n    static_configs:\n"
-                       f"      - targets: ['127.0.0.1:{ksm.server_address[1]}']\n")
-        log = open(tmp_path / "prometheus.log", "wb")
-        p = subprocess.Popen([prom, f"--config.file={cfg}",
-                              f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                              f"--web.listen-address=127.0.0.1:{web}"],
-                             stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with Prometheus(tmp_path, {"sessiontrace": f"127.0.0.1:{port}",
+                                   "kube-state-metrics": f"127.0.0.1:{ksm.server_address[1]}"}
+                        ) as prom:
             promql = ("sessiontrace_assertions_total * on(uid) group_left(namespace, pod) "
                       "kube_pod_info")
             deadline = time.time() + 60
             res = []
             while time.time() < deadline:
                 try:
-                    res = query(web, promql)
+                    res = prom.api("query", query=promql)["result"]
                 except OSError:
                     res = []
                 if len(res) == 3:
@@ -213,13 +190,8 @@ def test_pods_and_containers(debian, tracers, servers, tmp_path):
             got = {(r["metric"]["uid"], r["metric"]["namespace"], r["metric"]["pod"],
                     int(float(r["value"][1]))) for r in res}
             assert got == {(pod.pod_uid, "shop", pod.hostname, n)
-                           for pod, _ in placed if pod.pod_uid}, \
-                (res, (tmp_path / "prometheus.log").read_text()[-2000:])
-        finally:
-            p.terminate()
-            p.wait(timeout=20)
-            log.close()
-            ksm.shutdown()
+                           for pod, _ in placed if pod.pod_uid}, (res, prom.log())
+        ksm.shutdown()
 
         records = t.stop()
         t.check_accounting()

@@ -6,18 +6,15 @@ checked exactly, with ``promtool check metrics``, through a real Prometheus
 server scraping the tracer (its HTTP API), and against the series cap.
 """
 import http.client
-import json
 import re
 import shutil
 import subprocess
 import threading
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from conftest import free_port, http_request
+from conftest import Prometheus, free_port, http_request
 
 SERIES = re.compile(r'^sessiontrace_assertions_total\{service="([^"]*)",route="([^"]*)",'
                     r'method="([^"]*)",cause="([^"]*)"\} (\d+)$', re.M)
@@ -97,9 +94,6 @@ def test_metrics_exact(debian, tracers, servers):
 
 
 def test_prometheus_scrapes(debian, tracers, servers, tmp_path):
-    prom = shutil.which("prometheus")
-    if prom is None:
-        pytest.fail("prometheus is missing; scripts/deps.sh installs it")
     s = servers.start(debian, "metrics_app")
     t, port = start(tracers, s, [])
     n = 9
@@ -107,42 +101,23 @@ def test_prometheus_scrapes(debian, tracers, servers, tmp_path):
         assert http_request(s.port, f"/items/{i}").status == 500
     wait_sum(port, n)
 
-    web = free_port()
-    cfg = tmp_path / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                   "scrape_configs:\n  - job_name: sessiontrace\n"
-                   f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
-    log = open(tmp_path / "prometheus.log", "wb")
-    p = subprocess.Popen([prom, f"--config.file={cfg}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                          f"--web.listen-address=127.0.0.1:{web}"],
-                         stdout=log, stderr=subprocess.STDOUT)
-    try:
-        q = urllib.parse.quote("sum(sessiontrace_assertions_total)")
+    with Prometheus(tmp_path, {"sessiontrace": f"127.0.0.1:{port}"}) as prom:
         deadline = time.time() + 60
         got = None
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={q}",
-                                            timeout=5) as r:
-                    res = json.load(r)["data"]["result"]
+                res = prom.api("query", query="sum(sessiontrace_assertions_total)")["result"]
                 got = int(float(res[0]["value"][1])) if res else None
                 if got == n:
                     break
             except OSError:
                 pass
             time.sleep(0.5)
-        assert got == n, f"Prometheus query returned {got}, want {n}; log: " \
-            + (tmp_path / "prometheus.log").read_text()[-2000:]
-        q = urllib.parse.quote('sessiontrace_assertions_total{route="' + ITEM + '",method="GET"}')
-        with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?query={q}",
-                                    timeout=5) as r:
-            res = json.load(r)["data"]["result"]
+        assert got == n, f"Prometheus query returned {got}, want {n}; log: " + prom.log()
+        res = prom.api("query", query='sessiontrace_assertions_total{route="' + ITEM +
+                       '",method="GET"}')["result"]
         assert len(res) == 1 and res[0]["metric"]["service"] == SERVICE, res
         assert res[0]["metric"]["cause"] == "missing_middleware", res
-    finally:
-        p.terminate()
-        p.wait(timeout=20)
-        log.close()
     t.stop()
 
 

@@ -63,7 +63,7 @@ static void test_samples(void **state)
 	struct strbuf sb;
 
 	strbuf__init(&sb);
-	promfmt__header(&sb, "x_total", "counter", "Help with \\ and\nnewline.");
+	promfmt__header(&sb, false, "x_total", "counter", "Help with \\ and\nnewline.");
 	promfmt__sample(&sb, "x_total", keys, vals, 4, 42);
 	promfmt__sample(&sb, "y", NULL, NULL, 0, 0);
 	assert_string_equal(sb.buf,
@@ -73,6 +73,15 @@ static void test_samples(void **state)
 		"cause=\"missing_middleware\"} 42\n"
 		"y 0\n");
 	strbuf__free(&sb);
+}
+
+static void hit(struct metrics *m, const char *service, const char *route, const char *method,
+		const char *cause)
+{
+	const struct metrics_hit h = { .service = service, .route = route, .method = method,
+				       .cause = cause, .uid = "", .trace_id = "" };
+
+	metrics__hit(m, &h);
 }
 
 static unsigned long long sample(const char *text, const char *series)
@@ -95,10 +104,10 @@ static void test_series_cap(void **state)
 	assert_non_null(m);
 	for (i = 0; i < 1000; i++) {
 		snprintf(route, sizeof(route), "/r/%d", i % 10);
-		metrics__hit(m, "svc", route, i % 2 ? "GET" : "BREW", "missing_middleware", "");
+		hit(m, "svc", route, i % 2 ? "GET" : "BREW", "missing_middleware");
 	}
 	assert_int_equal(metrics__nseries(m), 3);
-	text = metrics__render(m, &len);
+	text = metrics__render(m, false, &len);
 	assert_non_null(text);
 	/* first three label sets: /r/0 BREW->OTHER, /r/1 GET, /r/2 OTHER; 100 hits each */
 	assert_int_equal(sample(text, "{service=\"svc\",route=\"/r/0\",method=\"OTHER\","
@@ -129,14 +138,14 @@ static void test_service_quota(void **state)
 	assert_non_null(m);
 	for (i = 0; i < 5000; i++) {
 		snprintf(route, sizeof(route), "/n/%d", i);
-		metrics__hit(m, "noisy", route, "GET", "missing_middleware", "");
+		hit(m, "noisy", route, "GET", "missing_middleware");
 	}
 	for (i = 0; i < 7; i++)
-		metrics__hit(m, "quiet", "/q/{id}", "GET", "missing_middleware", "");
-	metrics__hit(m, "a\x1f" "b", "c", "GET", "x", "");
-	metrics__hit(m, "a", "b\x1f" "c", "GET", "x", "");
+		hit(m, "quiet", "/q/{id}", "GET", "missing_middleware");
+	hit(m, "a\x1f" "b", "c", "GET", "x");
+	hit(m, "a", "b\x1f" "c", "GET", "x");
 	assert_int_equal(metrics__nseries(m), 13);
-	text = metrics__render(m, &len);
+	text = metrics__render(m, false, &len);
 	assert_non_null(text);
 	assert_int_equal(sample(text, "{service=\"noisy\",route=\"__overflow__\","
 				"method=\"__overflow__\",cause=\"__overflow__\"} "), 4990);
@@ -146,6 +155,51 @@ static void test_service_quota(void **state)
 				"cause=\"x\"} "), 1);
 	assert_null(strstr(text, "{service=\"__overflow__\""));
 	free(text);
+	metrics__free(m);
+}
+
+/*
+ * OpenMetrics: counter families without _total, the latest trace of a
+ * series as its exemplar, "# EOF" last; the plain format has neither, and
+ * a series whose hits had no trace has no exemplar.
+ */
+static void test_openmetrics(void **state)
+{
+	struct metrics *m = metrics__new(10, 10);
+	const char *tid = "4bf92f3577b34da6a3ce929d0e0e4736";
+	struct metrics_hit h = { .service = "main:app", .route = "/a", .method = "GET",
+				 .cause = "missing_middleware", .uid = "", .trace_id = "" };
+	char *om, *plain;
+	size_t len;
+
+	assert_non_null(m);
+	metrics__hit(m, &h);
+	h.trace_id = "0af7651916cd43dd8448eb211c80319c";
+	h.ts = 1700000000.25;
+	metrics__hit(m, &h);
+	h.trace_id = tid;
+	h.ts = 1700000001.5;
+	metrics__hit(m, &h);
+	h.route = "/b";
+	h.trace_id = "";
+	metrics__hit(m, &h);
+	om = metrics__render(m, true, &len);
+	plain = metrics__render(m, false, &len);
+	assert_non_null(om);
+	assert_non_null(plain);
+	assert_non_null(strstr(om, "# TYPE sessiontrace_assertions counter\n"));
+	assert_non_null(strstr(om, "sessiontrace_assertions_total{service=\"main:app\",route=\"/a\","
+				   "method=\"GET\",cause=\"missing_middleware\"} 3 # {trace_id=\""
+				   "4bf92f3577b34da6a3ce929d0e0e4736\"} 1 1700000001.500\n"));
+	assert_non_null(strstr(om, "route=\"/b\",method=\"GET\",cause=\"missing_middleware\"} 1\n"));
+	assert_true(len > 0);
+	assert_string_equal(om + strlen(om) - 6, "# EOF\n");
+	assert_non_null(strstr(om, "# TYPE sessiontrace_attached_processes gauge\n"));
+	assert_null(strstr(plain, "# EOF"));
+	assert_null(strstr(plain, "trace_id"));
+	assert_non_null(strstr(plain, "# TYPE sessiontrace_assertions_total counter\n"));
+	free(om);
+	free(plain);
 	metrics__free(m);
 }
 
@@ -200,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_series_cap),
 		cmocka_unit_test(test_service_quota),
+		cmocka_unit_test(test_openmetrics),
 		cmocka_unit_test(test_parse_addr),
 	};
 

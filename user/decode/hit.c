@@ -100,6 +100,14 @@ static void decode_strings(struct hit *h, const struct st_event *ev)
 	decode_str(&ev->path_h, ev->path, sizeof(ev->path), &h->path);
 	decode_str(&ev->root_h, ev->root, sizeof(ev->root), &h->root);
 	decode_str(&ev->client_h, ev->client, sizeof(ev->client), &h->client);
+	/* the header's raw bytes, kept only when valid (a client chose them) */
+	h->trace_id[0] = h->parent_span_id[0] = '\0';
+	if ((ev->flags & ST_EV_REQUEST) && (ev->traceparent_h.flags & ST_STR_PRESENT) &&
+	    !(ev->traceparent_h.flags & (ST_STR_TRUNCATED | ST_STR_BADTYPE)) &&
+	    ev->traceparent_h.kind == 1)
+		hit__traceparent(ev->traceparent, ev->traceparent_h.nbytes < sizeof(ev->traceparent) ?
+				 ev->traceparent_h.nbytes : sizeof(ev->traceparent),
+				 h->trace_id, h->parent_span_id);
 	/* a scope without a path (a Request built by hand) is no request */
 	h->request = (ev->flags & ST_EV_REQUEST) && h->path.present;
 	if ((ev->flags & ST_EV_CLIENT) && h->client.present) {
@@ -111,6 +119,41 @@ static void decode_strings(struct hit *h, const struct st_event *ev)
 			h->client.len += pn;
 		}
 	}
+}
+
+/* s[0..n) are n lower-case hex digits, not all '0'. */
+static bool hex_id(const char *s, size_t n)
+{
+	bool nonzero = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+		nonzero |= s[i] != '0';
+	}
+	return nonzero;
+}
+
+bool hit__traceparent(const char *s, size_t n, char trace_id[33], char parent_span_id[17])
+{
+	trace_id[0] = parent_span_id[0] = '\0';
+	/* "vv-" 32 "-" 16 "-" "ff": 55 bytes */
+	if (n < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
+	    !((s[0] >= '0' && s[0] <= '9') || (s[0] >= 'a' && s[0] <= 'f')) ||
+	    !((s[1] >= '0' && s[1] <= '9') || (s[1] >= 'a' && s[1] <= 'f')) ||
+	    (s[0] == 'f' && s[1] == 'f') ||
+	    (s[0] == '0' && s[1] == '0' ? n != 55 : n > 55 && s[55] != '-'))
+		return false;
+	if (!hex_id(s + 3, 32) || !hex_id(s + 36, 16) ||
+	    !((s[53] >= '0' && s[53] <= '9') || (s[53] >= 'a' && s[53] <= 'f')) ||
+	    !((s[54] >= '0' && s[54] <= '9') || (s[54] >= 'a' && s[54] <= 'f')))
+		return false;
+	memcpy(trace_id, s + 3, 32);
+	trace_id[32] = '\0';
+	memcpy(parent_span_id, s + 36, 16);
+	parent_span_id[16] = '\0';
+	return true;
 }
 
 static void symbolize(struct hit *h, struct symbolizer *s, const struct st_event *ev)

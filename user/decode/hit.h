@@ -32,6 +32,8 @@ struct hit {
 	const char *exc_type;       /* "AssertionError", or "KeyError" (python -O) */
 	bool request;               /* raised serving a request: a scope with a path */
 	struct hit_str msg, type, method, path, root, client; /* client: "host:port" */
+	/* from a valid traceparent request header (hit__traceparent), else "" */
+	char trace_id[33], parent_span_id[17];
 	char ts[64];                /* wall-clock time of the raise, ISO 8601 UTC */
 	char comm[sizeof(((struct st_event *)0)->comm) + 1];
 	unsigned nframes;           /* innermost first */
@@ -46,6 +48,15 @@ struct hit {
  */
 bool hit__decode(struct hit *h, const struct target *t, struct symbolizer *s,
 		 const struct st_event *ev, enum drop_reason *why);
+
+/*
+ * A W3C Trace Context traceparent header value s[0..n): true when it is
+ * valid (version two lower-hex digits, not ff; version 00 exactly
+ * "00-<32>-<16>-<2>", a later version at least that and then '-' or the
+ * end; lower-hex trace and parent ids, neither all zeros), with the ids
+ * copied out. Anything else: false, and nothing is kept of it.
+ */
+bool hit__traceparent(const char *s, size_t n, char trace_id[33], char parent_span_id[17]);
 
 /* True when a file belongs to the frameworks and servers, not to the application. */
 bool hit__is_framework_file(const char *file);

@@ -326,6 +326,7 @@ static int resolve_objects(struct target *t, const struct elfsym *e, uint64_t bi
 	    sym_addr(e, bias, "PyTuple_Type", &t->bpf.tuple_type) ||
 	    sym_addr(e, bias, "PyDict_Type", &t->bpf.dict_type) ||
 	    sym_addr(e, bias, "PyBytes_Type", &t->bpf.bytes_type) ||
+	    sym_addr(e, bias, "PyList_Type", &t->bpf.list_type) ||
 	    sym_addr(e, bias, "PyExc_KeyError", &v) ||
 	    remote__read_u64(pid, v, &t->bpf.keyerror_type) || !t->bpf.keyerror_type) {
 		seterr(err, errsz, "pid %d: cannot resolve CPython type objects in %s", pid,

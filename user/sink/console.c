@@ -139,6 +139,9 @@ static void text_head(struct strbuf *x, const struct hit *h)
 		text_str(x, &h->path);
 		strbuf__addlit(x, " from ");
 		text_str(x, &h->client);
+		if (h->trace_id[0])
+			strbuf__addf(x, "\n  trace:    %s (parent span %s)", h->trace_id,
+				     h->parent_span_id);
 	} else {
 		strbuf__addlit(x, "none (raised outside a request)");
 	}

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include "decode/hit.h"
@@ -30,6 +32,8 @@ struct series {
 	char service[SERVICE_MAX], route[ROUTE_MAX], method[METHOD_MAX], cause[CAUSE_MAX];
 	char uid[IDENTITY_UID_LEN + 1]; /* the pod's, or "": no label */
 	unsigned long long count;
+	char trace_id[33];   /* the latest hit's with a valid traceparent: the exemplar */
+	double trace_ts;
 };
 
 /* A traced process, for sessiontrace_target_info. */
@@ -188,24 +192,33 @@ static struct service_count *service_count(struct metrics *m, const char *name)
  * so one service failing on every path it can make up leaves the others
  * theirs. Out of memory: the overflow series.
  */
-void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
-		  const char *cause, const char *uid)
+void metrics__hit(struct metrics *m, const struct metrics_hit *h)
 {
 	struct service_count *c;
-	struct series key;
+	struct series key = { 0 };
 	const char *f[] = { key.service, key.route, key.method, key.cause, key.uid };
 	char *id;
 	uintptr_t v;
 
-	copy(key.service, sizeof(key.service), service);
-	copy(key.route, sizeof(key.route), route);
-	copy(key.method, sizeof(key.method), bounded_method(method));
-	copy(key.cause, sizeof(key.cause), cause);
-	copy(key.uid, sizeof(key.uid), uid);
+	copy(key.service, sizeof(key.service), h->service);
+	copy(key.route, sizeof(key.route), h->route);
+	copy(key.method, sizeof(key.method), bounded_method(h->method));
+	copy(key.cause, sizeof(key.cause), h->cause);
+	copy(key.uid, sizeof(key.uid), h->uid);
+	if (h->trace_id && h->trace_id[0]) {
+		copy(key.trace_id, sizeof(key.trace_id), h->trace_id);
+		key.trace_ts = h->ts;
+	}
 	id = hashmap__tuple_key(f, 5);
 	pthread_mutex_lock(&m->lock);
 	if (id && hashmap__find(&m->index, (uintptr_t)id, &v)) {
-		m->series[v - 1].count++;
+		struct series *s = &m->series[v - 1];
+
+		s->count++;
+		if (key.trace_id[0]) {
+			memcpy(s->trace_id, key.trace_id, sizeof(s->trace_id));
+			s->trace_ts = key.trace_ts;
+		}
 	} else if (!id || m->n >= m->max || !(c = service_count(m, key.service))) {
 		m->overflow++;
 	} else if (c->n >= m->per_service) {
@@ -226,9 +239,17 @@ static int metrics_emit(struct sink *s, const struct hit *h, const struct diagno
 {
 	struct metrics *m = (struct metrics *)s;
 
-	metrics__hit(m, h->t->service, dg->route,
-		     h->request && h->method.present ? h->method.s : "",
-		     diagnose__cause_name(dg->cause), h->t->id.pod_uid);
+	struct metrics_hit mh = {
+		.service = h->t->service, .route = dg->route,
+		.method = h->request && h->method.present ? h->method.s : "",
+		.cause = diagnose__cause_name(dg->cause), .uid = h->t->id.pod_uid,
+		.trace_id = h->trace_id,
+	};
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	mh.ts = now.tv_sec + now.tv_nsec / 1e9;
+	metrics__hit(m, &mh);
 	return 0;
 }
 
@@ -263,11 +284,11 @@ static void add_fixed(struct strbuf *sb, const char *label, unsigned long long v
 }
 
 /* sessiontrace_target_info: a series per traced process, its identity's known parts as labels. */
-static void render_targets(struct metrics *m, struct strbuf *sb)
+static void render_targets(struct metrics *m, struct strbuf *sb, bool om)
 {
 	size_t i;
 
-	promfmt__header(sb, "sessiontrace_target_info", "gauge",
+	promfmt__header(sb, om, "sessiontrace_target_info", "gauge",
 			"A traced process: its pid, service, and where it runs (container, pod "
 			"UID, the hostname of its UTS namespace) when known.");
 	pthread_mutex_lock(&m->lock);
@@ -291,7 +312,7 @@ static void render_targets(struct metrics *m, struct strbuf *sb)
 	pthread_mutex_unlock(&m->lock);
 }
 
-char *metrics__render(struct metrics *m, size_t *len)
+char *metrics__render(struct metrics *m, bool om, size_t *len)
 {
 	struct metrics_health h = { 0 };
 	struct strbuf sb;
@@ -301,7 +322,7 @@ char *metrics__render(struct metrics *m, size_t *len)
 	strbuf__init(&sb);
 	if (m->health)
 		m->health(&h, m->health_ctx);
-	promfmt__header(&sb, "sessiontrace_assertions_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_assertions_total", "counter",
 			"Failing reads of request.session, request.auth or request.user, one per "
 			"failing access, by ASGI service, route template, HTTP method and cause.");
 	pthread_mutex_lock(&m->lock);
@@ -310,8 +331,13 @@ char *metrics__render(struct metrics *m, size_t *len)
 		const char *vals[] = { s->service, s->route, s->method, s->cause, s->uid };
 
 		/* the pod's UID as "uid", kube_pod_info's name: a one-line join */
-		promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals,
-				s->uid[0] ? 5 : 4, s->count);
+		if (om && s->trace_id[0])
+			promfmt__sample_exemplar(&sb, "sessiontrace_assertions_total", series_keys,
+						 vals, s->uid[0] ? 5 : 4, s->count, "trace_id",
+						 s->trace_id, s->trace_ts);
+		else
+			promfmt__sample(&sb, "sessiontrace_assertions_total", series_keys, vals,
+					s->uid[0] ? 5 : 4, s->count);
 	}
 	for (i = 0; i < m->nsvc; i++) {
 		const char *vals[] = { m->svc[i]->name, METRICS_OVERFLOW, METRICS_OVERFLOW,
@@ -329,24 +355,24 @@ char *metrics__render(struct metrics *m, size_t *len)
 	if (h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET])
 		add_fixed(&sb, METRICS_OVER_BUDGET,
 			  h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET]);
-	render_targets(m, &sb);
-	promfmt__header(&sb, "sessiontrace_probe_hits_total", "counter",
+	render_targets(m, &sb, om);
+	promfmt__header(&sb, om, "sessiontrace_probe_hits_total", "counter",
 			"Failures the BPF probe captured (counted in BPF, also when the record was "
 			"lost).");
 	promfmt__sample(&sb, "sessiontrace_probe_hits_total", NULL, NULL, 0, h.hits);
-	promfmt__header(&sb, "sessiontrace_exec_events_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_exec_events_total", "counter",
 			"Execs that reached user space (discovery): only those that may start a "
 			"server pass the kernel's filter.");
 	promfmt__sample(&sb, "sessiontrace_exec_events_total", NULL, NULL, 0, h.execs);
-	promfmt__header(&sb, "sessiontrace_listen_events_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_listen_events_total", "counter",
 			"listen() calls of Python processes that reached user space (discovery).");
 	promfmt__sample(&sb, "sessiontrace_listen_events_total", NULL, NULL, 0, h.listens);
-	promfmt__header(&sb, "sessiontrace_proc_events_lost_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_proc_events_lost_total", "counter",
 			"Exec, fork and listen events lost for want of room (discovery rescans "
 			"/proc after any).");
 	promfmt__sample(&sb, "sessiontrace_proc_events_lost_total", NULL, NULL, 0, h.procs_lost);
 	if (h.nchecks) {
-		promfmt__header(&sb, "sessiontrace_discovery_checks_total", "counter",
+		promfmt__header(&sb, om, "sessiontrace_discovery_checks_total", "counter",
 				"Checks of Python processes by discovery, by verdict: traced, or why "
 				"not (no_listener, no_starlette, not_ready, ...).");
 		for (i = 0; i < h.nchecks && i < METRICS_CHECKS_MAX; i++) {
@@ -356,10 +382,10 @@ char *metrics__render(struct metrics *m, size_t *len)
 					h.checks[i]);
 		}
 	}
-	promfmt__header(&sb, "sessiontrace_events_lost_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_events_lost_total", "counter",
 			"Records that did not fit in the ring buffer.");
 	promfmt__sample(&sb, "sessiontrace_events_lost_total", NULL, NULL, 0, h.lost);
-	promfmt__header(&sb, "sessiontrace_hits_dropped_total", "counter",
+	promfmt__header(&sb, om, "sessiontrace_hits_dropped_total", "counter",
 			"Captured hits that became no record, by reason (hits = records + lost + "
 			"dropped).");
 	for (i = 0; i < DROP_N; i++) {
@@ -367,11 +393,13 @@ char *metrics__render(struct metrics *m, size_t *len)
 
 		promfmt__sample(&sb, "sessiontrace_hits_dropped_total", rkey, rval, 1, h.dropped[i]);
 	}
-	promfmt__header(&sb, "sessiontrace_attached_processes", "gauge",
+	promfmt__header(&sb, om, "sessiontrace_attached_processes", "gauge",
 			"Processes the probes are attached to.");
 	promfmt__sample(&sb, "sessiontrace_attached_processes", NULL, NULL, 0, h.attached);
-	promfmt__header(&sb, "sessiontrace_build_info", "gauge", "sessiontrace version.");
+	promfmt__header(&sb, om, "sessiontrace_build_info", "gauge", "sessiontrace version.");
 	promfmt__sample(&sb, "sessiontrace_build_info", vkey, vval, 1, 1);
+	if (om)
+		strbuf__addlit(&sb, "# EOF\n");
 	if (sb.oom) {
 		strbuf__free(&sb);
 		return NULL;
@@ -444,8 +472,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	static const char notfound[] = "not found\n";
 	static const char oom[] = "out of memory\n";
 	struct metrics *m = cls;
+	const char *accept;
 	char *body;
 	size_t len;
+	bool om;
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", (char *)notfound,
@@ -456,11 +486,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics"))
 		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", (char *)notfound,
 			       sizeof(notfound) - 1, MHD_RESPMEM_PERSISTENT);
-	body = metrics__render(m, &len);
+	/* OpenMetrics (exemplars: the trace of a failing request) when the scraper asks */
+	accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	om = accept && strstr(accept, "application/openmetrics-text");
+	body = metrics__render(m, om, &len);
 	if (!body)
 		return respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", (char *)oom,
 			       sizeof(oom) - 1, MHD_RESPMEM_PERSISTENT);
-	return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
+	return respond(c, MHD_HTTP_OK, om ? "application/openmetrics-text; version=1.0.0; "
+		       "charset=utf-8" : "text/plain; version=0.0.4; charset=utf-8", body, len,
 		       MHD_RESPMEM_MUST_FREE);
 }
 

@@ -55,12 +55,19 @@ typedef void (*metrics_health_fn)(struct metrics_health *out, void *ctx);
 struct metrics *metrics__new(size_t max_series, size_t per_service);
 void metrics__free(struct metrics *m);
 
+/* One hit's labels, and its trace. */
+struct metrics_hit {
+	const char *service, *route, *method, *cause;
+	const char *uid;      /* the pod UID of the process, or "" (then no uid label) */
+	const char *trace_id; /* from a valid traceparent, or "": the series' exemplar */
+	double ts;            /* when (Unix seconds), the exemplar's timestamp */
+};
 /*
- * One hit. Labels are copied (bounded); method is reduced to a known method
- * or OTHER; uid: the pod UID of the process, or "" (then no uid label).
+ * One hit. Labels are copied (bounded, marked when cut); method is reduced
+ * to a known method or OTHER; the latest trace id of a series is its
+ * exemplar in the OpenMetrics exposition.
  */
-void metrics__hit(struct metrics *m, const char *service, const char *route, const char *method,
-		  const char *cause, const char *uid);
+void metrics__hit(struct metrics *m, const struct metrics_hit *h);
 /* Where a traced process runs, each part "" when unknown (sessiontrace_target_info). */
 struct metrics_place {
 	const char *container_id, *pod_uid, *hostname;
@@ -75,8 +82,12 @@ void metrics__target(struct metrics *m, pid_t pid, const char *service,
 struct sink *metrics__sink(struct metrics *m);
 /* Number of label sets in use, overflow and lost series excluded. */
 size_t metrics__nseries(struct metrics *m);
-/* The whole exposition text (caller frees), as /metrics serves it. */
-char *metrics__render(struct metrics *m, size_t *len);
+/*
+ * The whole exposition text (caller frees), as /metrics serves it: the
+ * Prometheus text format, or with om OpenMetrics (families of counters
+ * without _total, exemplars, "# EOF"), which a scraper asks for in Accept.
+ */
+char *metrics__render(struct metrics *m, bool om, size_t *len);
 
 /*
  * "PORT" (loopback), "ADDR:PORT", "[ADDR6]:PORT": into host and port.

@@ -46,19 +46,24 @@ static void add_help(struct strbuf *sb, const char *s)
 	}
 }
 
-void promfmt__header(struct strbuf *sb, const char *name, const char *type, const char *help)
+void promfmt__header(struct strbuf *sb, bool openmetrics, const char *name, const char *type,
+		     const char *help)
 {
-	strbuf__addf(sb, "# HELP %s ", name);
+	size_t n = strlen(name);
+
+	if (openmetrics && !strcmp(type, "counter") && n > 6 && !strcmp(name + n - 6, "_total"))
+		n -= 6;
+	strbuf__addf(sb, "# HELP %.*s ", (int)n, name);
 	add_help(sb, help);
-	strbuf__addf(sb, "\n# TYPE %s %s\n", name, type);
+	strbuf__addf(sb, "\n# TYPE %.*s %s\n", (int)n, name, type);
 }
 
-void promfmt__sample(struct strbuf *sb, const char *name, const char *const *keys,
-		     const char *const *values, size_t nlabels, unsigned long long value)
+/* {k1="v1",...}: nothing when nlabels is 0 */
+static void labels(struct strbuf *sb, const char *const *keys, const char *const *values,
+		   size_t nlabels)
 {
 	size_t i;
 
-	strbuf__add(sb, name, strlen(name));
 	for (i = 0; i < nlabels; i++) {
 		strbuf__addc(sb, i ? ',' : '{');
 		strbuf__addf(sb, "%s=\"", keys[i]);
@@ -68,5 +73,23 @@ void promfmt__sample(struct strbuf *sb, const char *name, const char *const *key
 	}
 	if (nlabels)
 		strbuf__addc(sb, '}');
+}
+
+void promfmt__sample(struct strbuf *sb, const char *name, const char *const *keys,
+		     const char *const *values, size_t nlabels, unsigned long long value)
+{
+	strbuf__add(sb, name, strlen(name));
+	labels(sb, keys, values, nlabels);
 	strbuf__addf(sb, " %llu\n", value);
+}
+
+void promfmt__sample_exemplar(struct strbuf *sb, const char *name, const char *const *keys,
+			      const char *const *values, size_t nlabels, unsigned long long value,
+			      const char *ex_key, const char *ex_value, double ts)
+{
+	strbuf__add(sb, name, strlen(name));
+	labels(sb, keys, values, nlabels);
+	strbuf__addf(sb, " %llu # ", value);
+	labels(sb, &ex_key, &ex_value, 1);
+	strbuf__addf(sb, " 1 %.3f\n", ts);
 }

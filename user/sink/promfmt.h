@@ -2,6 +2,7 @@
 /* Prometheus text exposition format (version 0.0.4): the pieces we emit. */
 #ifndef ST_PROMFMT_H
 #define ST_PROMFMT_H
+#include <stdbool.h>
 #include <stddef.h>
 #include "util/escape.h"
 
@@ -12,8 +13,13 @@
  */
 void promfmt__label_value(struct strbuf *sb, const char *s, size_t n);
 
-/* "# HELP name help\n# TYPE name type\n"; help escapes '\\' and newline. */
-void promfmt__header(struct strbuf *sb, const char *name, const char *type, const char *help);
+/*
+ * "# HELP name help\n# TYPE name type\n"; help escapes '\\' and newline.
+ * openmetrics: the OpenMetrics text format, where a counter's family is
+ * named without the "_total" its samples carry.
+ */
+void promfmt__header(struct strbuf *sb, bool openmetrics, const char *name, const char *type,
+		     const char *help);
 
 /*
  * name{k1="v1",k2="v2"} value\n for nlabels pairs (keys are trusted
@@ -21,5 +27,12 @@ void promfmt__header(struct strbuf *sb, const char *name, const char *type, cons
  */
 void promfmt__sample(struct strbuf *sb, const char *name, const char *const *keys,
 		     const char *const *values, size_t nlabels, unsigned long long value);
+/*
+ * The same with an OpenMetrics exemplar after the value:
+ * ... value # {ex_key="ex_value"} 1 ts (ts: Unix seconds, millisecond precision).
+ */
+void promfmt__sample_exemplar(struct strbuf *sb, const char *name, const char *const *keys,
+			      const char *const *values, size_t nlabels, unsigned long long value,
+			      const char *ex_key, const char *ex_value, double ts);
 
 #endif

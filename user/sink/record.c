@@ -128,6 +128,9 @@ static void json_request(struct strbuf *j, const struct hit *h)
 	strbuf__addc(j, ',');
 	json_key(j, "client", &h->client);
 	strbuf__addc(j, '}');
+	if (h->trace_id[0])
+		strbuf__addf(j, ",\"trace_id\":\"%s\",\"parent_span_id\":\"%s\"", h->trace_id,
+			     h->parent_span_id);
 }
 
 /* Where the process runs: each part only when known (never an empty string). */

@@ -599,8 +599,10 @@ class Tracer:
                               rf"probe=({probe or 'raise|assert|watch'})( ns_pid=\d+)?", timeout)
         return re.search(r"probe=(\w+)", line).group(1)
 
-    def read_records(self) -> List[dict]:
-        """Records in the -j file; every complete line must be a JSON object."""
+    def read_records(self, kind: Optional[str] = None) -> List[dict]:
+        """Records in the -j file; every complete line must be a JSON object.
+        The failures (and their summaries) by default; kind="prediction":
+        inspect's findings, written when a server is attached."""
         if self.json_path is None or not self.json_path.exists():
             return []
         text = self.json_path.read_bytes().decode("utf-8")
@@ -618,7 +620,8 @@ class Tracer:
             except ValueError as e:
                 pytest.fail(f"{self.json_path} line {i} is not JSON ({e}): {line!r}")
             assert isinstance(rec, dict), f"line {i} is not a JSON object: {line!r}"
-            out.append(rec)
+            if rec.get("kind") == kind:
+                out.append(rec)
         return out
 
     def wait_records(self, n: int, timeout: float = RECORD_TIMEOUT, settle: float = 0.0) -> List[dict]:

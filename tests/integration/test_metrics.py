@@ -129,7 +129,7 @@ def test_alert_rules():
     d = REPO / "deploy" / "prometheus"
     r = subprocess.run([promtool, "check", "rules", "sessiontrace-rules.yml"], cwd=d,
                        capture_output=True, text=True)
-    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "SUCCESS: 6 rules found" in r.stdout, r.stdout + r.stderr
     r = subprocess.run([promtool, "test", "rules", "sessiontrace-rules.test.yml"], cwd=d,
                        capture_output=True, text=True)
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr

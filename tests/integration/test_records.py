@@ -46,11 +46,14 @@ def record_files(base):
 
 
 def read_all(files):
+    """The failures' records in files (every line whole JSON), not inspect's predictions."""
     recs = []
     for f in files:
         with open(f, "rb") as fh:
             for line in fh:
-                recs.append(json.loads(line.decode("utf-8", errors="strict")))
+                rec = json.loads(line.decode("utf-8", errors="strict"))
+                if rec.get("kind") != "prediction":
+                    recs.append(rec)
     return recs
 
 

@@ -18,6 +18,7 @@
 #define OPT_RECORD_RATE   259
 #define OPT_ALLOW_FALLBACK 260
 #define OPT_SERVICE_SERIES 261
+#define OPT_NO_PREDICT    262
 #define RECORD_RATE_DEFAULT 100
 #define RECORD_RATE_MAX   1000000
 
@@ -57,6 +58,9 @@ static const char usage[] =
 "      --max-series-per-service N\n"
 "                      at most N of them for one service (default 250); its hits\n"
 "                      beyond go to its own overflow series\n"
+"      --no-predict    do not inspect each server when it is attached (by default\n"
+"                      what `inspect` would find becomes a prediction record and\n"
+"                      sessiontrace_predicted_failures, again on SIGHUP)\n"
 "  -d, --duration SEC  stop after SEC seconds (default: until SIGINT/SIGTERM)\n"
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
@@ -256,6 +260,9 @@ static int apply(int c, const char *arg, struct tracer_opts *o, int *verbose)
 	case OPT_ALLOW_FALLBACK:
 		o->allow_fallback = true;
 		return 0;
+	case OPT_NO_PREDICT:
+		o->no_predict = true;
+		return 0;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -291,6 +298,7 @@ int options__parse(int argc, char **argv, struct tracer_opts *o, int *verbose)
 		{ "max-series-per-service", required_argument, NULL, OPT_SERVICE_SERIES },
 		{ "record-rate", required_argument, NULL, OPT_RECORD_RATE },
 		{ "allow-fallback", no_argument, NULL, OPT_ALLOW_FALLBACK },
+		{ "no-predict", no_argument, NULL, OPT_NO_PREDICT },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},

@@ -40,6 +40,7 @@ struct groups {
 struct summary {
 	struct groups g[NDIMS];
 	unsigned long long records, invalid, overlong;
+	unsigned long long predictions; /* "kind":"prediction" records: not failures */
 	char first[40], last[40];
 	uint64_t seed; /* of the keys' hash: a records file's fields are anyone's */
 };
@@ -187,8 +188,19 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 	rec = json_tokener_parse_ex(tok, line, (int)len);
 	if (!rec || json_tokener_get_error(tok) != json_tokener_success ||
 	    tok->char_offset != (int)len || !json_object_is_type(rec, json_type_object) ||
-	    !(ts = str_of(rec, "ts")) ||
-	    (!json_object_object_get_ex(rec, "stack", NULL) && !(n = summary_of(rec, &ts, &last)))) {
+	    !(ts = str_of(rec, "ts"))) {
+		json_object_put(rec);
+		json_tokener_free(tok);
+		goto invalid;
+	}
+	/* inspect's findings, written when a server was attached: no failure (yet) */
+	if (str_of(rec, "kind") && !strcmp(str_of(rec, "kind"), "prediction")) {
+		json_object_put(rec);
+		json_tokener_free(tok);
+		s->predictions++;
+		return 0;
+	}
+	if (!json_object_object_get_ex(rec, "stack", NULL) && !(n = summary_of(rec, &ts, &last))) {
 		json_object_put(rec);
 		json_tokener_free(tok);
 		goto invalid;
@@ -281,6 +293,8 @@ void summary__print_text(const struct summary *s, FILE *out)
 	}
 	if (s->invalid)
 		fprintf(out, " (%llu lines were not records and were skipped)", s->invalid);
+	if (s->predictions)
+		fprintf(out, " (and %llu predictions of inspect's, not failures)", s->predictions);
 	if (s->overlong)
 		fprintf(out, " (%llu of them longer than %u bytes)", s->overlong, LINE_MAX_BYTES);
 	fputc('\n', out);
@@ -316,6 +330,7 @@ void summary__print_json(const struct summary *s, FILE *out)
 	sorted(s);
 	json_object_object_add(root, "records", json_object_new_int64((int64_t)s->records));
 	json_object_object_add(root, "invalid_lines", json_object_new_int64((int64_t)s->invalid));
+	json_object_object_add(root, "predictions", json_object_new_int64((int64_t)s->predictions));
 	json_object_object_add(root, "overlong_lines", json_object_new_int64((int64_t)s->overlong));
 	json_object_object_add(root, "first_seen", s->first[0] ? json_object_new_string(s->first) : NULL);
 	json_object_object_add(root, "last_seen", s->last[0] ? json_object_new_string(s->last) : NULL);

@@ -12,6 +12,7 @@
 #include "decode/symbolizer.h"
 #include "discover/watcher.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/inspect.h"
 #include "resolve/target.h"
 #include "sink/limit.h"
 #include "sink/metrics.h"
@@ -121,6 +122,31 @@ void decoder__event(void *ctx, const struct st_event *ev)
 	e->budget_ns -= clock__now_ns() - now;
 }
 
+/*
+ * What inspect finds in e's process, to every sink that takes predictions:
+ * the reads that will fail, before any request does. Bounded as inspect
+ * is (reads per reading, readings until two agree).
+ */
+static void predict(struct decoder *d, struct decoded *e)
+{
+	struct inspection *in = NULL;
+	char err[256];
+	int i;
+
+	if (d->o->no_predict)
+		return;
+	if (inspect__run(e->t, &in, err, sizeof(err))) {
+		pr_debug("pid %d: no prediction: %s\n", e->t->pid, err);
+		return;
+	}
+	pr_debug("pid %d: %u predicted failures (%u readers)\n", e->t->pid, in->nfindings,
+		 in->readers);
+	for (i = 0; i < d->nsinks; i++)
+		if (d->sinks[i]->predict)
+			d->sinks[i]->predict(d->sinks[i], e->t, in);
+	inspect__free(in);
+}
+
 int decoder__add(struct decoder *d, const struct target *t)
 {
 	struct decoded *e;
@@ -148,6 +174,7 @@ int decoder__add(struct decoder *d, const struct target *t)
 
 		metrics__target(d->metrics, e->t->pid, e->t->service, &place);
 	}
+	predict(d, e);
 	return 0;
 }
 
@@ -212,6 +239,9 @@ void decoder__reopen(struct decoder *d)
 	for (i = 0; i < d->nsinks; i++)
 		if (d->sinks[i]->reopen)
 			d->sinks[i]->reopen(d->sinks[i]);
+	/* SIGHUP: the apps may have changed (a reload): predicted again */
+	for (i = 0; i < d->n; i++)
+		predict(d, &d->v[i]);
 }
 
 /* Why hits became no record: the decoder's reasons, and BPF's (cnt, or NULL). */

@@ -26,6 +26,7 @@ struct tracer_opts {
 	unsigned kinds;              /* bits of enum st_prop */
 	int probe;                   /* enum st_probe_kind, or TARGET_PROBE_AUTO */
 	bool allow_fallback;         /* auto without a zero-cost trigger: a costly probe */
+	bool no_predict;             /* no inspection of each server when it is attached */
 };
 
 /* Trace until a signal or the duration. Returns the exit status (0, 1, 2). */

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include "decode/hit.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/inspect.h"
 #include "resolve/target.h"
 #include "sink/metrics.h"
 #include "sink/sink.h"
@@ -34,6 +35,13 @@ struct series {
 	unsigned long long count;
 	char trace_id[33];   /* the latest hit's with a valid traceparent: the exemplar */
 	double trace_ts;
+};
+
+/* What inspect predicts for one process: a reader and a cause, and how many findings. */
+struct prediction {
+	pid_t pid;
+	char service[SERVICE_MAX], cause[CAUSE_MAX], reader[ROUTE_MAX];
+	unsigned n;
 };
 
 /* A traced process, for sessiontrace_target_info. */
@@ -63,6 +71,8 @@ struct metrics {
 	uint64_t seed;             /* routes are the clients', services the targets' */
 	struct target_info *targets; /* METRICS_TARGETS */
 	size_t ntargets;
+	struct prediction *predictions; /* METRICS_PREDICTIONS */
+	size_t npredictions;
 	unsigned long long overflow;
 	struct MHD_Daemon *httpd;
 	int listen_fd;
@@ -85,10 +95,12 @@ struct metrics *metrics__new(size_t max_series, size_t per_service)
 	m->series = calloc(max_series ? max_series : 1, sizeof(*m->series));
 	m->svc = calloc(METRICS_SERVICES, sizeof(*m->svc));
 	m->targets = calloc(METRICS_TARGETS, sizeof(*m->targets));
-	if (!m->series || !m->svc || !m->targets) {
+	m->predictions = calloc(METRICS_PREDICTIONS, sizeof(*m->predictions));
+	if (!m->series || !m->svc || !m->targets || !m->predictions) {
 		free(m->series);
 		free(m->svc);
 		free(m->targets);
+		free(m->predictions);
 		free(m);
 		return NULL;
 	}
@@ -121,6 +133,7 @@ void metrics__free(struct metrics *m)
 	free(m->svc);
 	free(m->series);
 	free(m->targets);
+	free(m->predictions);
 	free(m);
 }
 
@@ -128,6 +141,90 @@ void metrics__free(struct metrics *m)
 static void copy(char *dst, size_t sz, const char *src)
 {
 	cut__copy(dst, sz, src ? src : "");
+}
+
+/* Forget pid's predictions (the lock held). */
+static void forget_predictions(struct metrics *m, pid_t pid)
+{
+	size_t i = 0;
+
+	while (i < m->npredictions)
+		if (m->predictions[i].pid == pid)
+			m->predictions[i] = m->predictions[--m->npredictions];
+		else
+			i++;
+}
+
+/* What inspect found in pid, in place of what it found before. */
+static void predictions(struct metrics *m, pid_t pid, const char *service,
+			const struct inspection *in)
+{
+	unsigned f;
+	size_t i;
+
+	pthread_mutex_lock(&m->lock);
+	forget_predictions(m, pid);
+	for (f = 0; f < in->nfindings; f++) {
+		const struct inspect_finding *fi = &in->findings[f];
+		const char *cause = diagnose__cause_name(fi->cause);
+
+		for (i = 0; i < m->npredictions; i++) {
+			struct prediction *p = &m->predictions[i];
+
+			if (p->pid == pid && !strcmp(p->cause, cause) &&
+			    !strncmp(p->reader, fi->reader.function, sizeof(p->reader) - 1))
+				break;
+		}
+		if (i == m->npredictions) {
+			if (m->npredictions == METRICS_PREDICTIONS)
+				break; /* bounded: the rest of this process's are not shown */
+			m->npredictions++;
+			m->predictions[i] = (struct prediction){ .pid = pid };
+			copy(m->predictions[i].service, sizeof(m->predictions[i].service), service);
+			copy(m->predictions[i].cause, sizeof(m->predictions[i].cause), cause);
+			copy(m->predictions[i].reader, sizeof(m->predictions[i].reader),
+			     fi->reader.function);
+		}
+		m->predictions[i].n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * sessiontrace_predicted_failures{service,cause,reader}: findings of that
+ * reader and cause, the most any one process of the service has (its
+ * workers predict the same).
+ */
+static void render_predictions(struct metrics *m, struct strbuf *sb, bool om)
+{
+	static const char *const keys[] = { "service", "cause", "reader" };
+	size_t i, k;
+
+	promfmt__header(sb, om, "sessiontrace_predicted_failures", "gauge",
+			"Reads of request.session, .auth or .user that inspect finds will fail "
+			"(no middleware, or in the wrong order, on their path), before any request "
+			"has; by service, cause and the function that reads.");
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->npredictions; i++) {
+		const struct prediction *p = &m->predictions[i];
+		const char *vals[] = { p->service, p->cause, p->reader };
+		unsigned most = p->n;
+
+		for (k = 0; k < m->npredictions; k++) {
+			const struct prediction *q = &m->predictions[k];
+
+			if (strcmp(q->service, p->service) || strcmp(q->cause, p->cause) ||
+			    strcmp(q->reader, p->reader))
+				continue;
+			if (k < i)
+				break; /* shown with the first of them */
+			if (q->n > most)
+				most = q->n;
+		}
+		if (k == m->npredictions)
+			promfmt__sample(sb, "sessiontrace_predicted_failures", keys, vals, 3, most);
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 void metrics__target(struct metrics *m, pid_t pid, const char *service,
@@ -141,6 +238,7 @@ void metrics__target(struct metrics *m, pid_t pid, const char *service,
 	if (!service) { /* gone */
 		if (i < m->ntargets)
 			m->targets[i] = m->targets[--m->ntargets];
+		forget_predictions(m, pid);
 	} else if (i < m->ntargets || m->ntargets < METRICS_TARGETS) {
 		if (i == m->ntargets)
 			m->ntargets++;
@@ -235,6 +333,11 @@ void metrics__hit(struct metrics *m, const struct metrics_hit *h)
 	free(id);
 }
 
+static void metrics_predict(struct sink *s, const struct target *t, const struct inspection *in)
+{
+	predictions((struct metrics *)s, t->pid, t->service, in);
+}
+
 static int metrics_emit(struct sink *s, const struct hit *h, const struct diagnosis *dg)
 {
 	struct metrics *m = (struct metrics *)s;
@@ -260,7 +363,8 @@ static void metrics_sink_free(struct sink *s)
 
 struct sink *metrics__sink(struct metrics *m)
 {
-	m->sink = (struct sink){ .emit = metrics_emit, .free = metrics_sink_free };
+	m->sink = (struct sink){ .emit = metrics_emit, .predict = metrics_predict,
+				 .free = metrics_sink_free };
 	return &m->sink;
 }
 
@@ -356,6 +460,7 @@ char *metrics__render(struct metrics *m, bool om, size_t *len)
 		add_fixed(&sb, METRICS_OVER_BUDGET,
 			  h.dropped[DROP_OVER_BUDGET] + h.dropped[DROP_DECODE_BUDGET]);
 	render_targets(m, &sb, om);
+	render_predictions(m, &sb, om);
 	promfmt__header(&sb, om, "sessiontrace_probe_hits_total", "counter",
 			"Failures the BPF probe captured (counted in BPF, also when the record was "
 			"lost).");

@@ -25,6 +25,7 @@
 #define METRICS_DEFAULT_SERVICE_SERIES 250 /* of one service (--max-series-per-service) */
 #define METRICS_SERVICES       1024  /* services with their own series; then all overflow */
 #define METRICS_TARGETS        1024  /* traced processes in sessiontrace_target_info */
+#define METRICS_PREDICTIONS    4096  /* (process, cause, reader) of predicted failures */
 #define METRICS_OVERFLOW       "__overflow__"
 #define METRICS_LOST           "__lost__"
 #define METRICS_OVER_BUDGET    "__over_budget__"

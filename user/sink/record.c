@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "decode/hit.h"
 #include "resolve/props.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/inspect.h"
 #include "resolve/target.h"
 #include "sink/jsonlog.h"
 #include "sink/limit.h"
@@ -223,6 +225,53 @@ static void json_summary(struct strbuf *j, const struct limit_summary *sum)
 	strbuf__addlit(j, "}\n");
 }
 
+/*
+ * One finding of inspect's for process t, as a record: what `inspect
+ * --format json` says of it, with "kind":"prediction" and the process.
+ */
+static void json_prediction(struct strbuf *j, const struct target *t,
+			    const struct inspection *in, const struct inspect_finding *f)
+{
+	struct frame_info reader = { .function = f->reader.function, .file = f->reader.file,
+				     .line = f->reader.line };
+	const struct inspect_app *a = f->app < in->napps ? &in->apps[f->app] : NULL;
+	struct timespec now;
+	struct tm tm;
+	char ts[32];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	strbuf__reset(j);
+	strbuf__addf(j, "{\"ts\":\"%s.%06ldZ\",\"kind\":\"prediction\",\"pid\":%d,\"ns_pid\":%d,",
+		     ts, now.tv_nsec / 1000, t->pid, t->ns_pid);
+	strbuf__addlit(j, "\"service\":");
+	json_cstr(j, t->service);
+	json_identity(j, &t->id);
+	strbuf__addf(j, ",\"python\":\"%s\",\"cause\":", t->python);
+	json_cstr(j, diagnose__cause_name(f->cause));
+	strbuf__addlit(j, ",\"reader\":");
+	json_frame(j, &reader);
+	strbuf__addlit(j, ",\"app\":");
+	if (a) {
+		strbuf__addlit(j, "{\"class\":");
+		json_cstr(j, a->name);
+		strbuf__addlit(j, ",\"mount\":");
+		json_cstr(j, a->mount);
+		strbuf__addc(j, '}');
+	} else {
+		strbuf__addlit(j, "null");
+	}
+	strbuf__addlit(j, ",\"route\":");
+	if (f->middleware)
+		strbuf__addlit(j, "null");
+	else
+		json_cstr(j, f->route);
+	strbuf__addlit(j, ",\"hint\":");
+	json_cstr(j, f->hint);
+	strbuf__addlit(j, "}\n");
+}
+
 /* Write what r->json holds, with the write-failure accounting. */
 static int record_write(struct record_sink *r)
 {
@@ -249,6 +298,23 @@ static int record_emit(struct sink *s, const struct hit *h, const struct diagnos
 
 	json_record(&r->json, h, dg);
 	return record_write(r);
+}
+
+static void record_predict(struct sink *s, const struct target *t, const struct inspection *in)
+{
+	struct record_sink *r = (struct record_sink *)s;
+	unsigned i;
+
+	/* not hits: a write that fails is said with -v, not counted with the records */
+	for (i = 0; i < in->nfindings; i++) {
+		int err;
+
+		json_prediction(&r->json, t, in, &in->findings[i]);
+		err = r->json.oom ? -ENOMEM : jsonlog__write(r->log, r->json.buf, r->json.len);
+		if (err)
+			pr_debug("pid %d: a prediction not written to %s: %s\n", t->pid, r->path,
+				 strerror(-err));
+	}
 }
 
 static void record_summary(struct sink *s, const struct limit_summary *sum)
@@ -313,6 +379,7 @@ struct sink *record_sink__new(const char *path, unsigned long long max_size, uns
 	}
 	strbuf__init(&r->json);
 	r->sink = (struct sink){ .emit = record_emit, .summary = record_summary,
+				 .predict = record_predict,
 				 .reopen = record_reopen, .delegate = record_delegate,
 				 .finish = record_finish,
 				 .free = record_free };

@@ -12,6 +12,8 @@ struct hit;
 struct diagnosis;
 struct limit_summary;
 struct jsonlog_files;
+struct target;
+struct inspection;
 
 struct sink {
 	/* Take one hit: 0, or -errno when this sink could not (it says so itself). */
@@ -22,6 +24,11 @@ struct sink {
 	 * every hit (the metrics).
 	 */
 	void (*summary)(struct sink *s, const struct limit_summary *sum);
+	/*
+	 * What inspect finds in process t, just traced (and again on SIGHUP):
+	 * the reads that will fail before any request does; may be NULL.
+	 */
+	void (*predict)(struct sink *s, const struct target *t, const struct inspection *in);
 	/* SIGHUP: reopen what it writes to (logrotate); may be NULL. */
 	int (*reopen)(struct sink *s);
 	/* Its files are opened and rotated by files from now on (jsonlog.h); may be NULL. */

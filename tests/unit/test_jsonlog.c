@@ -153,6 +153,9 @@ static const char *const lines[] = {
 	"\"accessor\":null,\"route\":\"/x\\u001b[31m\",\"cause\":\"missing_middleware\"}\n",
 	"not json\n",
 	"{\"ts\":\"2026-11-24T10:00:04Z\"}\n",                 /* no stack: not a record */
+	/* inspect's prediction (written at attach): counted apart, not a failure */
+	"{\"ts\":\"2026-11-24T09:00:00Z\",\"kind\":\"prediction\",\"service\":\"a:app\","
+	"\"cause\":\"middleware_order\"}\n",
 	"{\"ts\":\"2026-11-24T10:00:04Z\",\"stack\":[]} trailing\n",
 	"\n",
 	"[1,2]\n",
@@ -191,7 +194,7 @@ static void test_summary(void **state)
 	char *buf = printed(s, summary__print_json);
 
 	assert_string_equal(buf,
-		"{\"records\":3,\"invalid_lines\":4,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
+		"{\"records\":3,\"invalid_lines\":4,\"predictions\":1,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
 		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\","
 		"\"by_cause\":[{\"cause\":\"middleware_order\",\"count\":2,"
 		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\","
@@ -213,6 +216,7 @@ static void test_summary(void **state)
 	buf = printed(s, summary__print_text);
 	assert_non_null(strstr(buf, "3 records, first 2026-11-24T10:00:01.000000Z, last "
 				    "2026-11-24T10:00:03.000000Z (4 lines were not records"));
+	assert_non_null(strstr(buf, "(and 1 predictions of inspect's, not failures)"));
 	assert_null(strchr(buf, '\x1b'));          /* the ESC is neutralized */
 	assert_non_null(strstr(buf, "/x\\x1b[31m"));
 	assert_non_null(strstr(buf, "fix: swap them"));
@@ -243,7 +247,7 @@ static void test_summary_records(void **state)
 				       sizeof(summary_lines) / sizeof(summary_lines[0]));
 	char *buf = printed(s, summary__print_json);
 
-	assert_non_null(strstr(buf, "{\"records\":42,\"invalid_lines\":6,\"overlong_lines\":0,"
+	assert_non_null(strstr(buf, "{\"records\":42,\"invalid_lines\":6,\"predictions\":0,\"overlong_lines\":0,"
 				    "\"first_seen\":\"2026-11-24T10:00:01Z\",\"last_seen\":\"2026-11-24T10:00:05Z\","
 				    "\"by_cause\":[{\"cause\":\"missing_middleware\",\"count\":42,"));
 	assert_non_null(strstr(buf, "\"by_route\":[{\"route\":\"/a\",\"count\":42,"));

@@ -438,11 +438,12 @@ class Servers:
         self.all: List[Server] = []
 
     def start(self, interp: Interp, module: str, argv: Optional[List[str]] = None,
-              python_flags: Optional[List[str]] = None, http_ready: bool = True) -> Server:
+              python_flags: Optional[List[str]] = None, http_ready: bool = True,
+              timeout: float = SERVER_START_TIMEOUT) -> Server:
         n = len(self.all)
         s = Server(interp, module, self.tmp_path / f"server{n}-{module}.log", argv, python_flags)
         self.all.append(s)
-        s.wait_ready(get=http_ready)
+        s.wait_ready(timeout=timeout, get=http_ready)
         return s
 
     def stop_all(self) -> None:

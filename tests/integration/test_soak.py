@@ -42,7 +42,7 @@ def send_all(port, paths, workers=4):
 @pytest.mark.parametrize("fat", [False, True], ids=["plain", "fat-linetables"])
 def test_code_object_churn(debian, tracers, servers, fat):
     """3000 endpoints, each its own code object, two rounds of 3000 failing
-    requests: the symbolizer cache (2048 entries, 16 MiB) evicts between
+    requests: the symbolizer cache (2048 entries, 8 MiB) evicts between
     events, never under one; 6000 hits give 6000 records, each with its own
     endpoint as the accessor. fat: each code object's line table is large
     (2000 extra lines), so the byte bound evicts too."""
@@ -50,7 +50,8 @@ def test_code_object_churn(debian, tracers, servers, fat):
     if fat:
         interp = type(debian)(**{**debian.__dict__, "extra_env": {"CHURN_FAT": "1"},
                                  "_module_ok": {}})
-    s = servers.start(interp, "churn_app")
+    # 3000 functions (fat: 6 million lines) take ~15 s to compile here: more than a server's usual
+    s = servers.start(interp, "churn_app", timeout=90.0)
     t = tracers.start([s])
     paths = [f"/e/{i}" for i in range(3000)] * 2
     assert send_all(s.port, paths) == {500: len(paths)}

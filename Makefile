@@ -58,11 +58,11 @@ $(SKEL_OBJS): $(SKELS)
 $(OUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
 
 $(OUT)/sessiontrace: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUT)/tests
 	$(call msg,CC,$@)
@@ -77,7 +77,9 @@ deps:
 check-structure: $(USER_OBJS)
 	$(Q)scripts/check-structure.py $(OUT)
 
-unit: $(UNIT_BINS) check-structure
+unit: $(UNIT_BINS) check-structure $(OUT)/sessiontrace
+	$(Q)scripts/check-manpage.py $(OUT)/sessiontrace docs/sessiontrace.8.scd \
+		deploy/bash-completion/sessiontrace
 	$(Q)scripts/check-layouts.sh
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 

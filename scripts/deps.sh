@@ -10,7 +10,7 @@ python3-uvloop python3-itsdangerous python3-multipart gunicorn python3-hypercorn
 libmicrohttpd-dev libjson-c-dev prometheus wrk python3-bpfcc linux-headers-amd64
 libclang-rt-14-dev util-linux iproute2 libcap-ng-dev libseccomp-dev python3-yaml systemd
 libcapstone-dev debootstrap python3-pytest-timeout time universal-ctags git
-python3-daphne"
+python3-daphne debhelper dpkg-dev fakeroot lintian scdoc"
 
 missing=""
 for p in $PKGS; do

@@ -262,7 +262,7 @@ def test_systemd_unit_verifies(tmp_path):
     if sa is None:
         pytest.fail("systemd-analyze is missing; scripts/deps.sh installs systemd")
     unit = tmp_path / "sessiontrace.service"
-    unit.write_text(UNIT.read_text().replace("/usr/local/bin/sessiontrace", str(TRACER_BIN)))
+    unit.write_text(UNIT.read_text().replace("/usr/local/sbin/sessiontrace", str(TRACER_BIN)))
     r = subprocess.run([sa, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and not r.stderr.strip(), r.stdout + r.stderr
 

@@ -1,0 +1,41 @@
+#!/usr/bin/python3
+"""Every option --help prints (the tracer's, report's, inspect's) is in the
+man page source and, for the tracer's, in the bash completion; exit 1 naming
+what is missing. Usage: check-manpage.py BINARY MAN.scd COMPLETION"""
+import re
+import subprocess
+import sys
+
+
+def options(argv):
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    # option lines: "  -p, --pid PID ..." or "      --json-keep N ..."
+    found = set()
+    for line in out.splitlines():
+        m = re.match(r"^\s+(-\w)?(?:, )?(--[\w-]+)?", line)
+        if m and (m.group(1) or m.group(2)) and line.lstrip().startswith("-"):
+            found.update(o for o in m.groups() if o)
+    return found
+
+
+def main():
+    binary, man, completion = sys.argv[1:4]
+    page = open(man).read()
+    comp = open(completion).read()
+    missing = []
+    for cmd in ([], ["report"], ["inspect"]):
+        for opt in sorted(options([binary] + cmd + ["--help"])):
+            if not re.search(r"\*" + re.escape(opt) + r"\*", page):
+                missing.append(f"{' '.join(['sessiontrace'] + cmd)} {opt}: not in {man}")
+            if not cmd and opt.startswith("--") and not re.search(
+                    r"(?<![\w-])" + re.escape(opt) + r"(?![\w-])", comp):
+                missing.append(f"sessiontrace {opt}: not in {completion}")
+    for m in missing:
+        print(f"check-manpage: {m}", file=sys.stderr)
+    if not missing:
+        print("check-manpage: every option of --help is in the man page and the completion")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -79,7 +79,8 @@ check-structure: $(USER_OBJS)
 
 unit: $(UNIT_BINS) check-structure $(OUT)/sessiontrace
 	$(Q)scripts/check-manpage.py $(OUT)/sessiontrace docs/sessiontrace.8.scd \
-		deploy/bash-completion/sessiontrace
+		deploy/bash-completion/sessiontrace docs/usage.md
+	$(Q)scripts/check-links.py .
 	$(Q)scripts/check-layouts.sh
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Every option --help prints (the tracer's, report's, inspect's) is in the
-man page source and, for the tracer's, in the bash completion; exit 1 naming
-what is missing. Usage: check-manpage.py BINARY MAN.scd COMPLETION"""
+man page source and, for the tracer's, in the bash completion; USAGE.md (the
+docs' copy of --help, indented) is --help's text exactly. Exit 1 naming what
+is missing. Usage: check-manpage.py BINARY MAN.scd COMPLETION USAGE.md"""
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ def options(argv):
 
 
 def main():
-    binary, man, completion = sys.argv[1:4]
+    binary, man, completion, usage = sys.argv[1:5]
     page = open(man).read()
     comp = open(completion).read()
     missing = []
@@ -30,10 +31,15 @@ def main():
             if not cmd and opt.startswith("--") and not re.search(
                     r"(?<![\w-])" + re.escape(opt) + r"(?![\w-])", comp):
                 missing.append(f"sessiontrace {opt}: not in {completion}")
+    text = subprocess.run([binary, "--help"], capture_output=True, text=True, check=True).stdout
+    block = "".join("    " + l + "\n" if l else "\n" for l in text.rstrip("\n").split("\n"))
+    if block not in open(usage).read():
+        missing.append(f"{usage}: its copy of --help differs from {binary}'s")
     for m in missing:
         print(f"check-manpage: {m}", file=sys.stderr)
     if not missing:
-        print("check-manpage: every option of --help is in the man page and the completion")
+        print("check-manpage: every option of --help is in the man page and the completion; "
+              "the docs have --help as it is")
     return 1 if missing else 0
 
 

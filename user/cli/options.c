@@ -65,7 +65,7 @@ static const char usage[] =
 "  -k, --kind LIST     which failures to record, comma separated: session,\n"
 "                      auth, user (request.auth/.user: AuthenticationMiddleware)\n"
 "                      or all (default: all)\n"
-"  -P, --probe MODE    what triggers a capture (README \"Probes\"):\n"
+"  -P, --probe MODE    what triggers a capture (man sessiontrace):\n"
 "                      auto (default): the trigger that costs nothing on healthy\n"
 "                      requests, assert up to Python 3.13, watch from 3.14;\n"
 "                      raise under python -O (no asserts)\n"

@@ -60,14 +60,19 @@ cat "$OUT/tracer.err" | tail -n 1
 
 echo "==> human report (stdout of sessiontrace)"
 cat "$OUT/report.txt"
-echo "==> JSON records ($OUT/records.jsonl), the first one with its stack cut to 3 frames"
-head -n 1 "$OUT/records.jsonl" | /usr/bin/python3 -c '
+echo "==> The prediction made when the server was attached, before any request (inspect's finding)"
+grep -m 1 '"kind":"prediction"' "$OUT/records.jsonl" | /usr/bin/python3 -c '
+import json, sys
+print(json.dumps(json.load(sys.stdin), indent=2, ensure_ascii=False))'
+
+echo "==> JSON records ($OUT/records.jsonl), the first failure with its stack cut to 3 frames"
+grep -v -m 1 '"kind":"prediction"' "$OUT/records.jsonl" | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 n = len(r["stack"])
 r["stack"] = r["stack"][:3] + ["... %d more frames" % (n - 3)]
 print(json.dumps(r, indent=2, ensure_ascii=False))'
 
-echo "==> $(wc -l <"$OUT/records.jsonl") records for 3 failing requests"
+echo "==> $(grep -vc '"kind":"prediction"' "$OUT/records.jsonl") records for 3 failing requests"
 echo "==> build/sessiontrace report $OUT/records.jsonl"
 build/sessiontrace report "$OUT/records.jsonl"

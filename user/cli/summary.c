@@ -294,7 +294,8 @@ void summary__print_text(const struct summary *s, FILE *out)
 	if (s->invalid)
 		fprintf(out, " (%llu lines were not records and were skipped)", s->invalid);
 	if (s->predictions)
-		fprintf(out, " (and %llu predictions of inspect's, not failures)", s->predictions);
+		fprintf(out, " (%llu prediction records of inspect's are not failures: not counted)",
+			s->predictions);
 	if (s->overlong)
 		fprintf(out, " (%llu of them longer than %u bytes)", s->overlong, LINE_MAX_BYTES);
 	fputc('\n', out);

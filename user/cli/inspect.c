@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cli/inspect.h"
@@ -279,6 +280,8 @@ static int inspect_in_child(const struct target_loc *loc, int fd, const char *se
 			return 1;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
+	if (WTERMSIG(status) == SIGPIPE) /* its reader went away (| head): as any filter */
+		return 128 + SIGPIPE;
 	fprintf(stderr, CMD ": the analysis died: %s\n", strsignal(WTERMSIG(status)));
 	return 1;
 }

@@ -39,6 +39,7 @@ struct decoded {
 	struct symbolizer *sym;
 	long long budget_ns;      /* decoding time left */
 	long long budget_at;      /* when it was last topped up (CLOCK_MONOTONIC ns) */
+	bool predict_due;         /* inspect it (decoder__predict_due) */
 };
 
 struct decoder {
@@ -174,7 +175,7 @@ int decoder__add(struct decoder *d, const struct target *t)
 
 		metrics__target(d->metrics, e->t->pid, e->t->service, &place);
 	}
-	predict(d, e);
+	e->predict_due = true; /* in the decoding child, never where it is attached */
 	return 0;
 }
 
@@ -241,7 +242,18 @@ void decoder__reopen(struct decoder *d)
 			d->sinks[i]->reopen(d->sinks[i]);
 	/* SIGHUP: the apps may have changed (a reload): predicted again */
 	for (i = 0; i < d->n; i++)
-		predict(d, &d->v[i]);
+		d->v[i].predict_due = true;
+}
+
+void decoder__predict_due(struct decoder *d)
+{
+	int i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].predict_due) {
+			d->v[i].predict_due = false;
+			predict(d, &d->v[i]);
+		}
 }
 
 /* Why hits became no record: the decoder's reasons, and BPF's (cnt, or NULL). */

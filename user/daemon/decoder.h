@@ -42,6 +42,11 @@ int decoder__drain(struct decoder *d, unsigned max);
 /* The records file is opened and rotated by files from now on (the sandboxed child). */
 void decoder__delegate_files(struct decoder *d, const struct jsonlog_files *files);
 void decoder__reopen(struct decoder *d);
+/*
+ * Run inspect's analysis of the targets added (or reopened on SIGHUP)
+ * since the last call: in the decoding child's loop, in its sandbox.
+ */
+void decoder__predict_due(struct decoder *d);
 /* Serve metrics from a thread of the calling one's capabilities. 0, or the exit status. */
 int decoder__start_metrics(struct decoder *d);
 /* Targets decoded now; safe from any thread. */

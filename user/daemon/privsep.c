@@ -492,6 +492,7 @@ static int child_run(struct decoder *d, struct probe *p, int sock, int files_soc
 				pr_warn("the tracer's socket: %s\n", strerror(-err));
 			break;
 		}
+		decoder__predict_due(d);
 		err = decoder__drain(d, DRAIN_BUDGET);
 		if (err < 0 && err != -EINTR) {
 			pr_warn("ring buffer: %s\n", strerror(-err));

@@ -7,7 +7,7 @@ ARCH       := x86
 CFLAGS     ?= -g -O2
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 INCLUDES   := -Iinclude -Iuser -I$(OUT)
-LIBS       := -lbpf -lelf -lz -lmicrohttpd -ljson-c -lcap-ng -lseccomp -lcapstone -lpthread
+LIBS       := -lbpf -lelf -lz -lmicrohttpd -ljson-c -lcap-ng -lseccomp -lcapstone -lpthread -lm
 # Debian's interpreter: pytest and the app packages are Debian packages.
 PYTEST     ?= /usr/bin/python3 -m pytest
 

@@ -13,9 +13,10 @@ def options(argv):
     # option lines: "  -p, --pid PID ..." or "      --json-keep N ..."
     found = set()
     for line in out.splitlines():
-        m = re.match(r"^\s+(-\w)?(?:, )?(--[\w-]+)?", line)
-        if m and (m.group(1) or m.group(2)) and line.lstrip().startswith("-"):
-            found.update(o for o in m.groups() if o)
+        if not line.lstrip().startswith("-"):
+            continue
+        # every option named on an option line: "  -p, --pid PID", "  --route R  --cause C"
+        found.update(re.findall(r"(?<![\w-])(--[a-z][\w-]*|-[A-Za-z])(?=[ ,=]|$)", line))
     return found
 
 

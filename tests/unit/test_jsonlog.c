@@ -194,8 +194,9 @@ static void test_summary(void **state)
 	char *buf = printed(s, summary__print_json);
 
 	assert_string_equal(buf,
-		"{\"records\":3,\"invalid_lines\":4,\"predictions\":1,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
+		"{\"records\":3,\"read\":3,\"invalid_lines\":4,\"predictions\":1,\"overlong_lines\":0,\"first_seen\":\"2026-11-24T10:00:01.000000Z\","
 		"\"last_seen\":\"2026-11-24T10:00:03.000000Z\","
+		"\"timeline\":{\"bucket_seconds\":60.0,\"buckets\":[{\"start\":\"2026-11-24T10:00:00Z\",\"count\":3}]},"
 		"\"by_cause\":[{\"cause\":\"middleware_order\",\"count\":2,"
 		"\"first_seen\":\"2026-11-24T10:00:01.000000Z\",\"last_seen\":\"2026-11-24T10:00:02.000000Z\","
 		"\"hint\":\"swap them\"},{\"cause\":\"missing_middleware\",\"count\":1,"
@@ -247,8 +248,9 @@ static void test_summary_records(void **state)
 				       sizeof(summary_lines) / sizeof(summary_lines[0]));
 	char *buf = printed(s, summary__print_json);
 
-	assert_non_null(strstr(buf, "{\"records\":42,\"invalid_lines\":6,\"predictions\":0,\"overlong_lines\":0,"
+	assert_non_null(strstr(buf, "{\"records\":42,\"read\":42,\"invalid_lines\":6,\"predictions\":0,\"overlong_lines\":0,"
 				    "\"first_seen\":\"2026-11-24T10:00:01Z\",\"last_seen\":\"2026-11-24T10:00:05Z\","
+				    "\"timeline\":{\"bucket_seconds\":60.0,\"buckets\":[{\"start\":\"2026-11-24T10:00:00Z\",\"count\":42}]},"
 				    "\"by_cause\":[{\"cause\":\"missing_middleware\",\"count\":42,"));
 	assert_non_null(strstr(buf, "\"by_route\":[{\"route\":\"/a\",\"count\":42,"));
 	free(buf);

@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
 #include <json-c/json.h>
+#include "cli/filter.h"
+#include "cli/timeline.h"
 #include "util/hashmap.h"
 #include "util/escape.h"
 #include "cli/options.h"
@@ -41,6 +50,12 @@ struct summary {
 	struct groups g[NDIMS];
 	unsigned long long records, invalid, overlong;
 	unsigned long long predictions; /* "kind":"prediction" records: not failures */
+	unsigned long long read;        /* records (a summary counts N) before the filter */
+	unsigned long long unreadable;  /* files whose compressed data broke off */
+	struct report_filter filter;
+	struct timeline *tl;            /* the matched records over time */
+	double bucket;                  /* --bucket, 0: chosen */
+	double first_ts, last_ts;       /* of the matched, Unix seconds; NAN: none */
 	char first[40], last[40];
 	uint64_t seed; /* of the keys' hash: a records file's fields are anyone's */
 };
@@ -50,8 +65,16 @@ struct summary *summary__new(void)
 	struct summary *s = calloc(1, sizeof(struct summary));
 	size_t d;
 
-	if (s)
+	if (s) {
 		s->seed = hashmap__seed();
+		filter__init(&s->filter);
+		s->first_ts = s->last_ts = NAN;
+		s->tl = timeline__new(60);
+		if (!s->tl) {
+			free(s);
+			return NULL;
+		}
+	}
 	for (d = 0; s && d < NDIMS; d++)
 		hashmap__init(&s->g[d].index, hashmap__hash_str, hashmap__equal_str, &s->seed);
 	return s;
@@ -71,7 +94,25 @@ void summary__free(struct summary *s)
 		free(s->g[d].v);
 		hashmap__clear(&s->g[d].index);
 	}
+	timeline__free(s->tl);
 	free(s);
+}
+
+/*
+ * Count only the records f matches, and show the timeline in buckets of
+ * `bucket` seconds (0: chosen from the window). 0 or -ENOMEM.
+ */
+static int set_filter(struct summary *s, const struct report_filter *f, double bucket)
+{
+	struct timeline *tl = timeline__new(bucket > 0 ? bucket : 60);
+
+	if (!tl)
+		return -ENOMEM;
+	timeline__free(s->tl);
+	s->tl = tl;
+	s->filter = *f;
+	s->bucket = bucket;
+	return 0;
 }
 
 static void seen(char *first, char *last, const char *ts)
@@ -174,6 +215,7 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 	unsigned long long n = 1;
 	char key[KEY_MAX];
 	long long lineno;
+	double when;
 	int err = 0;
 
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -198,7 +240,7 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 		json_object_put(rec);
 		json_tokener_free(tok);
 		s->predictions++;
-		return 0;
+		return 1;
 	}
 	if (!json_object_object_get_ex(rec, "stack", NULL) && !(n = summary_of(rec, &ts, &last))) {
 		json_object_put(rec);
@@ -206,10 +248,25 @@ int summary__add_line(struct summary *s, const char *line, size_t len)
 		goto invalid;
 	}
 	json_tokener_free(tok);
+	s->read = sat_add(s->read, n);
+	/* a summary's hits are at its until; a record's at its ts */
+	if (filter__parse_rfc3339(last ? last : ts, &when))
+		when = NAN;
+	if (filter__active(&s->filter) && !filter__match(&s->filter, rec, when)) {
+		json_object_put(rec);
+		return 1;
+	}
 	s->records = sat_add(s->records, n);
 	seen(s->first, s->last, ts);
 	if (last)
 		seen(s->first, s->last, last);
+	if (!isnan(when)) {
+		if (isnan(s->first_ts) || when < s->first_ts)
+			s->first_ts = when;
+		if (isnan(s->last_ts) || when > s->last_ts)
+			s->last_ts = when;
+		err = timeline__add(s->tl, when, n);
+	}
 	v = str_of(rec, "cause");
 	err = err ?: account(&s->g[BY_CAUSE], v ? v : "unknown", n, ts, last, str_of(rec, "hint"));
 	v = str_of(rec, "route");
@@ -279,12 +336,83 @@ static void put_term_width(FILE *out, const char *str, int width)
 	strbuf__free(&sb);
 }
 
+/* The window the timeline shows: the filter's bounds, else the matched records' own. */
+static void window(const struct summary *s, double *from, double *to)
+{
+	*from = !isnan(s->filter.since) ? s->filter.since : s->first_ts;
+	*to = !isnan(s->filter.until) ? s->filter.until : s->last_ts;
+}
+
+/* Columns of the terminal out is, else $COLUMNS, else 80. */
+static int columns(FILE *out)
+{
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+
+	if (isatty(fileno(out)) && !ioctl(fileno(out), TIOCGWINSZ, &ws) && ws.ws_col)
+		return ws.ws_col;
+	if (env && atoi(env) > 0)
+		return atoi(env) < 1000 ? atoi(env) : 1000;
+	return 80;
+}
+
+/* Bars of block characters on a UTF-8 terminal, '#' anywhere else. */
+static bool utf8_terminal(FILE *out)
+{
+	const char *v = getenv("LC_ALL");
+
+	if (!v || !*v)
+		v = getenv("LC_CTYPE");
+	if (!v || !*v)
+		v = getenv("LANG");
+	return isatty(fileno(out)) && v && (strstr(v, "UTF-8") || strstr(v, "utf8"));
+}
+
+/* The first and last hit of each cause, marked on the timeline. */
+static void print_timeline(const struct summary *s, FILE *out)
+{
+	const struct groups *g = &s->g[BY_CAUSE];
+	struct timeline_mark *marks = calloc(2 * g->n + 1, sizeof(*marks));
+	char **texts = calloc(2 * g->n + 1, sizeof(*texts));
+	double from, to;
+	size_t i, n = 0;
+
+	window(s, &from, &to);
+	if (!marks || !texts || isnan(from) || isnan(to)) {
+		free(marks);
+		free(texts);
+		return;
+	}
+	for (i = 0; i < g->n && i < 16; i++) {
+		struct strbuf sb;
+		double t;
+
+		strbuf__init(&sb);
+		escape__term(&sb, g->v[i].key, strlen(g->v[i].key));
+		if (!filter__parse_rfc3339(g->v[i].first, &t) &&
+		    asprintf(&texts[n], "first %s", sb.buf ? sb.buf : "") > 0)
+			marks[n] = (struct timeline_mark){ t, texts[n] }, n++;
+		if (!filter__parse_rfc3339(g->v[i].last, &t) &&
+		    asprintf(&texts[n], "last %s", sb.buf ? sb.buf : "") > 0)
+			marks[n] = (struct timeline_mark){ t, texts[n] }, n++;
+		strbuf__free(&sb);
+	}
+	timeline__print_text(s->tl, from, to, s->bucket, columns(out), utf8_terminal(out), marks, n,
+			     out);
+	for (i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(marks);
+}
+
 void summary__print_text(const struct summary *s, FILE *out)
 {
 	size_t d, i;
 
 	sorted(s);
 	fprintf(out, "%llu records", s->records);
+	if (filter__active(&s->filter))
+		fprintf(out, " matched, of %llu read", s->read);
 	if (s->records) {
 		fputs(", first ", out);
 		put_term(out, s->first);
@@ -298,7 +426,11 @@ void summary__print_text(const struct summary *s, FILE *out)
 			s->predictions);
 	if (s->overlong)
 		fprintf(out, " (%llu of them longer than %u bytes)", s->overlong, LINE_MAX_BYTES);
+	if (s->unreadable)
+		fprintf(out, " (%llu files broke off: corrupt compressed data)", s->unreadable);
 	fputc('\n', out);
+	if (s->records)
+		print_timeline(s, out);
 	for (d = 0; d < NDIMS; d++) {
 		if (!s->g[d].n)
 			continue;
@@ -326,15 +458,19 @@ void summary__print_text(const struct summary *s, FILE *out)
 void summary__print_json(const struct summary *s, FILE *out)
 {
 	struct json_object *root = json_object_new_object();
+	double from, to;
 	size_t d, i;
 
 	sorted(s);
 	json_object_object_add(root, "records", json_object_new_int64((int64_t)s->records));
+	json_object_object_add(root, "read", json_object_new_int64((int64_t)s->read));
 	json_object_object_add(root, "invalid_lines", json_object_new_int64((int64_t)s->invalid));
 	json_object_object_add(root, "predictions", json_object_new_int64((int64_t)s->predictions));
 	json_object_object_add(root, "overlong_lines", json_object_new_int64((int64_t)s->overlong));
 	json_object_object_add(root, "first_seen", s->first[0] ? json_object_new_string(s->first) : NULL);
 	json_object_object_add(root, "last_seen", s->last[0] ? json_object_new_string(s->last) : NULL);
+	window(s, &from, &to);
+	json_object_object_add(root, "timeline", timeline__json(s->tl, from, to, s->bucket));
 	for (d = 0; d < NDIMS; d++) {
 		struct json_object *arr = json_object_new_array();
 		char name[32];
@@ -361,33 +497,51 @@ void summary__print_json(const struct summary *s, FILE *out)
 }
 
 static const char usage[] =
-"Usage: sessiontrace report [--format text|json] FILE...\n"
+"Usage: sessiontrace report [OPTIONS] FILE...\n"
 "\n"
 "Summarize sessiontrace records (the -j file and its rotated copies FILE.1,\n"
-"FILE.2, ...; any order): how many failures, by cause (with the fix), by route\n"
-"template, by the code that read the session (accessor) and by service, each\n"
-"with when it was first and last seen. Lines that are not records are skipped\n"
-"and counted (also lines over 4 MiB). '-' reads standard input. Exit status:\n"
-"0, 1 when nothing in the files is a record, 2 on a file that cannot be read.\n"
+"FILE.2, ..., gzip-compressed or not; any order): how many failures, by cause\n"
+"(with the fix), by route template, by the code that read the session\n"
+"(accessor) and by service, each with when it was first and last seen, and a\n"
+"timeline of the hits. Lines that are not records are skipped and counted (also\n"
+"lines over 4 MiB); a file given twice is read once; '-' reads standard input.\n"
+"Exit status: 0, 1 when nothing in the files is a record, 2 on a file that\n"
+"cannot be read or a bad option.\n"
 "\n"
-"  -f, --format FMT   text (default) or json (one object)\n"
+"Which records (every one given must match):\n"
+"      --since TIME   at or after TIME: RFC 3339 (2026-11-24T14:02:00Z) or ago\n"
+"                     (30m, 2h, 1d)\n"
+"      --until TIME   at or before TIME\n"
+"      --service S    --route R    --cause C    --pid N\n"
+"      --container ID --pod-uid UID --hostname H\n"
+"                     exactly these values (the record's fields)\n"
+"\n"
+"  -f, --format FMT   text (default), json (one object, with the same numbers)\n"
+"                     or jsonl (the matching records themselves, unchanged)\n"
+"      --bucket DUR   timeline buckets of DUR (90s, 5m, 1h; default: chosen from\n"
+"                     the window, at most 60 of them)\n"
 "  -h, --help         this text\n"
 "\n"
 "Examples:\n"
 "  sessiontrace report /var/log/sessiontrace/records.jsonl*\n"
+"  sessiontrace report --since 2026-11-24T14:02:00Z --until 2026-11-24T14:20:00Z \\\n"
+"      --service main:app records.jsonl*\n"
+"  sessiontrace report --since 2h --cause middleware_order --bucket 5m records.jsonl*\n"
+"  sessiontrace report --format jsonl --pod-uid 5a1e7c3d-2b4f-4c6a-9d8e-1f2a3b4c5d6e \\\n"
+"      records.jsonl.*.gz | jq .request.path\n"
 "  sessiontrace report --format json records.jsonl | jq '.by_route[0]'\n";
 
 /*
  * One line into buf (at most cap bytes, no newline, NUL-terminated). A longer
  * line is read to its end but not kept: *overlong. 1: a line, 0: end of file.
  */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong)
+static int read_line(gzFile f, char *buf, size_t cap, size_t *len, bool *overlong)
 {
 	int c;
 
 	*len = 0;
 	*overlong = false;
-	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+	while ((c = gzgetc(f)) != -1 && c != '\n') {
 		if (*len < cap)
 			buf[(*len)++] = (char)c;
 		else
@@ -397,69 +551,167 @@ static int read_line(FILE *f, char *buf, size_t cap, size_t *len, bool *overlong
 	return c != EOF || *len || *overlong;
 }
 
-static int read_file(struct summary *s, const char *path)
+/*
+ * Every line of path (gzip-compressed or not: zlib reads both; "-" is
+ * standard input) into s; with jsonl, the matching records' lines go to
+ * stdout unchanged. Compressed data that breaks off (a corrupt member, a
+ * cut file) ends the file with one line on stderr; what came before counts.
+ */
+static int read_file(struct summary *s, const char *path, bool jsonl)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
+	gzFile f = fd >= 0 ? gzdopen(fd, "rb") : NULL;
 	char *line;
 	size_t n;
 	bool overlong;
-	int err = 0;
+	int err = 0, zerr;
 
 	if (!f) {
-		fprintf(stderr, "sessiontrace report: cannot open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "sessiontrace report: cannot open %s: %s\n", path,
+			strerror(fd < 0 ? errno : ENOMEM));
+		if (fd >= 0)
+			close(fd);
 		return 2;
 	}
+	gzbuffer(f, 128 << 10);
 	line = malloc(LINE_MAX_BYTES + 1);
 	if (!line) {
 		fprintf(stderr, "sessiontrace report: out of memory\n");
 		err = 1;
 	}
 	while (!err && read_line(f, line, LINE_MAX_BYTES, &n, &overlong)) {
+		int ret;
+
 		if (overlong) {
 			s->invalid++;
 			s->overlong++;
 			continue;
 		}
-		if (summary__add_line(s, line, n) == -ENOMEM) {
+		ret = summary__add_line(s, line, n);
+		if (ret == -ENOMEM) {
 			fprintf(stderr, "sessiontrace report: out of memory\n");
 			err = 1;
+		} else if (ret == 0 && jsonl) {
+			fwrite(line, 1, n, stdout);
+			putchar('\n');
 		}
 	}
-	if (!err && ferror(f)) {
-		fprintf(stderr, "sessiontrace report: error reading %s\n", path);
-		err = 2;
+	gzerror(f, &zerr);
+	if (!err && zerr != Z_OK && zerr != Z_STREAM_END) {
+		/* what came before the break counts; the rest of the file cannot be read */
+		fprintf(stderr, "sessiontrace report: %s: %s; the rest of it is skipped\n", path,
+			zerr == Z_ERRNO ? strerror(errno) : "corrupt compressed data");
+		s->unreadable++;
 	}
 	free(line);
-	if (f != stdin)
-		fclose(f);
+	gzclose(f);
 	return err;
+}
+
+enum { OPT_SINCE = 256, OPT_UNTIL, OPT_SERVICE, OPT_ROUTE, OPT_CAUSE, OPT_PID, OPT_CONTAINER,
+       OPT_POD_UID, OPT_HOSTNAME, OPT_BUCKET };
+
+/* One option of report's: 0, or 2 (the exit status) with one line said. */
+static int report_option(int c, const char *arg, struct report_filter *f, double *bucket,
+			 int *format)
+{
+	double now = (double)time(NULL);
+	char *end;
+
+	switch (c) {
+	case 'f':
+		if (!strcmp(arg, "jsonl")) {
+			*format = 2;
+			return 0;
+		}
+		{
+			bool json;
+
+			if (options__format("sessiontrace report", arg, &json))
+				return 2;
+			*format = json;
+		}
+		return 0;
+	case OPT_SINCE:
+	case OPT_UNTIL:
+		if (filter__parse_time(arg, now, c == OPT_SINCE ? &f->since : &f->until))
+			break;
+		return 0;
+	case OPT_BUCKET:
+		if (filter__parse_duration(arg, bucket) || *bucket < 1)
+			break;
+		return 0;
+	case OPT_PID:
+		errno = 0;
+		f->pid = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || f->pid < 0)
+			break;
+		return 0;
+	case OPT_SERVICE: f->service = arg; return 0;
+	case OPT_ROUTE: f->route = arg; return 0;
+	case OPT_CAUSE: f->cause = arg; return 0;
+	case OPT_CONTAINER: f->container = arg; return 0;
+	case OPT_POD_UID: f->pod_uid = arg; return 0;
+	case OPT_HOSTNAME: f->hostname = arg; return 0;
+	default:
+		fprintf(stderr, "Try 'sessiontrace report --help'.\n");
+		return 2;
+	}
+	fprintf(stderr, "sessiontrace report: bad value '%s' for %s (%s)\n", arg,
+		c == OPT_PID ? "--pid" : c == OPT_BUCKET ? "--bucket" : c == OPT_SINCE ? "--since" :
+		"--until", c == OPT_PID ? "a process id" : c == OPT_BUCKET ?
+		"a duration: 90s, 5m, 1h, 1d" : "RFC 3339, e.g. 2026-11-24T14:02:00Z, or 30m, 2h, 1d");
+	return 2;
+}
+
+/* path names a file read already (the same device and inode): it is not read twice. */
+static bool read_before(char *const *paths, int n, const char *path)
+{
+	struct stat a, b;
+	int i;
+
+	if (!strcmp(path, "-") || stat(path, &a))
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(paths[i], "-") && !stat(paths[i], &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			fprintf(stderr, "sessiontrace report: %s is %s, read once\n", path, paths[i]);
+			return true;
+		}
+	return false;
 }
 
 int summary__main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "until", required_argument, NULL, OPT_UNTIL },
+		{ "service", required_argument, NULL, OPT_SERVICE },
+		{ "route", required_argument, NULL, OPT_ROUTE },
+		{ "cause", required_argument, NULL, OPT_CAUSE },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "pod-uid", required_argument, NULL, OPT_POD_UID },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+		{ "bucket", required_argument, NULL, OPT_BUCKET },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct report_filter f;
 	struct summary *s;
-	bool json = false;
-	int c, i, ret = 0;
+	double bucket = 0;
+	int c, i, ret = 0, format = 0; /* 0 text, 1 json, 2 jsonl */
 
 	optind = 1;
+	filter__init(&f);
 	while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (options__format("sessiontrace report", optarg, &json))
-				return 2;
-			break;
-		case 'h':
+		if (c == 'h') {
 			fputs(usage, stdout);
 			return 0;
-		default:
-			fprintf(stderr, "Try 'sessiontrace report --help'.\n");
-			return 2;
 		}
+		if (report_option(c, optarg, &f, &bucket, &format))
+			return 2;
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "sessiontrace report: no records file given\n"
@@ -467,24 +719,24 @@ int summary__main(int argc, char **argv)
 		return 2;
 	}
 	s = summary__new();
-	if (!s) {
+	if (!s || set_filter(s, &f, bucket)) {
 		fprintf(stderr, "sessiontrace report: out of memory\n");
+		summary__free(s);
 		return 1;
 	}
 	for (i = optind; i < argc && !ret; i++)
-		ret = read_file(s, argv[i]);
-	if (!ret && !s->records && s->invalid) {
+		if (!read_before(argv + optind, i - optind, argv[i]))
+			ret = read_file(s, argv[i], format == 2);
+	if (!ret && !s->read && s->invalid) {
 		fprintf(stderr, "sessiontrace report: no records in %s: %llu lines, none a "
 			"sessiontrace record\n", argc - optind == 1 ? argv[optind] : "the files given",
 			s->invalid);
 		ret = 1;
 	}
-	if (!ret) {
-		if (json)
-			summary__print_json(s, stdout);
-		else
-			summary__print_text(s, stdout);
-	}
+	if (!ret && format == 1)
+		summary__print_json(s, stdout);
+	else if (!ret && format == 0)
+		summary__print_text(s, stdout);
 	summary__free(s);
 	return ret;
 }

@@ -9,7 +9,10 @@ struct summary;
 /* An empty summary; NULL with errno: ENOMEM. */
 struct summary *summary__new(void);
 void summary__free(struct summary *s);
-/* Account one line of a records file; returns 0, or -EINVAL for a line that is no record. */
+/*
+ * Account one line of a records file: 0 for a record counted, 1 for one
+ * not matched (or a prediction), -EINVAL for a line that is no record.
+ */
 int summary__add_line(struct summary *s, const char *line, size_t len);
 /* Write the summary: text (aligned, control characters neutralized) or one JSON object. */
 void summary__print_text(const struct summary *s, FILE *out);

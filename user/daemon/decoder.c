@@ -83,7 +83,7 @@ void decoder__event(void *ctx, const struct st_event *ev)
 	int i = find(d, ev->pid);
 	struct decoded *e;
 	enum drop_reason why;
-	long long now;
+	long long now, idle;
 
 	if (i < 0) {
 		dropped(d, DROP_PROCESS_GONE);
@@ -97,7 +97,13 @@ void decoder__event(void *ctx, const struct st_event *ev)
 		return;
 	}
 	now = clock__now_ns();
-	e->budget_ns += (now - e->budget_at) * DECODE_SHARE_NS / 1000000000LL;
+	/* idle long enough to fill the bucket: no more (and no overflow in the product) */
+	idle = now - e->budget_at;
+	if (idle > DECODE_BURST_NS / DECODE_SHARE_NS * 1000000000LL)
+		idle = DECODE_BURST_NS / DECODE_SHARE_NS * 1000000000LL;
+	else if (idle < 0)
+		idle = 0;
+	e->budget_ns += idle * DECODE_SHARE_NS / 1000000000LL;
 	if (e->budget_ns > DECODE_BURST_NS)
 		e->budget_ns = DECODE_BURST_NS;
 	e->budget_at = now;

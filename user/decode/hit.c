@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 #include "decode/hit.h"
+#include "util/ascii.h"
 #include "resolve/props.h"
 #include "memory/pystr.h"
 #include "resolve/target.h"
@@ -124,30 +125,17 @@ static void decode_strings(struct hit *h, const struct st_event *ev)
 /* s[0..n) are n lower-case hex digits, not all '0'. */
 static bool hex_id(const char *s, size_t n)
 {
-	bool nonzero = false;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-		nonzero |= s[i] != '0';
-	}
-	return nonzero;
+	return ascii__lower_hex_n(s, n) && strspn(s, "0") < n;
 }
 
 bool hit__traceparent(const char *s, size_t n, char trace_id[33], char parent_span_id[17])
 {
 	trace_id[0] = parent_span_id[0] = '\0';
-	/* "vv-" 32 "-" 16 "-" "ff": 55 bytes */
+	/* "vv-" 32 "-" 16 "-" "ff": 55 bytes; version ff is invalid, 00 exactly 55 bytes */
 	if (n < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' ||
-	    !((s[0] >= '0' && s[0] <= '9') || (s[0] >= 'a' && s[0] <= 'f')) ||
-	    !((s[1] >= '0' && s[1] <= '9') || (s[1] >= 'a' && s[1] <= 'f')) ||
-	    (s[0] == 'f' && s[1] == 'f') ||
-	    (s[0] == '0' && s[1] == '0' ? n != 55 : n > 55 && s[55] != '-'))
-		return false;
-	if (!hex_id(s + 3, 32) || !hex_id(s + 36, 16) ||
-	    !((s[53] >= '0' && s[53] <= '9') || (s[53] >= 'a' && s[53] <= 'f')) ||
-	    !((s[54] >= '0' && s[54] <= '9') || (s[54] >= 'a' && s[54] <= 'f')))
+	    !ascii__lower_hex_n(s, 2) || !memcmp(s, "ff", 2) ||
+	    (!memcmp(s, "00", 2) ? n != 55 : n > 55 && s[55] != '-') ||
+	    !hex_id(s + 3, 32) || !hex_id(s + 36, 16) || !ascii__lower_hex_n(s + 53, 2))
 		return false;
 	memcpy(trace_id, s + 3, 32);
 	trace_id[32] = '\0';

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "diagnose/internal.h"
+#include "util/ascii.h"
 #include "util/cut.h"
 
 #define MATCH_STEPS 20000 /* template matcher work per match */
@@ -16,7 +17,7 @@ static bool conv_char(const char *conv, size_t clen, char c)
 	if (clen == 5 && !memcmp(conv, "float", 5))
 		return (c >= '0' && c <= '9') || c == '.';
 	if (clen == 4 && !memcmp(conv, "uuid", 4))
-		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+		return ascii__lower_hex(c) || c == '-';
 	return c != '/'; /* str, and custom convertors: one segment */
 }
 

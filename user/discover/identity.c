@@ -11,26 +11,15 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 #include "discover/identity.h"
+#include "util/ascii.h"
 #include "util/log.h"
 
 #define CGROUP_TEXT_MAX 8192 /* of /proc/PID/cgroup: a line per v1 hierarchy, then "0::" */
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
 /* s[0..n) is a container id: 64 lowercase hex digits. */
 static bool container_id(const char *s, size_t n)
 {
-	size_t i;
-
-	if (n != IDENTITY_ID_LEN)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!is_hex(s[i]))
-			return false;
-	return true;
+	return n == IDENTITY_ID_LEN && ascii__lower_hex_n(s, n);
 }
 
 /* s[0..n) is a pod UID, with '-' or (systemd) '_' between its groups: into out. */
@@ -43,7 +32,7 @@ static bool pod_uid(const char *s, size_t n, char out[IDENTITY_UID_LEN + 1])
 	for (i = 0; i < n; i++) {
 		bool sep = i == 8 || i == 13 || i == 18 || i == 23;
 
-		if (sep ? (s[i] != '-' && s[i] != '_') : !is_hex(s[i]))
+		if (sep ? (s[i] != '-' && s[i] != '_') : !ascii__lower_hex(s[i]))
 			return false;
 		out[i] = sep ? '-' : s[i];
 	}

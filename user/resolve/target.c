@@ -254,11 +254,11 @@ int target__locate(pid_t pid, struct target_loc *loc, int *fd, char *err, size_t
 	if (n > 0)
 		loc->interp[n] = '\0';
 	sanitize(loc->interp);
-	loc->dev = sb.st_dev;
-	loc->ino = sb.st_ino;
-	loc->size = sb.st_size;
-	loc->mtime_ns = sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
-	loc->ctime_ns = sb.st_ctim.tv_sec * 1000000000LL + sb.st_ctim.tv_nsec;
+	loc->file = (struct elfcache_key){
+		.dev = sb.st_dev, .ino = sb.st_ino, .size = sb.st_size,
+		.mtime_ns = sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec,
+		.ctime_ns = sb.st_ctim.tv_sec * 1000000000LL + sb.st_ctim.tv_nsec,
+	};
 	return 0;
 }
 
@@ -387,8 +387,6 @@ int target__imports(const struct target *t, const char *module)
 struct target *target__resolve(const struct target_loc *loc, int fd, struct elfcache *files,
 			       char *err, size_t errsz)
 {
-	const struct elfcache_key key = { .dev = loc->dev, .ino = loc->ino, .size = loc->size,
-					  .mtime_ns = loc->mtime_ns, .ctime_ns = loc->ctime_ns };
 	struct elfsym *own = NULL;
 	const struct elfsym *e;
 	struct target *t;
@@ -406,13 +404,11 @@ struct target *target__resolve(const struct target_loc *loc, int fd, struct elfc
 	t->pid = loc->pid;
 	t->ns_pid = loc->ns_pid;
 	t->start_time = loc->start_time;
-	t->interp_dev = loc->dev;
-	t->interp_ino = loc->ino;
 	t->fd = -1;
 	snprintf(t->interp, sizeof(t->interp), "%s", loc->interp);
 	t->bpf.assert_ip_reg = -1;
 	errno = 0;
-	e = files ? elfcache__get(files, &key, fd) : (own = elfsym__open_fd(fd));
+	e = files ? elfcache__get(files, &loc->file, fd) : (own = elfsym__open_fd(fd));
 	if (!e) {
 		ret = errno ? -errno : -EINVAL;
 		seterr(err, errsz, "pid %d: cannot read ELF file %s: %s", t->pid, t->interp,

@@ -13,8 +13,7 @@
 #include <sys/types.h>
 #include "sessiontrace.h"
 #include "discover/identity.h"
-
-struct elfcache;
+#include "resolve/elfcache.h"
 
 /* Where a process's interpreter is: what /proc says (target__locate). */
 struct target_loc {
@@ -22,9 +21,7 @@ struct target_loc {
 	unsigned long long start_time;
 	char interp[PATH_MAX];         /* as mapped in the target */
 	uint64_t map_start, map_end;   /* its mapping at file offset 0 */
-	dev_t dev;                     /* the file opened (fstat): what is parsed */
-	ino_t ino;
-	int64_t size, mtime_ns, ctime_ns; /* with dev and ino: its identity (resolve/elfcache.h) */
+	struct elfcache_key file;      /* the file opened (fstat): what is parsed, its identity */
 };
 
 struct target {
@@ -34,8 +31,6 @@ struct target {
 	char interp[PATH_MAX];         /* interpreter file, as mapped in the target */
 	int fd;                        /* the interpreter file parsed, on the attaching side; -1 */
 	char open_path[PATH_MAX + 32]; /* that descriptor, to attach to: /proc/self/fd/N */
-	dev_t interp_dev;              /* its identity (fstat of the descriptor parsed) */
-	ino_t interp_ino;
 	char python[16];               /* "3.11.2"; 3.10: from its sys.version */
 	char service[128];             /* ASGI app spec ("main:app") or process name */
 	struct identity id;            /* its container, pod and hostname (discover/identity.h) */

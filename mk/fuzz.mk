@@ -32,6 +32,7 @@ FUZZ_LIBS_elfsym       := -lelf -lcapstone
 FUZZ_SRCS_pyobj        := user/memory/pyobj.c user/memory/pystr.c user/memory/remote.c user/resolve/pylayout.c user/util/cut.c
 FUZZ_SRCS_bytecode     := user/decode/bytecode.c user/decode/linetable.c
 FUZZ_SRCS_sockdiag     := user/discover/sockdiag.c
+FUZZ_SRCS_identity     := user/discover/identity.c user/util/log.c
 FUZZ_DEPS_bytecode     := tests/unit/bytecode_cases.inc tests/unit/bytecode_cases.h
 # decode, diagnose, sinks and what they call: every user module but main.c,
 # the one that includes the BPF skeleton and the daemon, which drives it

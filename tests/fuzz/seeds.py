@@ -564,6 +564,31 @@ def pythons():
             print("seeds.py: SKIPPED Python %s: not found" % s, file=sys.stderr)
 
 
+def identity_seeds(outdir):
+    """fuzz_identity: this host's own cgroup files, and the paths the kubelet
+    and the container runtimes make (both drivers, v1 and v2, /../..)."""
+    uid = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
+    cid = "0123456789abcdef" * 4
+    texts = {
+        "systemd-containerd": "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                              f"{uid.replace('-', '_')}.slice/cri-containerd-{cid}.scope\n",
+        "systemd-crio": f"0::/kubepods.slice/kubepods-pod{uid.replace('-', '_')}.slice/crio-{cid}.scope\n",
+        "cgroupfs-v1": f"12:pids:/kubepods/besteffort/pod{uid}/{cid}\n11:memory:/kubepods/besteffort/"
+                       f"pod{uid}/{cid}\n1:name=systemd:/\n",
+        "docker": f"0::/system.slice/docker-{cid}.scope\n",
+        "namespaced": f"0::/../../kubepods/burstable/pod{uid}/{cid}\n",
+        "podman": f"0::/machine.slice/libpod-{cid}.scope/container\n",
+    }
+    for name, text in texts.items():
+        write(outdir, "identity", name, text.encode())
+    for pid in ("self", "1"):
+        try:
+            with open(f"/proc/{pid}/cgroup", "rb") as f:
+                write(outdir, "identity", f"proc-{pid}", f.read())
+        except OSError:
+            pass
+
+
 def sockdiag_seeds(outdir):
     """fuzz_sockdiag: each datagram of real sock_diag dumps of this host's
     sockets in LISTEN (TCP v4, v6, Unix with names; a few of each are opened
@@ -642,6 +667,7 @@ def main():
         raise SystemExit("seeds.py: no interpreter found")
     elf_seeds(tmp)
     sockdiag_seeds(tmp)
+    identity_seeds(tmp)
     shutil.rmtree(outdir, ignore_errors=True)
     os.replace(tmp, outdir)
     counts = ", ".join("%s %d" % (d, len(os.listdir(os.path.join(outdir, d))))

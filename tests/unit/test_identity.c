@@ -49,6 +49,9 @@ static const struct {
 	{ "0::/\n", "", "", "" },
 	{ "", "", "", "" },
 	{ "0::/kubepods/pod" UID "x/" ID "\n", "", "", "" },          /* a UID too long */
+	/* a bad character late in a UID keeps nothing of it (found by fuzz_identity) */
+	{ "0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_4a7b_8c9d_0e1fAa3b4c5d.slice/crio-" ID
+	  ".scope\n", ID, "cri-o", "" },
 	{ "0::/kubepods/pod1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5/" ID "\n", "", "", "" },
 	{ "0::/system.slice/docker-" ID "0.scope\n", "", "", "" },   /* 65 digits */
 	{ "0::/system.slice/docker-0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -22,7 +22,7 @@ static bool container_id(const char *s, size_t n)
 	return n == IDENTITY_ID_LEN && ascii__lower_hex_n(s, n);
 }
 
-/* s[0..n) is a pod UID, with '-' or (systemd) '_' between its groups: into out. */
+/* s[0..n) is a pod UID, with '-' or (systemd) '_' between its groups: into out, only then. */
 static bool pod_uid(const char *s, size_t n, char out[IDENTITY_UID_LEN + 1])
 {
 	size_t i;
@@ -34,8 +34,9 @@ static bool pod_uid(const char *s, size_t n, char out[IDENTITY_UID_LEN + 1])
 
 		if (sep ? (s[i] != '-' && s[i] != '_') : !ascii__lower_hex(s[i]))
 			return false;
-		out[i] = sep ? '-' : s[i];
 	}
+	for (i = 0; i < n; i++)
+		out[i] = s[i] == '_' ? '-' : s[i];
 	out[n] = '\0';
 	return true;
 }
